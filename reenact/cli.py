@@ -1,0 +1,254 @@
+"""The ``reenact`` command line: parses options, builds configs, calls :mod:`reenact.api`.
+
+The only place that catches :class:`reenact.errors.ReenactError` and turns it into one line on stderr and
+an exit code (table in ``reenact/errors.py`` and the README). A traceback is printed only with ``-v``.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from functools import wraps
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from reenact import __version__
+from reenact.console import Reporter
+from reenact.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, ReenactError
+
+DEVICE_CHOICE = click.Choice(["auto", "cpu", "cuda"])
+
+
+def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The options every subcommand shares: --device, --json, -q, -v."""
+
+    @click.option("--device", type=DEVICE_CHOICE, default="auto", show_default=True, help="Where to run the model.")
+    @click.option("--json", "json_mode", is_flag=True, help="Print one JSON object on stdout; human output goes to stderr.")
+    @click.option("-q", "--quiet", is_flag=True, help="No progress bars or messages (errors still print).")
+    @click.option("-v", "--verbose", count=True, help="More detail; tracebacks on errors.")
+    @click.pass_context
+    @wraps(func)
+    def wrapper(ctx: click.Context, *args: Any, device: str, json_mode: bool, quiet: bool, verbose: int, **kwargs: Any):
+        state = ctx.find_root().obj
+        if isinstance(state, dict):
+            state["verbose"] = verbose
+        reporter = Reporter(quiet=quiet, verbose=verbose, json_mode=json_mode)
+        return func(*args, reporter=reporter, device=device, **kwargs)
+
+    return wrapper
+
+
+def _path(exists: bool = True, **kwargs: Any) -> click.Path:
+    return click.Path(exists=exists, path_type=Path, **kwargs)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "--version", prog_name="reenact")
+def cli() -> None:
+    """Face reenactment with a drivable, generalized NeRF head model.
+
+    Typical use: reenact drive source.mp4 target.jpg
+    """
+
+
+# --------------------------------------------------------------------------------------------- drive
+@cli.command()
+@click.argument("source", type=str)
+@click.argument("target", type=str, required=False)
+@click.option("-o", "--output", type=str, default=None, help="Output video (or folder for batch runs); '-' for stdout.")
+@click.option("--checkpoint", type=_path(dir_okay=False), default=None, help="Model checkpoint (default: the shipped model).")
+@click.option("--identity", "identity_path", type=_path(dir_okay=False), default=None, help="Load the target's codes (from `reenact fit` or --save-identity) instead of fitting TARGET.")
+@click.option("--save-identity", type=click.Path(path_type=Path), default=None, help="Write the fitted target codes here for reuse.")
+@click.option("--track", "track_path", type=_path(dir_okay=False), default=None, help="Use a saved source track (`reenact track`) instead of tracking SOURCE.")
+@click.option("--motion", type=click.Choice(["relative", "absolute"]), default="relative", show_default=True, help="relative: apply the source's change since its first frame to the target's own pose and expression.")
+@click.option("--smooth", type=click.FloatRange(min=0.0), default=1.0, show_default=True, help="Temporal smoothing strength of pose and expression (0 = off).")
+@click.option("--size", type=click.IntRange(min=16), default=None, help="Output frame size in pixels (default: the model's render size, or the target size with --paste-back).")
+@click.option("--paste-back", is_flag=True, help="Blend the rendered head into the target's full image with a feathered mask.")
+@click.option("--side-by-side", is_flag=True, help="Write source | result side by side.")
+@click.option("--no-audio", is_flag=True, help="Drop the source's audio.")
+@click.option("--preview", type=click.Path(path_type=Path), default=None, help="Also write a video of the source tracking.")
+@click.option("--fit-iterations", type=click.IntRange(min=0), default=None, help="Iterations when fitting the target (default: the fit config's 300).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True, help="Frames rendered at once.")
+@click.option("--pairs", type=_path(dir_okay=False), default=None, help="CSV of source,target pairs for a batch run (-o is then a folder).")
+@click.option("--force", is_flag=True, help="Overwrite an existing output.")
+@common_options
+def drive(reporter: Reporter, device: str, **options: Any) -> None:
+    """Drive TARGET (image, video or folder) with the motion of SOURCE (video, folder or '-' for stdin)."""
+    from reenact import api
+
+    options["source"] = options.pop("source")
+    if options["pairs"] is None and options["target"] is None:
+        raise click.UsageError("TARGET is required unless --pairs is given")
+    result = api.drive_command(reporter=reporter, device=device, **options)
+    if reporter.json_mode and result is not None:
+        reporter.emit_json(result)
+
+
+# --------------------------------------------------------------------------------------------- track
+@cli.command()
+@click.argument("source", type=str)
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Track file to write (.npz).")
+@click.option("--preview", type=click.Path(path_type=Path), default=None, help="Write a video with landmarks, fitted model and pose axes.")
+@click.option("--smooth", type=click.FloatRange(min=0.0), default=0.0, show_default=True, help="Temporal smoothing strength (0 = off; the raw track is usually what you want to save).")
+@click.option("--crop-size", type=click.IntRange(min=32), default=256, show_default=True, help="Size of the aligned crop the model sees.")
+@click.option("--face", type=str, default="largest", show_default=True, help="Which face to follow when several are in frame: 'largest' or an index (left to right).")
+@click.option("--identity-encoder", type=str, default=None, help="'dlib' (default) or a path to an ONNX ArcFace/AdaFace model.")
+@click.option("--basis", type=_path(dir_okay=False), default=None, help="Landmark morphable model (.npz) to use instead of the shipped one.")
+@common_options
+def track(reporter: Reporter, device: str, **options: Any) -> None:
+    """Track head pose, expression, crop and identity in SOURCE (video, image, folder or '-')."""
+    from reenact import api
+
+    result = api.track_command(reporter=reporter, **options)
+    if reporter.json_mode:
+        reporter.emit_json(result)
+
+
+# ----------------------------------------------------------------------------------------------- fit
+@cli.command()
+@click.argument("image", type=str)
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Codes file to write (.npz), loadable by drive/render --identity.")
+@click.option("--checkpoint", type=_path(dir_okay=False), default=None, help="Model checkpoint (default: the shipped model).")
+@click.option("--iterations", type=click.IntRange(min=0), default=300, show_default=True, help="Optimization steps (paper: 300).")
+@click.option("--finetune-renderer", is_flag=True, help="Also briefly fine-tune the neural renderer (sharper, slower; stored in the codes file).")
+@click.option("--save-render", type=click.Path(path_type=Path), default=None, help="Write the fitted render next to the input crop (PNG).")
+@common_options
+def fit(reporter: Reporter, device: str, **options: Any) -> None:
+    """Fit identity, expression and camera codes of the face in IMAGE (or a video's first good frame)."""
+    from reenact import api
+
+    result = api.fit_command(reporter=reporter, device=device, **options)
+    if reporter.json_mode:
+        reporter.emit_json(result)
+
+
+# -------------------------------------------------------------------------------------------- render
+@cli.command()
+@click.argument("checkpoint", type=_path(dir_okay=False), required=False)
+@click.option("--identity", "identity_path", type=_path(dir_okay=False), required=True, help="Codes file from `reenact fit`.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help=".mp4 for a sequence, .png for one frame.")
+@click.option("--track", "track_path", type=_path(dir_okay=False), default=None, help="Render the pose and expression of every frame of this track.")
+@click.option("--yaw", type=str, default=None, help="Yaw sweep in degrees 'start:stop' (or one value).")
+@click.option("--pitch", type=str, default=None, help="Pitch sweep in degrees 'start:stop' (or one value).")
+@click.option("--to", "interpolate_to", type=_path(dir_okay=False), default=None, help="Interpolate from --identity to this codes file.")
+@click.option("--interpolate", type=click.Choice(["identity", "expression", "both"]), default="both", show_default=True, help="Which codes --to interpolates.")
+@click.option("--frames", type=click.IntRange(min=1), default=48, show_default=True, help="Frames of a sweep or interpolation.")
+@click.option("--fps", type=click.FloatRange(min=1.0), default=25.0, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
+@common_options
+def render(reporter: Reporter, device: str, **options: Any) -> None:
+    """Render fitted codes: novel-view sweeps, a tracked sequence, or code interpolation."""
+    from reenact import api
+
+    result = api.render_command(reporter=reporter, device=device, **options)
+    if reporter.json_mode:
+        reporter.emit_json(result)
+
+
+# --------------------------------------------------------------------------------------------- train
+@cli.command()
+@click.argument("data", type=str, nargs=-1, required=True)
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Run folder: checkpoints, previews, log.")
+@click.option("--preset", type=click.Choice(["tiny", "cpu", "paper"]), default="cpu", show_default=True)
+@click.option("--cache", type=click.Path(path_type=Path), default=None, help="Preprocessed-frame cache folder (default: OUTPUT/cache).")
+@click.option("--steps", type=click.IntRange(min=1), default=None, help="Training steps (default: the preset's).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None)
+@click.option("--lr", type=click.FloatRange(min=0.0, min_open=True), default=None)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--every", type=click.IntRange(min=1), default=2, show_default=True, help="Use every n-th frame of each video.")
+@click.option("--hold-out", type=str, multiple=True, help="Person ids (or clip name prefixes) to leave out of training.")
+@click.option("--vgg16", type=_path(dir_okay=False), default=None, help="VGG16 ImageNet weights (torchvision state_dict) for the paper's perceptual loss.")
+@click.option("--resume/--no-resume", default=True, show_default=True)
+@click.option("--time-limit", type=click.FloatRange(min=0.0), default=None, help="Stop (with a checkpoint) after this many minutes.")
+@common_options
+def train(reporter: Reporter, device: str, **options: Any) -> None:
+    """Train the head model on DATA: videos, folders of videos, or a prepared cache folder."""
+    from reenact import api
+
+    result = api.train_command(reporter=reporter, device=device, **options)
+    if reporter.json_mode:
+        reporter.emit_json(result)
+
+
+# ---------------------------------------------------------------------------------------------- eval
+@cli.command(name="eval")
+@click.argument("checkpoint", type=_path(dir_okay=False))
+@click.argument("videos", type=str, nargs=-1, required=True)
+@click.option("--cross", "cross_targets", type=str, multiple=True, help="Portrait(s) to drive with the clips (cross-identity).")
+@click.option("--ablation", "ablation_checkpoint", type=_path(dir_okay=False), default=None, help="Checkpoint of the landmark-identity ablation to compare in the same run.")
+@click.option("--max-frames", type=click.IntRange(min=2), default=60, show_default=True, help="Frames per clip evaluated.")
+@click.option("--fit-iterations", type=click.IntRange(min=0), default=300, show_default=True)
+@common_options
+def eval_(reporter: Reporter, device: str, **options: Any) -> None:
+    """Evaluate CHECKPOINT on VIDEOS of unseen people: self- and cross-reenactment against baselines."""
+    from reenact import api
+
+    result = api.eval_command(reporter=reporter, device=device, **options)
+    if reporter.json_mode:
+        reporter.emit_json(result)
+
+
+# ---------------------------------------------------------------------------------------------- basis
+@cli.command()
+@click.argument("videos", type=str, nargs=-1, required=True)
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Landmark morphable model to write (.npz).")
+@click.option("--every", type=click.IntRange(min=1), default=3, show_default=True, help="Use every n-th frame.")
+@common_options
+def basis(reporter: Reporter, device: str, **options: Any) -> None:
+    """Rebuild the landmark morphable model (mean, identity and 46-d expression bases) from VIDEOS."""
+    from reenact import api
+
+    result = api.basis_command(reporter=reporter, **options)
+    if reporter.json_mode:
+        reporter.emit_json(result)
+
+
+# --------------------------------------------------------------------------------------------- doctor
+@cli.command()
+@common_options
+def doctor(reporter: Reporter, device: str) -> None:
+    """Check the installation: packages, shipped model and basis, face models, GPU."""
+    from reenact import api
+
+    result = api.doctor_command(reporter=reporter, device=device)
+    if reporter.json_mode:
+        reporter.emit_json(result)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script; returns (and exits with) the documented exit code."""
+    state: dict[str, Any] = {"verbose": 0}
+    try:
+        cli.main(args=argv, prog_name="reenact", standalone_mode=False, obj=state)
+        code = 0
+    except click.exceptions.Exit as exc:  # --help, --version
+        code = exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        code = EXIT_USAGE if isinstance(exc, click.UsageError) else exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("reenact: interrupted", err=True)
+        code = EXIT_INTERRUPTED
+    except ReenactError as exc:
+        if state.get("verbose"):
+            traceback.print_exc()
+        click.echo(f"reenact: error: {exc}", err=True)
+        code = exc.exit_code
+    except KeyboardInterrupt:
+        click.echo("reenact: interrupted", err=True)
+        code = EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader of our stdout went away (e.g. `| head`): not an error of ours.
+        code = 0
+    except Exception as exc:  # noqa: BLE001 - the one place that turns bugs into exit code 1
+        if state.get("verbose"):
+            traceback.print_exc()
+        click.echo(f"reenact: internal error: {exc.__class__.__name__}: {exc} (rerun with -v for the traceback)", err=True)
+        code = EXIT_INTERNAL
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

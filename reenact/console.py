@@ -1,0 +1,83 @@
+"""Human output of the command line: messages and rich progress bars on stderr, JSON on stdout.
+
+stdout carries only ``--json`` results (or video bytes with ``-o -``), so reenact composes in shell
+pipelines. Progress bars show only when stderr is a terminal and ``-q`` is not given.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+ProgressCallback = Callable[[int], None]
+"""Called with the number of items just completed (an increment)."""
+
+
+@dataclass
+class Reporter:
+    """Everything the CLI says to a person, in one place."""
+
+    quiet: bool = False
+    verbose: int = 0
+    json_mode: bool = False
+    console: Console = field(default_factory=lambda: Console(stderr=True, highlight=False))
+
+    @property
+    def show_progress(self) -> bool:
+        return not self.quiet and self.console.is_terminal
+
+    def info(self, message: str) -> None:
+        if not self.quiet:
+            self.console.print(message, markup=False, highlight=False)
+
+    def debug(self, message: str) -> None:
+        if self.verbose and not self.quiet:
+            self.console.print(message, style="dim", markup=False, highlight=False)
+
+    def warn(self, message: str) -> None:
+        # Warnings show even with -q: they change what the user gets.
+        self.console.print(f"reenact: warning: {message}", style="yellow", markup=False, highlight=False)
+
+    def table(self, table: Table) -> None:
+        if not self.quiet:
+            self.console.print(table)
+
+    def emit_json(self, payload: dict[str, Any]) -> None:
+        """One JSON object on one line of stdout."""
+        sys.stdout.write(json.dumps(payload, default=_json_default) + "\n")
+        sys.stdout.flush()
+
+    @contextlib.contextmanager
+    def progress(self, description: str, total: int | None) -> Iterator[ProgressCallback]:
+        """A progress bar for one stage; yields a callback taking increments."""
+        if not self.show_progress:
+            yield lambda n=1: None
+            return
+        columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+        if total:
+            columns.append(TimeRemainingColumn())
+        with Progress(*columns, console=self.console, transient=False) as bar:
+            task = bar.add_task(description, total=total)
+            yield lambda n=1: bar.advance(task, n)
+
+
+def _json_default(value: Any) -> Any:
+    try:
+        import numpy as np
+
+        if isinstance(value, np.generic):
+            return value.item()
+        if isinstance(value, np.ndarray):
+            return value.tolist()
+    except ImportError:  # pragma: no cover
+        pass
+    if hasattr(value, "__fspath__"):
+        return str(value)
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
