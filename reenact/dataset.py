@@ -1,0 +1,124 @@
+"""Build the training cache from videos: track each clip, crop and mask its frames once, store arrays.
+
+One ``.npz`` per clip in the cache folder, in the format ``model/data.py`` reads:
+``images (N,S,S,3) uint8``, ``masks (N,S,S) uint8``, ``pose (N,4,4) f32``, ``expression (N,E) f32``,
+``identity (D,) f32`` (recognition embedding), ``identity_shape (K,) f32`` (landmark-model identity
+coefficients, for the paper's ablation), ``person`` (str), ``clip`` (str). A clip already in the cache
+(same name, same size and frame step) is not recomputed, so an interrupted build resumes.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from reenact.console import Reporter
+from reenact.errors import InputError, NoFaceError
+from reenact.video import open_video
+from tracking.build_basis import person_of
+from tracking.tracker import Tracker, TrackerConfig
+
+VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v"}
+
+
+def find_videos(inputs: list[str | Path]) -> list[Path]:
+    videos: list[Path] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            videos.extend(sorted(p for p in path.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES))
+        elif path.is_file():
+            videos.append(path)
+        else:
+            raise InputError(f"not found: {item}")
+    return videos
+
+
+def clip_name(path: Path) -> str:
+    """Cache key of a clip: its folder and stem (``pcavs_00015``)."""
+    return f"{path.parent.name}_{path.stem}"
+
+
+def held_out(path: Path, hold_out: tuple[str, ...]) -> bool:
+    """True when the clip's person (or its clip name) matches a held-out id or prefix."""
+    person = person_of(path)
+    name = clip_name(path)
+    return any(person == item or person.startswith(item) or name.startswith(item) for item in hold_out)
+
+
+def build_clip(video: Path, out_file: Path, size: int, every: int, config: TrackerConfig, reporter: Reporter) -> int:
+    """Track ``video``, keep every ``every``-th valid frame, write its cache entry; returns frames kept."""
+    with open_video(video) as reader, Tracker(config) as tracker:
+        info = reader.info
+        with reporter.progress(f"tracking {video.name}", info.frame_count) as advance:
+            track = tracker.track_frames(reader, fps=info.fps, size=(info.width, info.height), progress=advance)
+    keep = [i for i in range(len(track)) if i % every == 0 and track.detected[i]]
+    if not keep:
+        raise NoFaceError(f"no face tracked in {video}")
+    images = np.zeros((len(keep), size, size, 3), np.uint8)
+    masks = np.zeros((len(keep), size, size), np.uint8)
+    wanted = {index: slot for slot, index in enumerate(keep)}
+    with open_video(video) as reader, Tracker(config) as tracker:
+        for frame in reader:
+            slot = wanted.get(frame.index)
+            if slot is None:
+                continue
+            crop, mask = tracker.crop_frame(frame.image, track, frame.index, size)
+            images[slot] = crop
+            masks[slot] = np.clip(mask * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    tmp = out_file.with_name(f".{out_file.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as handle:
+        np.savez(
+            handle,
+            images=images,
+            masks=masks,
+            pose=track.pose[keep].astype(np.float32),
+            expression=track.expression[keep].astype(np.float32),
+            identity=np.asarray(track.embedding, np.float32),
+            identity_shape=np.asarray(track.identity_shape, np.float32),
+            person=np.asarray(person_of(video)),
+            clip=np.asarray(clip_name(video)),
+            frame_index=np.asarray(keep, np.int64),
+            size=np.int64(size),
+            every=np.int64(every),
+        )
+    os.replace(tmp, out_file)
+    return len(keep)
+
+
+def build_cache(
+    inputs: list[str | Path], cache_dir: Path, size: int, every: int = 2, hold_out: tuple[str, ...] = (),
+    reporter: Reporter | None = None,
+) -> list[Path]:
+    """Build (or complete) the cache for all videos under ``inputs`` except held-out people."""
+    reporter = reporter or Reporter(quiet=True)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    config = TrackerConfig(crop_size=size)
+    written = []
+    for video in find_videos(inputs):
+        if held_out(video, hold_out):
+            reporter.debug(f"held out: {video}")
+            continue
+        out_file = cache_dir / f"{clip_name(video)}.npz"
+        if out_file.exists() and _cache_matches(out_file, size, every):
+            written.append(out_file)
+            continue
+        try:
+            kept = build_clip(video, out_file, size, every, config, reporter)
+            reporter.info(f"cached {kept} frames of {video}")
+            written.append(out_file)
+        except (NoFaceError, InputError) as exc:
+            reporter.warn(f"skipped {video}: {exc}")
+    if not written:
+        raise InputError("no training clips: every input was held out or had no face")
+    return written
+
+
+def _cache_matches(path: Path, size: int, every: int) -> bool:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return int(data["size"]) == size and int(data["every"]) == every
+    except Exception:  # a broken entry is rebuilt
+        return False

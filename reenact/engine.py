@@ -1,0 +1,160 @@
+"""The head model at run time: checkpoint, device, autocast, and the only two image conversions
+(RGB uint8 (…, H, W, 3) ↔ float (…, 3, H, W) in [0, 1]).
+
+The pipeline hands numpy arrays in and gets numpy arrays back; tensors stay inside this module and
+``model/``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from model.camera import Camera
+from model.checkpoint import load_checkpoint
+from model.fit import FitConfig, FitResult, fit_codes
+from model.head_model import HeadModel
+from reenact.errors import CheckpointError, InputError
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+DEFAULT_CHECKPOINT = WEIGHTS_DIR / "head_cpu.pt"
+"""The shipped model (trained by ``reenact train``; command and data in the README)."""
+
+
+def resolve_device(name: str) -> torch.device:
+    """'auto' → CUDA when present, else CPU; 'cuda' without a GPU is an input error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise InputError("--device cuda was asked for, but no CUDA GPU is available (use --device cpu or auto)")
+    return torch.device(name)
+
+
+def file_digest(path: Path) -> str:
+    """Short content hash of a file (identifies checkpoints and cache entries)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def images_to_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:
+    """uint8 (…, H, W, 3) → float32 (…, 3, H, W) in [0, 1] on ``device``."""
+    tensor = torch.from_numpy(np.ascontiguousarray(images)).to(device)
+    return tensor.movedim(-1, -3).float().div_(255.0)
+
+
+def tensor_to_images(tensor: torch.Tensor) -> np.ndarray:
+    """float (…, 3, H, W) in [0, 1] → uint8 (…, H, W, 3) on the CPU."""
+    return tensor.detach().clamp(0.0, 1.0).mul(255.0).round().to(torch.uint8).movedim(-3, -1).cpu().numpy()
+
+
+@dataclass
+class Engine:
+    """A loaded head model on a device."""
+
+    model: HeadModel
+    device: torch.device
+    checkpoint_id: str
+    meta: dict
+
+    @classmethod
+    def load(cls, checkpoint: Path | None, device: str = "auto") -> "Engine":
+        path = Path(checkpoint) if checkpoint is not None else DEFAULT_CHECKPOINT
+        if not path.is_file():
+            if checkpoint is None:
+                raise CheckpointError(
+                    f"the shipped model is missing ({path}); reinstall reenact or pass --checkpoint"
+                )
+            raise CheckpointError(f"checkpoint not found: {path}")
+        torch_device = resolve_device(device)
+        model, meta = load_checkpoint(path, torch_device)
+        model.eval()
+        return cls(model=model, device=torch_device, checkpoint_id=file_digest(path), meta=dict(meta))
+
+    @property
+    def config(self):
+        return self.model.config
+
+    @property
+    def render_size(self) -> int:
+        return int(self.model.config.renderer.output_size)
+
+    @property
+    def expression_dim(self) -> int:
+        return int(self.model.config.field.expression_dim)
+
+    @property
+    def identity_dim(self) -> int:
+        return int(self.model.config.field.identity_dim)
+
+    @property
+    def identity_source(self) -> str:
+        """Which tracker output feeds z_id: 'embedding' (recognition network) or 'identity_shape' (ablation)."""
+        return str(self.meta.get("identity_source", "embedding"))
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.float16)
+        return contextlib.nullcontext()
+
+    def check_codes(self, expression: np.ndarray, identity: np.ndarray) -> None:
+        if expression.shape[-1] != self.expression_dim or identity.shape[-1] != self.identity_dim:
+            raise CheckpointError(
+                f"codes do not fit this model: expression {expression.shape[-1]} / identity {identity.shape[-1]}"
+                f" vs the checkpoint's {self.expression_dim} / {self.identity_dim}"
+            )
+
+    @torch.no_grad()
+    def render(self, cam_to_world: np.ndarray, expression: np.ndarray, identity: np.ndarray) -> np.ndarray:
+        """(B,4,4), (B,E), (B,D) → uint8 (B, S, S, 3) renders of the aligned crop."""
+        self.check_codes(expression, identity)
+        camera = Camera(torch.as_tensor(np.asarray(cam_to_world, np.float32), device=self.device))
+        expr = torch.as_tensor(np.asarray(expression, np.float32), device=self.device)
+        ident = torch.as_tensor(np.asarray(identity, np.float32), device=self.device)
+        with self._autocast():
+            output = self.model(camera, expr, ident)
+        return tensor_to_images(output.image.float())
+
+    def render_batches(
+        self, cam_to_world: np.ndarray, expression: np.ndarray, identity: np.ndarray, batch_size: int
+    ) -> Iterator[np.ndarray]:
+        """Render N frames in batches; yields uint8 (b, S, S, 3) arrays in order."""
+        for start in range(0, len(cam_to_world), batch_size):
+            stop = start + batch_size
+            yield self.render(cam_to_world[start:stop], expression[start:stop], identity[start:stop])
+
+    def fit(
+        self,
+        image_crop: np.ndarray,
+        mask_crop: np.ndarray,
+        cam_to_world: np.ndarray,
+        expression: np.ndarray,
+        identity: np.ndarray,
+        config: FitConfig,
+        progress=None,
+    ) -> FitResult:
+        """Fit codes and camera to one aligned crop (uint8 (S,S,3), mask (S,S) in [0,1])."""
+        self.check_codes(expression, identity)
+        size = self.render_size
+        if image_crop.shape[:2] != (size, size):
+            raise ValueError(f"crop must be {size}×{size}, got {image_crop.shape[:2]}")
+        image = images_to_tensor(image_crop, self.device)
+        mask = torch.as_tensor(np.asarray(mask_crop, np.float32), device=self.device)[None]
+        return fit_codes(
+            self.model,
+            image,
+            mask,
+            torch.as_tensor(np.asarray(cam_to_world, np.float32), device=self.device),
+            torch.as_tensor(np.asarray(expression, np.float32), device=self.device),
+            torch.as_tensor(np.asarray(identity, np.float32), device=self.device),
+            config,
+            progress=progress,
+        )

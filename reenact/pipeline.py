@@ -1,0 +1,284 @@
+"""The steps of ``reenact drive`` as small functions: track the source, get the target's codes, turn
+the source's motion into per-frame parameters, render, compose, write. No tensor math here (that lives
+in ``reenact/engine.py`` and ``model/``); no printing (progress through the reporter's callbacks).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from model.fit import FitConfig
+from reenact.codes import Codes
+from reenact.console import Reporter
+from reenact.engine import Engine
+from reenact.errors import InputError, NoFaceError
+from reenact.motion import drive_parameters
+from reenact.video import VideoReader, VideoWriter, is_image_path, open_video, read_image
+from tracking.crop import crop_image, paste_back
+from tracking.smoothing import smooth_track
+from tracking.tracker import Tracker, TrackerConfig
+from tracking.types import Track
+
+TARGET_VIDEO_SEARCH_FRAMES = 250
+"""How many frames of a target video are searched for a first good face."""
+
+
+@dataclass(frozen=True)
+class DriveOptions:
+    """Options of one drive run (the CLI's flags, resolved)."""
+
+    motion: str = "relative"
+    """'relative' or 'absolute' (see reenact/motion.py)."""
+    smooth: float = 1.0
+    """Smoothing strength of the source's pose and expression; 0 = off."""
+    size: int | None = None
+    """Output frame size; None = render size (or the target image's size with paste_back)."""
+    paste_back: bool = False
+    """Blend the render into the target's full image."""
+    side_by_side: bool = False
+    """Write source | result."""
+    audio: bool = True
+    """Copy the source's audio into the output."""
+    batch_size: int = 8
+    """Frames rendered at once."""
+    fit_iterations: int | None = None
+    """Target fitting iterations; None = FitConfig's default."""
+
+
+# ------------------------------------------------------------------------------------------ sources
+@dataclass
+class Source:
+    """A readable video path; stdin is spooled to a temporary file so it can be decoded twice."""
+
+    path: Path
+    spooled: bool = False
+
+    def cleanup(self) -> None:
+        if self.spooled:
+            self.path.unlink(missing_ok=True)
+
+
+def open_source(source: str) -> Source:
+    if source == "-":
+        handle = tempfile.NamedTemporaryFile(prefix="reenact-stdin-", suffix=".video", delete=False)
+        with handle:
+            shutil.copyfileobj(sys.stdin.buffer, handle, length=1 << 20)
+        if os.path.getsize(handle.name) == 0:
+            os.unlink(handle.name)
+            raise InputError("no video data on stdin")
+        return Source(Path(handle.name), spooled=True)
+    path = Path(source)
+    if not path.exists():
+        raise InputError(f"source not found: {source}")
+    return Source(path)
+
+
+def track_video(path: Path, config: TrackerConfig, reporter: Reporter, label: str = "tracking") -> Track:
+    """Track every frame of a video (streamed: memory flat in its length)."""
+    with open_video(path) as reader:
+        info = reader.info
+        with reporter.progress(f"{label} {path.name}", info.frame_count) as advance, Tracker(config) as tracker:
+            return tracker.track_frames(reader, fps=info.fps, size=(info.width, info.height), progress=advance)
+
+
+# ------------------------------------------------------------------------------------------ targets
+def load_target_image(target: Path, config: TrackerConfig) -> tuple[np.ndarray, Track]:
+    """The target's image and its one-frame track: an image, or a video's first frame with a face."""
+    if not target.exists():
+        raise InputError(f"target not found: {target}")
+    if is_image_path(target):
+        image = read_image(target)
+        with Tracker(config) as tracker:
+            return image, tracker.track_image(image)
+    with open_video(target) as reader, Tracker(config) as tracker:
+        for frame in reader:
+            if frame.index >= TARGET_VIDEO_SEARCH_FRAMES:
+                break
+            try:
+                return frame.image, tracker.track_image(frame.image)
+            except NoFaceError:
+                continue
+    raise NoFaceError(f"no face found in the first {TARGET_VIDEO_SEARCH_FRAMES} frames of target video {target}")
+
+
+def identity_input(track: Track, engine: Engine) -> np.ndarray:
+    """The tracker output that feeds the model's z_id (recognition embedding, or shape for the ablation)."""
+    code = track.identity_shape if engine.identity_source == "identity_shape" else track.embedding
+    return np.asarray(code, np.float32)
+
+
+def fit_target(
+    image: np.ndarray, track: Track, engine: Engine, config: TrackerConfig, fit_config: FitConfig,
+    reporter: Reporter, source_name: str = "",
+) -> Codes:
+    """Fit the model's codes and camera to the target image (paper §4.3)."""
+    size = engine.render_size
+    with Tracker(config) as tracker:
+        image_crop, mask_crop = tracker.crop_frame(image, track, 0, size)
+    with reporter.progress("fitting target", fit_config.iterations) as advance:
+        result = engine.fit(
+            image_crop, mask_crop, track.pose[0], track.expression[0], identity_input(track, engine), fit_config,
+            progress=advance,
+        )
+    return Codes(
+        identity=result.identity,
+        expression=result.expression,
+        cam_to_world=result.cam_to_world,
+        crop=track.crop[0],
+        image_size=(image.shape[1], image.shape[0]),
+        checkpoint_id=engine.checkpoint_id,
+        psnr=result.psnr,
+        ssim=result.ssim,
+        l1=result.l1,
+        source=source_name,
+        embedding=identity_input(track, engine),
+        renderer_state=result.renderer_state or {},
+    )
+
+
+# ---------------------------------------------------------------------------------------- composing
+def compose_frames(
+    renders: np.ndarray,
+    options: DriveOptions,
+    out_size: tuple[int, int],
+    target_image: np.ndarray | None,
+    target_crop: np.ndarray | None,
+    source_frames: list[np.ndarray] | None,
+) -> Iterator[np.ndarray]:
+    """Turn a batch of uint8 (b,S,S,3) crop renders into output frames."""
+    import cv2
+
+    for i, render in enumerate(renders):
+        if options.paste_back and target_image is not None and target_crop is not None:
+            frame = paste_back(target_image, render, target_crop)
+            if frame.shape[1] != out_size[0] or frame.shape[0] != out_size[1]:
+                frame = cv2.resize(frame, out_size, interpolation=cv2.INTER_AREA)
+        elif render.shape[1] != out_size[0] or render.shape[0] != out_size[1]:
+            interpolation = cv2.INTER_AREA if render.shape[1] > out_size[0] else cv2.INTER_CUBIC
+            frame = cv2.resize(render, out_size, interpolation=interpolation)
+        else:
+            frame = render
+        if source_frames is not None:
+            src = source_frames[i]
+            height = frame.shape[0]
+            width = max(2, int(round(src.shape[1] * height / src.shape[0])))
+            src = cv2.resize(src, (width, height), interpolation=cv2.INTER_AREA)
+            frame = np.concatenate([src, frame], axis=1)
+        yield np.ascontiguousarray(frame)
+
+
+def output_size(options: DriveOptions, engine: Engine, target_image: np.ndarray | None) -> tuple[int, int]:
+    """(width, height) of the result part of each output frame."""
+    if options.paste_back and target_image is not None:
+        height, width = target_image.shape[:2]
+        if options.size:
+            scale = options.size / max(height, width)
+            width, height = int(round(width * scale)), int(round(height * scale))
+        return width, height
+    size = options.size or engine.render_size
+    return size, size
+
+
+# ----------------------------------------------------------------------------------------- drive one
+def render_video(
+    source: Path,
+    track: Track,
+    codes: Codes,
+    engine: Engine,
+    options: DriveOptions,
+    output: str,
+    reporter: Reporter,
+    target_image: np.ndarray | None = None,
+) -> dict:
+    """Render the driven video and write it (atomically) to ``output``; returns the summary numbers."""
+    pose, expression = drive_parameters(
+        track.pose, track.expression, track.valid, codes.cam_to_world, codes.expression, options.motion
+    )
+    identity = np.repeat(codes.identity[None], len(pose), axis=0)
+    size = output_size(options, engine, target_image)
+    started = time.perf_counter()
+    source_reader: VideoReader | None = open_video(source) if options.side_by_side else None
+    source_frames = iter(source_reader) if source_reader is not None else None
+    audio_from = source if options.audio else None
+    try:
+        with VideoWriter(output, fps=track.fps, audio_from=audio_from) as writer, reporter.progress(
+            "rendering", len(pose)
+        ) as advance:
+            for start, renders in zip(
+                range(0, len(pose), options.batch_size),
+                engine.render_batches(pose, expression, identity, options.batch_size),
+            ):
+                side = None
+                if source_frames is not None:
+                    side = [_next_image(source_frames, renders.shape[1:3]) for _ in range(len(renders))]
+                for frame in compose_frames(renders, options, size, target_image, codes.crop, side):
+                    writer.write(frame)
+                advance(len(renders))
+            frames_written = writer.frames_written
+    finally:
+        if source_reader is not None:
+            source_reader.close()
+    seconds = time.perf_counter() - started
+    return {
+        "frames": frames_written,
+        "fps": track.fps,
+        "render_seconds": seconds,
+        "width": size[0] * (2 if options.side_by_side else 1),
+        "height": size[1],
+    }
+
+
+def _next_image(frames: Iterator, fallback_shape: tuple[int, int]) -> np.ndarray:
+    frame = next(frames, None)
+    if frame is None:  # a track longer than its video (e.g. --track from elsewhere): pad with black
+        return np.zeros((*fallback_shape, 3), np.uint8)
+    return frame.image
+
+
+# ------------------------------------------------------------------------------------------- extras
+def has_audio(path: Path | None) -> bool:
+    if path is None:
+        return False
+    try:
+        from reenact.video import probe
+
+        return bool(probe(path).has_audio)
+    except InputError:
+        return False
+
+
+def write_track_preview(source: Path, track: Track, output: Path, config: TrackerConfig, reporter: Reporter) -> None:
+    """A video of the source with landmarks, the fitted landmark model and the pose axes drawn on it."""
+    from tracking.landmark_model import LandmarkModel
+    from tracking.preview import draw_preview
+
+    landmark_model = LandmarkModel.load(config.basis_path) if config.basis_path else LandmarkModel.default()
+    with open_video(source) as reader, VideoWriter(output, fps=track.fps) as writer, reporter.progress(
+        "preview", len(track)
+    ) as advance:
+        for frame in reader:
+            if frame.index >= len(track):
+                break
+            writer.write(draw_preview(frame.image, track.frame(frame.index), landmark_model))
+            advance(1)
+
+
+def write_fit_comparison(
+    image: np.ndarray, track: Track, codes: Codes, engine: Engine, config: TrackerConfig, output: Path
+) -> None:
+    """PNG of [target crop | fitted render] for a person to look at."""
+    from reenact.video import write_image
+
+    with Tracker(config) as tracker:
+        image_crop, _ = tracker.crop_frame(image, track, 0, engine.render_size)
+    render = engine.render(codes.cam_to_world[None], codes.expression[None], codes.identity[None])[0]
+    write_image(output, np.concatenate([image_crop, render], axis=1))
