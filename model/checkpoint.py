@@ -1,0 +1,118 @@
+"""Saving and loading head-model checkpoints.
+
+A checkpoint is one ``torch.save`` file holding a plain dict (loadable with ``weights_only=True``):
+``format_version`` (int), ``config`` (``ModelConfig.to_dict()``), ``state_dict`` (name → tensor),
+``step`` (int), ``optimizer_state`` (optional, for resuming training), ``extra`` (dict of tensors,
+strings, numbers) and ``dtype`` (``"float32"``, or ``"float16"`` for shipped half-precision files).
+
+Conventions
+    * Writes are atomic: a temporary file in the target folder, then ``os.replace``.
+    * Loading rebuilds the model from the stored config alone, casts weights to float32 and raises
+      :class:`reenact.errors.CheckpointError` for a missing, corrupt or incompatible file.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from model.config import FORMAT_VERSION, ModelConfig
+from model.head_model import HeadModel
+from reenact.errors import CheckpointError
+
+
+@dataclass
+class CheckpointMeta:
+    """Everything in a checkpoint besides the weights."""
+
+    config: ModelConfig
+    """The model's configuration."""
+    step: int
+    """Training step the weights belong to."""
+    optimizer_state: dict[str, Any] | None = None
+    """Optimizer ``state_dict`` for resuming, if stored."""
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Caller-defined extras (tensors, strings, numbers)."""
+
+
+def _atomic_save(payload: dict[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(handle)
+    try:
+        torch.save(payload, tmp_name)
+        os.replace(tmp_name, path)
+    except BaseException:
+        if os.path.exists(tmp_name):
+            os.unlink(tmp_name)
+        raise
+
+
+def save_checkpoint(path: str | os.PathLike, model: HeadModel, *, step: int, optimizer_state: dict[str, Any] | None = None, extra: dict[str, Any] | None = None) -> None:
+    """Write ``model`` (weights + config) atomically to ``path``."""
+    state = {name: tensor.detach().cpu() for name, tensor in model.state_dict().items()}
+    payload = {
+        "format_version": FORMAT_VERSION,
+        "config": model.config.to_dict(),
+        "state_dict": state,
+        "step": int(step),
+        "optimizer_state": optimizer_state,
+        "extra": dict(extra or {}),
+        "dtype": "float32",
+    }
+    _atomic_save(payload, Path(path))
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """The raw checkpoint dict (weights_only load); CheckpointError if missing or unreadable."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # noqa: BLE001 - any unpickling failure means a corrupt file
+        raise CheckpointError(f"cannot read checkpoint {path}: {error}") from error
+    if not isinstance(payload, dict) or "state_dict" not in payload or "config" not in payload:
+        raise CheckpointError(f"not a reenact model checkpoint: {path}")
+    if payload.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(f"checkpoint {path} has format_version {payload.get('format_version')!r}, expected {FORMAT_VERSION}")
+    return payload
+
+
+def load_checkpoint(path: str | os.PathLike, device: torch.device | str = "cpu") -> tuple[HeadModel, CheckpointMeta]:
+    """Rebuild the model stored at ``path`` on ``device`` (float32, eval mode) and return it with its metadata."""
+    payload = read_checkpoint(path)
+    try:
+        config = ModelConfig.from_dict(payload["config"])
+    except (ValueError, TypeError, KeyError) as error:
+        raise CheckpointError(f"checkpoint {path} has an incompatible config: {error}") from error
+    model = HeadModel(config)
+    state = {name: tensor.float() if tensor.is_floating_point() else tensor for name, tensor in payload["state_dict"].items()}
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as error:
+        raise CheckpointError(f"checkpoint {path} does not match its config: {error}") from error
+    meta = CheckpointMeta(config=config, step=int(payload.get("step", 0)), optimizer_state=payload.get("optimizer_state"), extra=dict(payload.get("extra") or {}))
+    return model.to(device).eval(), meta
+
+
+def export_half(path_in: str | os.PathLike, path_out: str | os.PathLike) -> int:
+    """Write a weights-only float16 copy of a checkpoint (no optimizer state) for shipping; returns its size in bytes."""
+    payload = read_checkpoint(path_in)
+    half = {name: tensor.half() if tensor.is_floating_point() else tensor for name, tensor in payload["state_dict"].items()}
+    out = {
+        "format_version": FORMAT_VERSION,
+        "config": payload["config"],
+        "state_dict": half,
+        "step": int(payload.get("step", 0)),
+        "optimizer_state": None,
+        "extra": dict(payload.get("extra") or {}),
+        "dtype": "float16",
+    }
+    _atomic_save(out, Path(path_out))
+    return Path(path_out).stat().st_size

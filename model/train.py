@@ -1,0 +1,225 @@
+"""Training the head model on the preprocessed cache (``model/data.py``); the only file that touches
+``torch.distributed``.
+
+Inputs: a :class:`ModelConfig`, a :class:`TrainConfig`, the cache folder. Outputs: ``out_dir/last.pt``
+(weights + config + optimizer state, resumable; rewritten every ``checkpoint_every`` steps and at the end),
+``out_dir/preview_XXXXXXX.png`` (top row ground truth with the background blacked out, bottom row renders of
+fixed frames), and a :class:`TrainResult`. Progress goes to an optional callback, never to stdout.
+
+Conventions
+    * Adam, batch ``batch_size`` per process, learning rate decayed exponentially to ``lr · lr_final_ratio``.
+    * Deterministic given ``seed``: the model is initialized under a forked RNG seeded with ``seed``; the frames
+      and sample jitter of step k come from generators seeded with (seed, k), so a resumed run draws the same
+      batches as an uninterrupted one.
+    * AMP (float16 autocast + GradScaler) only on CUDA and only with ``amp=True``.
+    * Multi-GPU: launch the same entry point with ``torchrun --nproc_per_node=G …``; when ``RANK`` and
+      ``WORLD_SIZE`` are set (WORLD_SIZE > 1) the process group is initialised (NCCL on CUDA, else gloo), each
+      process uses ``cuda:LOCAL_RANK``, takes its slice of the global batch, and rank 0 alone writes files and
+      reports progress. The effective batch is ``batch_size · WORLD_SIZE``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import distributed as dist
+
+from model.camera import Camera
+from model.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
+from model.config import ModelConfig
+from model.data import FrameDataset
+from model.head_model import HeadModel
+from model.image_io import write_png
+from model.losses import HeadLoss
+from reenact.errors import CheckpointError, InputError
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings of one training run."""
+
+    steps: int = 20000
+    """Total optimisation steps (a resumed run continues up to this number)."""
+    batch_size: int = 4
+    """Frames per step per process (paper: 4)."""
+    lr: float = 5e-4
+    """Initial Adam learning rate."""
+    lr_final_ratio: float = 0.1
+    """Learning rate at the last step as a fraction of ``lr`` (exponential decay)."""
+    seed: int = 0
+    """Seed of initialization, frame order and sample jitter."""
+    checkpoint_every: int = 500
+    """Write ``last.pt`` every this many steps (and at the end)."""
+    preview_every: int = 500
+    """Write a preview PNG every this many steps (0 = never)."""
+    amp: bool = True
+    """Mixed precision on CUDA (ignored on CPU)."""
+    out_dir: str = "runs/train"
+    """Folder for ``last.pt`` and previews."""
+    device: str = "cpu"
+    """Device of a single-process run (under torchrun with CUDA: ``cuda:LOCAL_RANK``)."""
+    chunk_rays: int = 4096
+    """Rays per field evaluation chunk."""
+    exclude_persons: tuple[str, ...] = ()
+    """Person ids of the cache left out of training (held-out evaluation)."""
+
+
+@dataclass
+class TrainProgress:
+    """One progress report (rank 0 only)."""
+
+    step: int
+    total_steps: int
+    loss: float
+    l1: float
+    perceptual: float
+    opacity: float
+    seconds_per_step: float
+    preview_path: str | None = None
+    checkpoint_path: str | None = None
+
+
+@dataclass
+class TrainResult:
+    """Outcome of :func:`train`."""
+
+    step: int
+    """Last completed step."""
+    checkpoint_path: str
+    """Path of ``last.pt``."""
+    start_step: int
+    """Step training (re)started from."""
+    loss_history: list[float] = field(default_factory=list)
+    """Total loss of each step run in this call (rank 0)."""
+    seconds: float = 0.0
+    """Wall time of this call."""
+
+
+def _step_generator(seed: int, step: int, salt: int, device: torch.device) -> torch.Generator:
+    generator = torch.Generator(device=device)
+    generator.manual_seed((seed * 1_000_003 + step * 7919 + salt) % (2**63 - 1))
+    return generator
+
+
+def _preview(model: HeadModel, dataset: FrameDataset, indices: torch.Tensor, device: torch.device, chunk_rays: int) -> np.ndarray:
+    batch = dataset.batch(indices, device)
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        render = model(Camera(batch.cam_to_world), batch.expression, batch.identity, None, chunk_rays).image
+    model.train(was_training)
+    top = torch.cat(list(batch.image * batch.mask), dim=2)
+    bottom = torch.cat(list(render.float()), dim=2)
+    grid = torch.cat([top, bottom], dim=1).clamp(0, 1)
+    return (grid.permute(1, 2, 0).cpu().numpy() * 255.0 + 0.5).astype(np.uint8)
+
+
+def train(model_config: ModelConfig, train_config: TrainConfig, dataset_dir: str | os.PathLike, resume: bool = True, progress: Callable[[TrainProgress], None] | None = None) -> TrainResult:
+    """Train (or resume training of) a head model on the cache at ``dataset_dir``; see the module docstring."""
+    started = time.perf_counter()
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    distributed = "RANK" in os.environ and world_size > 1
+    rank = int(os.environ.get("RANK", "0")) if distributed else 0
+    if distributed:
+        if torch.cuda.is_available():
+            local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+            torch.cuda.set_device(local_rank)
+            device = torch.device("cuda", local_rank)
+            backend = "nccl"
+        else:
+            device = torch.device("cpu")
+            backend = "gloo"
+        if not dist.is_initialized():
+            dist.init_process_group(backend=backend)
+    else:
+        device = torch.device(train_config.device)
+    try:
+        return _train(model_config, train_config, dataset_dir, resume, progress, device, rank, world_size if distributed else 1, started)
+    finally:
+        if distributed and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def _train(model_config: ModelConfig, cfg: TrainConfig, dataset_dir: str | os.PathLike, resume: bool, progress: Callable[[TrainProgress], None] | None, device: torch.device, rank: int, world_size: int, started: float) -> TrainResult:
+    out_dir = Path(cfg.out_dir)
+    checkpoint_path = out_dir / "last.pt"
+    dataset = FrameDataset(dataset_dir, model_config.renderer.output_size, exclude_persons=cfg.exclude_persons)
+    if dataset.expression_dim != model_config.field.expression_dim or dataset.identity_dim != model_config.field.identity_dim:
+        raise InputError(
+            f"cache codes (expression {dataset.expression_dim}, identity {dataset.identity_dim}) do not match the model "
+            f"(expression {model_config.field.expression_dim}, identity {model_config.field.identity_dim})"
+        )
+
+    start_step = 0
+    optimizer_state = None
+    if resume and checkpoint_path.is_file():
+        stored = read_checkpoint(checkpoint_path)
+        if stored["config"] != model_config.to_dict():
+            raise CheckpointError(f"{checkpoint_path} was trained with another model config; use a new out_dir or resume=False")
+        model, meta = load_checkpoint(checkpoint_path, device)
+        start_step, optimizer_state = meta.step, meta.optimizer_state
+    else:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(cfg.seed)
+            model = HeadModel(model_config)
+        model = model.to(device)
+    model.train()
+    model.rgb_head.requires_grad_(False)  # only the plain-NeRF benchmark baseline uses it
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(params, lr=cfg.lr)
+    if optimizer_state is not None:
+        optimizer.load_state_dict(optimizer_state)
+    loss_fn = HeadLoss(model_config.loss).to(device)
+    use_amp = cfg.amp and device.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    network: torch.nn.Module = model
+    if world_size > 1:
+        network = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+
+    preview_indices = torch.linspace(0, len(dataset) - 1, min(4, len(dataset))).round().long()
+    history: list[float] = []
+    step = start_step
+    last_time = time.perf_counter()
+    for step in range(start_step + 1, cfg.steps + 1):
+        lr = cfg.lr * cfg.lr_final_ratio ** ((step - 1) / max(cfg.steps - 1, 1))
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        index_gen = _step_generator(cfg.seed, step, 0, torch.device("cpu"))
+        global_batch = torch.randint(0, len(dataset), (cfg.batch_size * world_size,), generator=index_gen)
+        batch = dataset.batch(global_batch[rank * cfg.batch_size:(rank + 1) * cfg.batch_size], device)
+        jitter = _step_generator(cfg.seed, step, 1 + rank, device)
+        with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=use_amp):
+            output = network(Camera(batch.cam_to_world), batch.expression, batch.identity, jitter, cfg.chunk_rays)
+            terms = loss_fn(output.image.float(), batch.image, batch.mask, output.opacity.float())
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(terms.total).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        total_value = float(terms.total.detach())
+        if not math.isfinite(total_value):
+            raise FloatingPointError(f"training loss became {total_value} at step {step}")
+        if rank != 0:
+            continue
+        history.append(total_value)
+        preview_path = None
+        saved_path = None
+        if cfg.preview_every > 0 and (step % cfg.preview_every == 0 or step == cfg.steps):
+            preview_path = str(out_dir / f"preview_{step:07d}.png")
+            write_png(preview_path, _preview(model, dataset, preview_indices, device, cfg.chunk_rays))
+        if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+            save_checkpoint(checkpoint_path, model, step=step, optimizer_state=optimizer.state_dict(), extra={"seed": cfg.seed, "dataset": str(dataset_dir)})
+            saved_path = str(checkpoint_path)
+        now = time.perf_counter()
+        if progress is not None:
+            progress(TrainProgress(step, cfg.steps, total_value, float(terms.l1), float(terms.perceptual), float(terms.opacity), now - last_time, preview_path, saved_path))
+        last_time = now
+    if rank == 0 and not checkpoint_path.is_file():
+        save_checkpoint(checkpoint_path, model, step=step, optimizer_state=optimizer.state_dict(), extra={"seed": cfg.seed, "dataset": str(dataset_dir)})
+    return TrainResult(step=step, checkpoint_path=str(checkpoint_path), start_step=start_step, loss_history=history, seconds=time.perf_counter() - started)
