@@ -184,7 +184,8 @@ PRESETS = ("tiny", "cpu", "paper")
 
 
 def preset(name: str) -> ModelConfig:
-    """The named configuration: ``"tiny"`` (tests: 8² → 32², narrow), ``"cpu"`` (shipped: 32² → 128²),
+    """The named configuration: ``"tiny"`` (tests: 8² → 32², narrow), ``"cpu"`` (shipped: 16² × 64 → 128²; measured 0.47 s per batch-4 training step and ~35 frames/s on
+    2 shared CPU cores, vs 2.5 s and ~10 frames/s with a 32² feature map),
     ``"paper"`` (32² × 512 → 512², width 256, depth 8, 64 + 64 samples)."""
     if name == "tiny":
         return ModelConfig(
@@ -196,7 +197,7 @@ def preset(name: str) -> ModelConfig:
         return ModelConfig(
             field=FieldConfig(pos_freqs=8, dir_freqs=4, width=128, depth=5, skip=3, feature_dim=64, identity_projection=64),
             sampler=SamplerConfig(coarse_samples=24, fine_samples=16),
-            renderer=NeuralRendererConfig(feature_size=32, output_size=128, block_channels=(64, 32)),
+            renderer=NeuralRendererConfig(feature_size=16, output_size=128, block_channels=(64, 32, 32)),
         )
     if name == "paper":
         return ModelConfig(
