@@ -158,8 +158,20 @@ def drive_command(
         return drive_batch(pair_list, Path(output), options, checkpoint, force, device, reporter)
     from reenact.engine import Engine
 
-    engine = Engine.load(checkpoint, device)
+    # Cheap input checks before the model loads: bad input is exit 3 whatever the checkpoint.
+    if source != "-" and not source_path.exists():
+        raise InputError(f"source not found: {source}")
+    if source != "-" and is_image(source_path):
+        raise InputError(f"source {source} is an image, not a video")
+    if target is not None and not Path(target).exists():
+        raise InputError(f"target not found: {target}")
+    if source != "-" and track_path is None:
+        from reenact.video import probe
+
+        probe(source_path)  # raises InputError for empty, text or stream-less files
     out = output if output is not None else str(default_output_name(source, target))
+    _check_output(out, [source, target, str(identity_path) if identity_path else None], force)
+    engine = Engine.load(checkpoint, device)
     return drive_one(
         source, target, out, engine, options, reporter, identity_path=identity_path,
         save_identity=save_identity, track_path=track_path, preview=preview, force=force,
@@ -469,3 +481,85 @@ def doctor_command(device: str = "auto", reporter: Reporter | None = None) -> di
     for key, value in report.items():
         reporter.info(f"{key}: {value}")
     return report
+
+
+# ----------------------------------------------------------------------------------------------- eval
+def eval_command(
+    checkpoint: Path, videos: tuple[str, ...], cross_targets: tuple[str, ...] = (), ablation_checkpoint: Path | None = None,
+    max_frames: int = 60, fit_iterations: int = 300, device: str = "auto", reporter: Reporter | None = None,
+) -> dict[str, Any]:
+    from rich.table import Table
+
+    from reenact.dataset import find_videos
+    from reenact.evaluate import evaluate
+
+    reporter = reporter or _quiet()
+    clips = find_videos(list(videos))
+    if not clips:
+        raise InputError("no videos to evaluate")
+    portraits = []
+    for item in cross_targets:
+        path = Path(item)
+        if not path.exists():
+            raise InputError(f"portrait not found: {item}")
+        portraits.extend(_files(path, IMAGE_SUFFIXES) if path.is_dir() else [path])
+    result = evaluate(checkpoint, clips, portraits, ablation_checkpoint, max_frames, fit_iterations, device, reporter)
+    table = Table(title=f"reenact eval: {len(clips)} clips, {max_frames} frames each, fit {fit_iterations} it")
+    columns = ("l1", "psnr", "ssim", "identity_similarity", "expression_distance", "pose_distance_deg", "face_found")
+    table.add_column("method")
+    for column in columns:
+        table.add_column(column)
+    for method, values in result["summary"].items():
+        table.add_row(method, *(f"{values.get(c, float('nan')):.4g}" for c in columns))
+    reporter.table(table)
+    return result
+
+
+# ---------------------------------------------------------------------------------------------- train
+def train_command(
+    data: tuple[str, ...], output: Path, preset: str = "cpu", cache: Path | None = None, steps: int | None = None,
+    batch_size: int | None = None, lr: float | None = None, seed: int = 0, every: int = 2,
+    hold_out: tuple[str, ...] = (), vgg16: Path | None = None, resume: bool = True, time_limit: float | None = None,
+    identity_source: str = "embedding", device: str = "auto", reporter: Reporter | None = None,
+) -> dict[str, Any]:
+    """Build (or reuse) the preprocessed cache from DATA, then train. DATA may itself be a cache folder."""
+    from model.config import preset as model_preset
+    from model.train import TrainConfig, train
+    from reenact.dataset import build_cache
+    from reenact.engine import resolve_device
+
+    reporter = reporter or _quiet()
+    output.mkdir(parents=True, exist_ok=True)
+    model_config = model_preset(preset)
+    if vgg16 is not None:
+        model_config = replace(model_config, loss=replace(model_config.loss, perceptual="vgg16", vgg_path=str(vgg16)))
+    size = model_config.renderer.output_size
+    paths = [Path(d) for d in data]
+    if len(paths) == 1 and paths[0].is_dir() and any(paths[0].glob("*.npz")):
+        cache_dir = paths[0]
+    else:
+        cache_dir = cache or output / "cache"
+        build_cache(paths, cache_dir, size=size, every=every, hold_out=hold_out, reporter=reporter)
+    overrides = {"steps": steps, "batch_size": batch_size, "lr": lr}
+    train_config = replace(
+        TrainConfig(), seed=seed, out_dir=str(output), device=str(resolve_device(device)),
+        **{k: v for k, v in overrides.items() if v is not None},
+    )
+    if time_limit is not None and "time_limit_minutes" in TrainConfig.__dataclass_fields__:
+        train_config = replace(train_config, time_limit_minutes=time_limit)
+    if identity_source != "embedding" and "identity_key" in TrainConfig.__dataclass_fields__:
+        train_config = replace(train_config, identity_key=identity_source)
+    total = train_config.steps
+    state = {"last": 0}
+    with reporter.progress("training", total) as advance:
+        def on_progress(p) -> None:
+            advance(p.step - state["last"])
+            state["last"] = p.step
+            if p.checkpoint_path:
+                reporter.debug(f"step {p.step}: loss {p.loss:.4f} (l1 {p.l1:.4f}) → {p.checkpoint_path}")
+
+        result = train(model_config, train_config, cache_dir, resume=resume, progress=on_progress)
+    reporter.info(f"trained to step {result.step} in {result.seconds:.0f} s → {result.checkpoint_path}")
+    return {"checkpoint": result.checkpoint_path, "step": result.step, "start_step": result.start_step,
+            "seconds": result.seconds, "final_loss": result.loss_history[-1] if result.loss_history else None,
+            "cache": str(cache_dir)}

@@ -1,0 +1,188 @@
+"""``reenact eval``: self- and cross-reenactment metrics of a checkpoint on clips of unseen people, with the
+static baseline (and optionally the landmark-identity ablation) measured in the same run.
+
+Self-reenactment, per clip: fit the codes on the clip's first tracked frame, render every later frame
+with that frame's tracked pose and expression (relative motion from the fitted frame), and compare with
+the real aligned crop *inside the head mask* (pixels outside the real frame's mask are zeroed in both
+images before PSNR/SSIM; L1 is averaged over mask pixels only). The renders are then tracked like any
+video: identity similarity is the cosine between the render's recognition embedding and the real clip's,
+expression distance the mean absolute difference (σ units) between the render's tracked code and the
+driving code, pose distance the angle (degrees) between the render's tracked head rotation and the
+driving rotation. The static baseline is the fitted first frame repeated.
+
+Cross-identity: a portrait is fitted and driven by the clip; identity similarity is to the portrait,
+expression/pose distances to the driving parameters.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from model.camera import axis_angle
+from model.fit import FitConfig
+from model.metrics import masked_l1, psnr, ssim
+from reenact.console import Reporter
+from reenact.engine import Engine, images_to_tensor
+from reenact.errors import NoFaceError
+from reenact.motion import drive_parameters
+from reenact.pipeline import fit_target, identity_input, load_target_image
+from reenact.video import open_video
+from tracking.tracker import Tracker, TrackerConfig
+from tracking.types import Track
+
+METRIC_KEYS = ("l1", "psnr", "ssim", "identity_similarity", "expression_distance", "pose_distance_deg", "face_found")
+
+
+def image_metrics(renders: np.ndarray, reals: np.ndarray, masks: np.ndarray) -> dict[str, float]:
+    """uint8 (N,S,S,3) renders and real crops, masks (N,S,S) in [0,1] → mean masked L1, PSNR, SSIM."""
+    prediction = images_to_tensor(renders, torch.device("cpu"))
+    target = images_to_tensor(reals, torch.device("cpu"))
+    mask = torch.as_tensor(masks, dtype=torch.float32)[:, None]
+    return {
+        "l1": float(masked_l1(prediction, target, mask).mean()),
+        "psnr": float(psnr(prediction * mask, target * mask).mean()),
+        "ssim": float(ssim(prediction * mask, target * mask).mean()),
+    }
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.dot(a, b) / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-12))
+
+
+def rotation_distance_deg(pose_a: np.ndarray, pose_b: np.ndarray) -> float:
+    """Angle between the rotation parts of two (4,4) poses, degrees."""
+    relative = pose_a[:3, :3].astype(np.float64).T @ pose_b[:3, :3].astype(np.float64)
+    return float(np.degrees(np.linalg.norm(axis_angle(relative))))
+
+
+def motion_metrics(
+    renders: np.ndarray, driving_pose: np.ndarray, driving_expression: np.ndarray, reference_embedding: np.ndarray,
+    tracker: Tracker,
+) -> dict[str, float]:
+    """Track each render; compare identity, expression and rotation with what was asked for."""
+    similarities, expression_distances, pose_distances, found = [], [], [], 0
+    for render, pose, expression in zip(renders, driving_pose, driving_expression):
+        try:
+            track = tracker.track_image(render)
+        except NoFaceError:
+            continue
+        found += 1
+        similarities.append(cosine(track.embedding, reference_embedding))
+        expression_distances.append(float(np.abs(track.expression[0] - expression).mean()))
+        pose_distances.append(rotation_distance_deg(track.pose[0], pose))
+    nan = float("nan")
+    return {
+        "identity_similarity": float(np.mean(similarities)) if similarities else nan,
+        "expression_distance": float(np.mean(expression_distances)) if expression_distances else nan,
+        "pose_distance_deg": float(np.mean(pose_distances)) if pose_distances else nan,
+        "face_found": found / max(len(renders), 1),
+    }
+
+
+def load_clip(clip: Path, max_frames: int, size: int, config: TrackerConfig) -> tuple[Track, np.ndarray, np.ndarray]:
+    """Track the first ``max_frames`` frames; return the track and their real crops and head masks."""
+    with open_video(clip) as reader, Tracker(config) as tracker:
+        info = reader.info
+        track = tracker.track_frames(itertools.islice(reader, max_frames), fps=info.fps, size=(info.width, info.height))
+    crops = np.zeros((len(track), size, size, 3), np.uint8)
+    masks = np.zeros((len(track), size, size), np.float32)
+    with open_video(clip) as reader, Tracker(config) as tracker:
+        for frame in itertools.islice(reader, len(track)):
+            crops[frame.index], masks[frame.index] = tracker.crop_frame(frame.image, track, frame.index, size)
+    return track, crops, masks
+
+
+def evaluate_self(
+    engine: Engine, track: Track, crops: np.ndarray, masks: np.ndarray, fit_config: FitConfig, config: TrackerConfig,
+    batch_size: int = 8,
+) -> dict[str, dict[str, float]]:
+    """Self-reenactment of one clip: the model and the static baseline."""
+    valid = np.flatnonzero(track.valid & track.detected)
+    if valid.size < 2:
+        raise NoFaceError("fewer than two tracked frames")
+    first, rest = int(valid[0]), valid[1:]
+    result = engine.fit(crops[first], masks[first], track.pose[first], track.expression[first],
+                        identity_input(track, engine), fit_config)
+    pose, expression = drive_parameters(track.pose, track.expression, track.valid, result.cam_to_world,
+                                        result.expression, "relative")
+    identity = np.repeat(result.identity[None], len(rest), 0)
+    renders = np.concatenate(list(engine.render_batches(pose[rest], expression[rest], identity, batch_size)))
+    static = np.repeat(engine.render(result.cam_to_world[None], result.expression[None], result.identity[None]),
+                       len(rest), 0)
+    reals, real_masks = crops[rest], masks[rest]
+    with Tracker(config) as tracker:
+        # Reference identity: the recognition embedding of the real frames (the clip's average).
+        reference = track.embedding
+        out = {
+            "model": {**image_metrics(renders, reals, real_masks),
+                      **motion_metrics(renders, pose[rest], expression[rest], reference, tracker)},
+            "static": {**image_metrics(static, reals, real_masks),
+                       **motion_metrics(static, pose[rest], expression[rest], reference, tracker)},
+        }
+    out["model"]["fit_psnr"] = out["static"]["fit_psnr"] = result.psnr
+    return out
+
+
+def evaluate_cross(
+    engine: Engine, track: Track, portrait: Path, fit_config: FitConfig, config: TrackerConfig, batch_size: int = 8,
+) -> dict[str, float]:
+    image, target_track = load_target_image(portrait, config)
+    codes = fit_target(image, target_track, engine, config, fit_config, Reporter(quiet=True), str(portrait))
+    pose, expression = drive_parameters(track.pose, track.expression, track.valid, codes.cam_to_world,
+                                        codes.expression, "relative")
+    identity = np.repeat(codes.identity[None], len(pose), 0)
+    renders = np.concatenate(list(engine.render_batches(pose, expression, identity, batch_size)))
+    with Tracker(config) as tracker:
+        metrics = motion_metrics(renders, pose, expression, target_track.embedding, tracker)
+    metrics["fit_psnr"] = codes.psnr
+    return metrics
+
+
+def mean_rows(rows: list[dict[str, float]]) -> dict[str, float]:
+    keys = sorted({k for row in rows for k in row})
+    return {k: float(np.nanmean([row.get(k, np.nan) for row in rows])) for k in keys}
+
+
+def evaluate(
+    checkpoint: Path, clips: list[Path], portraits: list[Path] = (), ablation: Path | None = None,
+    max_frames: int = 60, fit_iterations: int = 300, device: str = "auto", reporter: Reporter | None = None,
+) -> dict[str, Any]:
+    """Run every evaluation; returns per-clip rows and means per method."""
+    reporter = reporter or Reporter(quiet=True)
+    engines = {"model": Engine.load(checkpoint, device)}
+    if ablation is not None:
+        engines["ablation"] = Engine.load(ablation, device)
+    size = engines["model"].render_size
+    config = TrackerConfig(crop_size=size)
+    fit_config = replace(FitConfig(), iterations=fit_iterations)
+    per_clip: list[dict[str, Any]] = []
+    cross: list[dict[str, Any]] = []
+    with reporter.progress("evaluating clips", len(clips)) as advance:
+        for clip in clips:
+            track, crops, masks = load_clip(clip, max_frames, size, config)
+            row: dict[str, Any] = {"clip": str(clip)}
+            try:
+                self_result = evaluate_self(engines["model"], track, crops, masks, fit_config, config)
+                row.update(self_result)
+                if "ablation" in engines:
+                    row["ablation"] = evaluate_self(engines["ablation"], track, crops, masks, fit_config, config)["model"]
+                for portrait in portraits:
+                    cross.append({"clip": str(clip), "portrait": str(portrait),
+                                  **evaluate_cross(engines["model"], track, portrait, fit_config, config)})
+            except NoFaceError as exc:
+                row["error"] = str(exc)
+                reporter.warn(f"{clip}: {exc}")
+            per_clip.append(row)
+            advance(1)
+    methods = [m for m in ("model", "static", "ablation") if any(m in row for row in per_clip)]
+    summary = {m: mean_rows([row[m] for row in per_clip if m in row]) for m in methods}
+    if cross:
+        summary["cross"] = mean_rows([{k: v for k, v in row.items() if isinstance(v, float)} for row in cross])
+    return {"checkpoint": str(checkpoint), "clips": per_clip, "cross": cross, "summary": summary,
+            "max_frames": max_frames, "fit_iterations": fit_iterations}
