@@ -231,6 +231,20 @@ def _fps_fraction(fps: float | Fraction) -> Fraction:
     return rate
 
 
+def _frame_count_estimate(frames: int, duration: float | None, fps: float) -> int | None:
+    """The container's frame count, unless an edit list hides part of the stream.
+
+    ``frames`` counts every stored frame, but decoding (like every player) skips the ones an edit
+    list cuts; the stream duration is the edited one, so trust it when the two disagree clearly.
+    """
+    from_duration = int(round(duration * fps)) if duration else None
+    if not frames:
+        return from_duration
+    if from_duration is not None and abs(frames - from_duration) > 2 + 0.1 * from_duration:
+        return from_duration
+    return frames
+
+
 def _clockwise_rotation(frame: av.VideoFrame) -> int:
     # PyAV reports the display matrix as a counter-clockwise angle in [-180, 180].
     try:
@@ -309,7 +323,7 @@ class VideoReader:
         elif container.duration:
             duration = container.duration / av.time_base
         fps = float(rate) if rate else DEFAULT_FOLDER_FPS
-        frame_count = stream.frames or (int(round(duration * fps)) if duration else None)
+        frame_count = _frame_count_estimate(stream.frames, duration, fps)
         audio = container.streams.audio[0] if container.streams.audio else None
         return VideoInfo(
             width=width,
@@ -516,13 +530,15 @@ class VideoWriter:
             movflags = "frag_keyframe+empty_moov+default_base_moof"
             return av.open(sys.stdout.buffer, "w", format="mp4", container_options={"movflags": movflags})
         path = self.path
-        path.parent.mkdir(parents=True, exist_ok=True)
         suffix = path.suffix.lower() or ".mp4"
+        fmt = None if path.suffix else "mp4"
+        options = {"movflags": "+faststart"} if suffix in (".mp4", ".m4v", ".mov") else {}
         # Hidden, unique, same suffix (the muxer is chosen from it), same folder (os.replace is atomic).
         self._tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part{suffix}")
-        options = {"movflags": "+faststart"} if suffix in (".mp4", ".m4v", ".mov") else {}
         try:
-            return av.open(str(self._tmp), "w", format="mp4" if not path.suffix else None, container_options=options)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._tmp.touch()  # FFmpeg opens the file only at the first packet: fail here instead
+            return av.open(str(self._tmp), "w", format=fmt, container_options=options)
         except _AV_ERRORS as err:
             raise InputError(f"{path}: cannot write video ({_reason(err)})") from err
 
