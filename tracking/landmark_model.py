@@ -1,0 +1,128 @@
+"""The landmark morphable model: reenact's stand-in for the paper's FaceWarehouse expression model.
+
+A 3D shape of the 468 MediaPipe mesh landmarks in the canonical head frame of ``model/camera.py``::
+
+    points (468, 3) = mean + Σ_s identity[s] · identity_basis[s] + Σ_k expression[k] · expression_basis[k]
+
+Units and axes (``model/camera.py``): head units (the mean's outer-eye-corner distance is
+``EYE_CORNER_DISTANCE``), x toward image right, y down, z away from a frontal camera; the origin lies
+``HEAD_CENTER_DEPTH`` behind the centroid of the mean landmarks along +z. Both bases are scaled so that
+coefficients are in σ units: over the data the basis was built from, every coefficient has unit
+variance (the NeRF is conditioned on the expression code β, the paper's 46 FaceWarehouse coefficients).
+
+The shipped ``tracking/data/landmark_model.npz`` is built by ``python -m tracking.build_basis`` (see that
+module for the exact command and inputs). A FaceWarehouse-derived basis with the same fields can be given
+by path instead (:meth:`LandmarkModel.load`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from reenact.errors import CheckpointError
+
+NUM_EXPRESSION = 46
+"""Length of the expression code β (paper: 46 FaceWarehouse coefficients)."""
+DEFAULT_MODEL_PATH = Path(__file__).resolve().parent / "data" / "landmark_model.npz"
+MODEL_FORMAT_VERSION = 1
+
+
+@dataclass
+class LandmarkModel:
+    """Mean shape and linear identity / expression bases on the 468 mesh landmarks (float32).
+
+    ``mean`` (468, 3); ``identity_basis`` (S, 468, 3); ``expression_basis`` (E, 468, 3);
+    ``identity_std`` (S,) and ``expression_std`` (E,): the standard deviations, in head units, that the
+    bases were scaled by (basis = std · unit principal direction); ``metadata``: free-form strings
+    recording how the model was built.
+    """
+
+    mean: np.ndarray
+    identity_basis: np.ndarray
+    expression_basis: np.ndarray
+    identity_std: np.ndarray
+    expression_std: np.ndarray
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.mean = np.asarray(self.mean, np.float32)
+        self.identity_basis = np.asarray(self.identity_basis, np.float32).reshape(-1, *self.mean.shape)
+        self.expression_basis = np.asarray(self.expression_basis, np.float32).reshape(-1, *self.mean.shape)
+        self.identity_std = np.asarray(self.identity_std, np.float32)
+        self.expression_std = np.asarray(self.expression_std, np.float32)
+        if self.mean.shape != (468, 3):
+            raise CheckpointError(f"landmark model mean must be (468, 3), got {self.mean.shape}")
+
+    @property
+    def num_identity(self) -> int:
+        return int(self.identity_basis.shape[0])
+
+    @property
+    def num_expression(self) -> int:
+        return int(self.expression_basis.shape[0])
+
+    @property
+    def stds(self) -> tuple[np.ndarray, np.ndarray]:
+        """(identity_std, expression_std)."""
+        return self.identity_std, self.expression_std
+
+    def shape(self, identity: np.ndarray | None = None, expression: np.ndarray | None = None) -> np.ndarray:
+        """Head-frame landmarks (468, 3) for coefficients (S,) and (E,); (…, E) expression gives (…, 468, 3)."""
+        points = self.mean.astype(np.float64)
+        if identity is not None and len(identity):
+            points = points + np.tensordot(np.asarray(identity, np.float64), self.identity_basis, axes=(0, 0))
+        if expression is not None:
+            expression = np.asarray(expression, np.float64)
+            points = points + np.tensordot(expression, self.expression_basis, axes=(-1, 0))
+        return points
+
+    def save(self, path: str | os.PathLike) -> None:
+        arrays = dict(
+            mean=self.mean,
+            identity_basis=self.identity_basis,
+            expression_basis=self.expression_basis,
+            identity_std=self.identity_std,
+            expression_std=self.expression_std,
+            format_version=np.int64(MODEL_FORMAT_VERSION),
+        )
+        for key, value in self.metadata.items():
+            arrays[f"meta_{key}"] = np.asarray(str(value))
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        with open(tmp, "wb") as handle:
+            np.savez_compressed(handle, **arrays)
+        os.replace(tmp, path)
+
+    @staticmethod
+    def load(path: str | os.PathLike) -> "LandmarkModel":
+        """Load a model file (the shipped one or a FaceWarehouse-derived one with the same fields)."""
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {key: data[key] for key in data.files}
+        except FileNotFoundError:
+            raise CheckpointError(f"landmark model not found: {path}") from None
+        except Exception as exc:
+            raise CheckpointError(f"not a landmark model file: {path} ({exc.__class__.__name__})") from None
+        missing = {"mean", "identity_basis", "expression_basis"} - set(arrays)
+        if missing:
+            raise CheckpointError(f"landmark model {path} lacks {', '.join(sorted(missing))}")
+        num_id = arrays["identity_basis"].shape[0]
+        num_ex = arrays["expression_basis"].shape[0]
+        return LandmarkModel(
+            mean=arrays["mean"],
+            identity_basis=arrays["identity_basis"],
+            expression_basis=arrays["expression_basis"],
+            identity_std=arrays.get("identity_std", np.ones(num_id, np.float32)),
+            expression_std=arrays.get("expression_std", np.ones(num_ex, np.float32)),
+            metadata={k[5:]: str(v) for k, v in arrays.items() if k.startswith("meta_")},
+        )
+
+    @staticmethod
+    def default() -> "LandmarkModel":
+        """The shipped model ``tracking/data/landmark_model.npz``."""
+        return LandmarkModel.load(DEFAULT_MODEL_PATH)
