@@ -27,6 +27,12 @@ def _quiet() -> Reporter:
 def tracker_config(**overrides: Any):
     from tracking.tracker import TrackerConfig
 
+    # Smoothing is a separate, explicit step of each command (drive --smooth, track --smooth), never
+    # hidden inside tracking, so it is never applied twice.
+    overrides.setdefault("smoothing", 0.0)
+    face = overrides.get("face")
+    if isinstance(face, str) and face.isdigit():
+        overrides["face"] = int(face)
     return replace(TrackerConfig(), **{k: v for k, v in overrides.items() if v is not None})
 
 
@@ -236,7 +242,8 @@ def drive_one(
             pipeline.write_track_preview(src.path, track, preview, config, reporter)
         if options.smooth > 0:
             track = smooth_track(track, options.smooth)
-        result = pipeline.render_video(src.path, track, codes, engine, options, output, reporter, target_image)
+        with engine.renderer_override(codes.renderer_state):
+            result = pipeline.render_video(src.path, track, codes, engine, options, output, reporter, target_image)
     finally:
         src.cleanup()
     seconds = time.perf_counter() - started

@@ -6,11 +6,13 @@ an exit code (table in ``reenact/errors.py`` and the README). A traceback is pri
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 import traceback
 from functools import wraps
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import click
 
@@ -217,8 +219,44 @@ def doctor(reporter: Reporter, device: str) -> None:
         reporter.emit_json(result)
 
 
+@contextlib.contextmanager
+def native_stderr_silenced(enabled: bool) -> Iterator[None]:
+    """Send what native libraries write straight to file descriptor 2 (MediaPipe/TFLite/absl start-up
+    chatter) to /dev/null, while Python's ``sys.stderr`` keeps the real stderr for our own messages.
+
+    Only when stderr is the process's own (not under a test capture) and ``-v`` was not given."""
+    if not enabled or sys.stderr is not sys.__stderr__:
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+    except OSError:
+        yield
+        return
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    sys.stderr = os.fdopen(os.dup(saved), "w", buffering=1, encoding=sys.__stderr__.encoding, errors="replace")
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        sys.stderr.close()
+        os.dup2(saved, 2)
+        os.close(saved)
+        sys.stderr = sys.__stderr__
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns (and exits with) the documented exit code."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    verbose = any(a in ("-v", "--verbose") or (a.startswith("-v") and set(a[1:]) == {"v"}) for a in args)
+    with native_stderr_silenced(not verbose):
+        return _run(args)
+
+
+def _run(argv: list[str]) -> int:
     state: dict[str, Any] = {"verbose": 0}
     try:
         cli.main(args=argv, prog_name="reenact", standalone_mode=False, obj=state)

@@ -95,7 +95,7 @@ def build_cache(
     """Build (or complete) the cache for all videos under ``inputs`` except held-out people."""
     reporter = reporter or Reporter(quiet=True)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    config = TrackerConfig(crop_size=size)
+    config = TrackerConfig(crop_size=size, smoothing=0.0)  # raw per-frame parameters match their frames
     written = []
     for video in find_videos(inputs):
         if held_out(video, hold_out):

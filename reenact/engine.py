@@ -18,7 +18,7 @@ import torch
 
 from model.camera import Camera
 from model.checkpoint import load_checkpoint
-from model.fit import FitConfig, FitResult, fit_codes
+from model.fit import FitConfig, fit_codes
 from model.head_model import HeadModel
 from reenact.errors import CheckpointError, InputError
 
@@ -57,6 +57,21 @@ def tensor_to_images(tensor: torch.Tensor) -> np.ndarray:
 
 
 @dataclass
+class Fit:
+    """A fit's result in numpy (see ``model/fit.py`` for what each number means)."""
+
+    identity: np.ndarray  # (D,)
+    expression: np.ndarray  # (E,)
+    cam_to_world: np.ndarray  # (4, 4)
+    psnr: float
+    ssim: float
+    l1: float
+    psnr_initial: float
+    render: np.ndarray | None  # (S, S, 3) uint8
+    renderer_state: dict[str, np.ndarray]
+
+
+@dataclass
 class Engine:
     """A loaded head model on a device."""
 
@@ -77,7 +92,7 @@ class Engine:
         torch_device = resolve_device(device)
         model, meta = load_checkpoint(path, torch_device)
         model.eval()
-        return cls(model=model, device=torch_device, checkpoint_id=file_digest(path), meta=dict(meta))
+        return cls(model=model, device=torch_device, checkpoint_id=file_digest(path), meta={**meta.extra, "step": meta.step})
 
     @property
     def config(self):
@@ -140,15 +155,14 @@ class Engine:
         identity: np.ndarray,
         config: FitConfig,
         progress=None,
-    ) -> FitResult:
-        """Fit codes and camera to one aligned crop (uint8 (S,S,3), mask (S,S) in [0,1])."""
+    ) -> Fit:
+        """Fit codes and camera to one aligned crop (uint8 (S,S,3), mask (S,S) in [0,1]).
+
+        ``progress`` is called with increments (one per iteration)."""
         self.check_codes(expression, identity)
-        size = self.render_size
-        if image_crop.shape[:2] != (size, size):
-            raise ValueError(f"crop must be {size}×{size}, got {image_crop.shape[:2]}")
         image = images_to_tensor(image_crop, self.device)
         mask = torch.as_tensor(np.asarray(mask_crop, np.float32), device=self.device)[None]
-        return fit_codes(
+        result = fit_codes(
             self.model,
             image,
             mask,
@@ -156,5 +170,33 @@ class Engine:
             torch.as_tensor(np.asarray(expression, np.float32), device=self.device),
             torch.as_tensor(np.asarray(identity, np.float32), device=self.device),
             config,
-            progress=progress,
+            progress=(lambda report: progress(1)) if progress is not None else None,
         )
+        return Fit(
+            identity=result.identity.detach().cpu().numpy().astype(np.float32),
+            expression=result.expression.detach().cpu().numpy().astype(np.float32),
+            cam_to_world=result.cam_to_world.detach().cpu().numpy().astype(np.float32),
+            psnr=float(result.psnr),
+            ssim=float(result.ssim),
+            l1=float(result.l1),
+            psnr_initial=float(result.psnr_initial),
+            render=tensor_to_images(result.render) if result.render is not None else None,
+            renderer_state={k: v.detach().cpu().numpy() for k, v in (result.renderer_state or {}).items()},
+        )
+
+    @contextlib.contextmanager
+    def renderer_override(self, state: dict[str, np.ndarray]) -> Iterator[None]:
+        """Use a target's fine-tuned neural-renderer weights (``fit --finetune-renderer``) inside the block."""
+        if not state:
+            yield
+            return
+        renderer = self.model.renderer
+        saved = {k: v.detach().clone() for k, v in renderer.state_dict().items()}
+        try:
+            renderer.load_state_dict({k: torch.as_tensor(v, device=self.device) for k, v in state.items()})
+        except (RuntimeError, KeyError) as exc:
+            raise CheckpointError(f"fine-tuned renderer weights do not fit this checkpoint: {exc}") from None
+        try:
+            yield
+        finally:
+            renderer.load_state_dict(saved)

@@ -159,7 +159,7 @@ def evaluate(
     if ablation is not None:
         engines["ablation"] = Engine.load(ablation, device)
     size = engines["model"].render_size
-    config = TrackerConfig(crop_size=size)
+    config = TrackerConfig(crop_size=size, smoothing=0.0)
     fit_config = replace(FitConfig(), iterations=fit_iterations)
     per_clip: list[dict[str, Any]] = []
     cross: list[dict[str, Any]] = []

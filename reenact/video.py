@@ -786,3 +786,19 @@ class _AudioSource:
             self._input.close()
         except _AV_ERRORS:
             pass
+
+
+def write_image(path: str | os.PathLike, image: np.ndarray) -> None:
+    """Write an RGB uint8 (H, W, 3) image (PNG/JPEG by suffix) atomically: temporary file, then rename."""
+    path = Path(path)
+    array = np.ascontiguousarray(image)
+    if array.dtype != np.uint8 or array.ndim != 3 or array.shape[2] != 3:
+        raise ValueError(f"expected an (H, W, 3) uint8 image, got {array.shape} {array.dtype}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.part{path.suffix}")
+    try:
+        Image.fromarray(array).save(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
