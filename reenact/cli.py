@@ -81,8 +81,8 @@ def drive(reporter: Reporter, device: str, **options: Any) -> None:
     from reenact import api
 
     options["source"] = options.pop("source")
-    if options["pairs"] is None and options["target"] is None:
-        raise click.UsageError("TARGET is required unless --pairs is given")
+    if options["pairs"] is None and options["target"] is None and options["identity_path"] is None:
+        raise click.UsageError("TARGET is required unless --identity or --pairs is given")
     result = api.drive_command(reporter=reporter, device=device, **options)
     if reporter.json_mode and result is not None:
         reporter.emit_json(result)
