@@ -1,0 +1,32 @@
+import numpy as np
+import pytest
+import torch
+
+from model.data import FrameDataset
+from reenact.errors import InputError
+
+from .conftest import write_cache
+
+
+def test_loads_resizes_and_batches(tmp_path, clip_frames):
+    cache = write_cache(tmp_path / "cache", clip_frames[:4])
+    write_cache(cache, clip_frames[4:7], person="W009", seed=1)
+    data = FrameDataset(cache, 32)
+    assert len(data) == 7 and sorted(data.persons) == ["M030", "W009"]
+    batch = data.batch(torch.tensor([0, 6]), "cpu")
+    assert batch.image.shape == (2, 3, 32, 32) and batch.mask.shape == (2, 1, 32, 32)
+    assert batch.image.dtype == torch.float32 and 0 <= float(batch.image.min()) and float(batch.image.max()) <= 1
+    assert float(batch.mask.min()) == 1.0  # 255 masks scale to 1
+    assert batch.cam_to_world.shape == (2, 4, 4) and batch.expression.shape == (2, 46) and batch.identity.shape == (2, 128)
+    expected = torch.nn.functional.interpolate(torch.from_numpy(clip_frames[:1]).permute(0, 3, 1, 2).float(), size=(32, 32), mode="area")
+    assert torch.allclose(batch.image[0] * 255, expected[0].round(), atol=0.5)
+    assert len(FrameDataset(cache, 32, exclude_persons=("W009",))) == 4
+
+
+def test_bad_caches(tmp_path, clip_frames):
+    with pytest.raises(InputError):
+        FrameDataset(tmp_path / "nothing", 32)
+    (tmp_path / "bad").mkdir()
+    np.savez(tmp_path / "bad" / "clip.npz", images=clip_frames[:2])
+    with pytest.raises(InputError):
+        FrameDataset(tmp_path / "bad", 32)

@@ -1,0 +1,56 @@
+import numpy as np
+import pytest
+import torch
+
+from model.checkpoint import load_checkpoint
+from model.config import preset
+from model.train import TrainConfig, train
+from reenact.errors import CheckpointError
+
+from .conftest import write_cache
+
+
+def test_one_image_overfit(tmp_path, clip_frames):
+    cache = write_cache(tmp_path / "one", clip_frames[:1])
+    reports = []
+    config = TrainConfig(steps=300, batch_size=1, lr=5e-3, lr_final_ratio=1.0, checkpoint_every=1000, preview_every=150, out_dir=str(tmp_path / "run"))
+    result = train(preset("tiny"), config, cache, progress=reports.append)
+    history = result.loss_history
+    assert len(history) == 300 and result.step == 300
+    assert history[0] / np.mean(history[-10:]) >= 5.0  # measured ≈ 7.8×
+    assert [r.step for r in reports] == list(range(1, 301))
+    previews = sorted((tmp_path / "run").glob("preview_*.png"))
+    assert [p.name for p in previews] == ["preview_0000150.png", "preview_0000300.png"]
+    assert previews[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (tmp_path / "run" / "last.pt").is_file()
+
+
+class _Interrupt(Exception):
+    pass
+
+
+def test_resume_continues_and_matches_uninterrupted(tmp_path, cache_dir):
+    def config(out):
+        return TrainConfig(steps=6, batch_size=2, lr=1e-3, checkpoint_every=3, preview_every=0, out_dir=str(tmp_path / out))
+
+    straight = train(preset("tiny"), config("straight"), cache_dir)
+
+    def stop_after_three(report):
+        if report.step == 3:
+            raise _Interrupt  # like Ctrl-C right after the step-3 checkpoint
+
+    with pytest.raises(_Interrupt):
+        train(preset("tiny"), config("resumed"), cache_dir, progress=stop_after_three)
+    _, meta = load_checkpoint(tmp_path / "resumed" / "last.pt")
+    assert meta.step == 3 and meta.optimizer_state is not None
+    resumed = train(preset("tiny"), config("resumed"), cache_dir)
+    assert resumed.start_step == 3 and resumed.step == 6 and len(resumed.loss_history) == 3
+    assert resumed.loss_history == straight.loss_history[3:]  # same batches, jitter and optimizer state
+    a, _ = load_checkpoint(tmp_path / "straight" / "last.pt")
+    b, _ = load_checkpoint(tmp_path / "resumed" / "last.pt")
+    for (name, pa), (_, pb) in zip(a.state_dict().items(), b.state_dict().items()):
+        assert torch.equal(pa, pb), name
+    with pytest.raises(CheckpointError):
+        train(preset("cpu"), config("resumed"), cache_dir)  # another model config in the same out_dir
+    fresh = train(preset("tiny"), config("resumed"), cache_dir, resume=False)
+    assert fresh.start_step == 0 and fresh.loss_history == straight.loss_history
