@@ -15,10 +15,12 @@ Method
    every frame onto a common reference, in two passes. Pass 2 weights each landmark by the inverse of its
    within-person variance from pass 1, so rotation is judged on the rigid parts of the face (forehead,
    nose bridge, eye corners) and an open mouth does not tilt the head.
-3. Persons: clip files are grouped by person (:func:`person_of`). Each person's mean aligned shape is
-   subtracted from that person's frames; PCA of what is left (within-person deformation) gives the
-   46-component expression basis. PCA of the person means around the global mean gives the identity
-   basis (components up to 98% of the between-person variance).
+3. Persons: clip files are grouped by person (:func:`person_of`). Each person has a reference shape:
+   the mean of their *neutral* clip where one exists (MEAD ``*_neutral_*``), else the mean of all their
+   frames (talking-head clips are mostly near-neutral). The reference is subtracted from that person's
+   frames; PCA of what is left (within-person deformation, uncentred, so β = 0 is the neutral face as in
+   FaceWarehouse) gives the 46-component expression basis. PCA of the references around their mean
+   gives the identity basis (components up to 98% of the between-person variance).
 4. Everything is mapped into the canonical head frame of ``model/camera.py`` (x from the subject's right
    to left outer eye corner, y toward the chin, z = x × y away from the camera, scale so the outer eye
    corners are ``EYE_CORNER_DISTANCE`` apart, origin ``HEAD_CENTER_DEPTH`` behind the landmark centroid).
@@ -84,7 +86,7 @@ def find_videos(inputs: Iterable[str | Path]) -> list[Path]:
     return videos
 
 
-def video_landmarks(path: Path, every: int = 3, max_frames: int | None = None) -> np.ndarray:
+def video_landmarks(path: Path, every: int = 3, max_frames: int | None = None, z_scale: float = 1.0) -> np.ndarray:
     """MediaPipe 3D landmarks (F, 468, 3) of every ``every``-th frame of one video (frames without a
     face are skipped)."""
     import av
@@ -101,7 +103,9 @@ def video_landmarks(path: Path, every: int = 3, max_frames: int | None = None) -
                 shapes.append(face[:NUM_MESH_LANDMARKS])
             if max_frames is not None and len(shapes) >= max_frames:
                 break
-    return np.asarray(shapes, np.float64).reshape(-1, NUM_MESH_LANDMARKS, 3)
+    shapes = np.asarray(shapes, np.float64).reshape(-1, NUM_MESH_LANDMARKS, 3)
+    shapes[..., 2] *= z_scale
+    return shapes
 
 
 def similarity_align(source: np.ndarray, target: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -134,9 +138,10 @@ def generalized_procrustes(shapes: np.ndarray, weights: np.ndarray, iterations: 
 
 
 def _pca(samples: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """samples (F, D), already centred → (directions (count, D), std (count,), explained variance ratio)."""
+    """samples (F, D) about their reference point → (directions (count, D), RMS along each (count,),
+    cumulative explained ratio of the second moment)."""
     _, sing, vt = np.linalg.svd(samples, full_matrices=False)
-    var = sing**2 / max(len(samples) - 1, 1)
+    var = sing**2 / max(len(samples), 1)
     ratio = np.cumsum(var) / var.sum()
     return vt[:count], np.sqrt(var[:count]), ratio
 
@@ -160,19 +165,30 @@ def canonical_frame(mean: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
 
 def build_model(
     shapes_by_person: dict[str, list[np.ndarray]],
+    neutral_clip: dict[str, int] | None = None,
     num_expression: int = NUM_EXPRESSION,
     identity_variance: float = 0.98,
     max_identity: int = 30,
 ) -> tuple[LandmarkModel, dict[str, str]]:
-    """PCA model from per-person lists of (F, 468, 3) MediaPipe landmark arrays."""
+    """PCA model from per-person lists of (F, 468, 3) MediaPipe landmark arrays (one per clip);
+    ``neutral_clip[person]`` = index of that person's neutral clip in their list, if any."""
+    neutral_clip = neutral_clip or {}
     people = sorted(p for p, lists in shapes_by_person.items() if sum(len(s) for s in lists))
     stacks = [np.concatenate(shapes_by_person[p]) for p in people]
     owner = np.concatenate([np.full(len(s), i) for i, s in enumerate(stacks)])
+    neutral = np.zeros(len(owner), bool)
+    offset = 0
+    for person in people:
+        for k, clip in enumerate(shapes_by_person[person]):
+            neutral[offset : offset + len(clip)] = neutral_clip.get(person) == k
+            offset += len(clip)
     shapes = np.concatenate(stacks)
     weights = np.ones(NUM_MESH_LANDMARKS)
     for _ in range(2):  # pass 2 reweights landmarks by their within-person variability
         aligned = generalized_procrustes(shapes, weights)
-        person_means = np.stack([aligned[owner == i].mean(0) for i in range(len(people))])
+        person_means = np.stack(
+            [aligned[(owner == i) & neutral].mean(0) if ((owner == i) & neutral).any() else aligned[owner == i].mean(0) for i in range(len(people))]
+        )
         residual = aligned - person_means[owner]
         variance = (residual**2).sum(-1).mean(0)
         weights = 1.0 / (variance + 0.1 * np.median(variance))
@@ -213,18 +229,23 @@ def main(argv: list[str] | None = None, log: Callable[[str], None] = print) -> i
     parser.add_argument("inputs", nargs="+", help="video files or folders (searched recursively)")
     parser.add_argument("-o", "--output", required=True, help="output .npz")
     parser.add_argument("--every", type=int, default=3, help="use every k-th frame (default 3)")
+    parser.add_argument("--z-scale", type=float, default=1.0, help="scale of MediaPipe's depth relative to x, y (default 1)")
     parser.add_argument("--max-frames", type=int, default=None, help="at most this many frames per clip")
     args = parser.parse_args(argv)
     videos = find_videos(args.inputs)
     by_person: dict[str, list[np.ndarray]] = {}
+    neutral_clip: dict[str, int] = {}
     used = []
     for path in videos:
-        shapes = video_landmarks(path, every=args.every, max_frames=args.max_frames)
+        shapes = video_landmarks(path, every=args.every, max_frames=args.max_frames, z_scale=args.z_scale)
         log(f"{path}: {len(shapes)} frames with a face ({person_of(path)})")
         if len(shapes):
-            by_person.setdefault(person_of(path), []).append(shapes)
+            clips = by_person.setdefault(person_of(path), [])
+            if "_neutral_" in Path(path).stem:
+                neutral_clip[person_of(path)] = len(clips)
+            clips.append(shapes)
             used.append(str(Path(path).as_posix()))
-    model, info = build_model(by_person)
+    model, info = build_model(by_person, neutral_clip)
     model.metadata.update(
         command="python -m tracking.build_basis " + " ".join(args.inputs) + f" -o {args.output} --every {args.every}",
         clips=str(len(used)),

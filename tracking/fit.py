@@ -90,6 +90,7 @@ class LandmarkFitter:
         self._identity = model.identity_basis.astype(np.float64)
         self._expression = model.expression_basis.astype(np.float64)
         self._expression_flat = self._expression.reshape(len(self._expression), -1)
+        self._expression_t = np.ascontiguousarray(self._expression.transpose(2, 0, 1))
 
     # -- geometry ---------------------------------------------------------------------------------------
     def shape(self, identity: np.ndarray, expression: np.ndarray | None = None) -> np.ndarray:
@@ -153,19 +154,28 @@ class LandmarkFitter:
         else:
             rotation, translation, expression = init.rotation.copy(), init.translation.copy(), init.expression.astype(np.float64).copy()
         prior = np.concatenate([np.zeros(6), np.full(num_expr, self.expression_prior)])
+        k = self.intrinsics
+        basis_t = self._expression_t  # (3, E, P): basis components by axis
         for _ in range(iterations):
             points = base + (expression @ self._expression_flat).reshape(NUM_MESH, 3)
             rotated = points @ rotation.T
             cam = rotated + translation
-            uv, jac_point = self._jacobian_point(cam)
-            residual = (uv - observed).ravel()
-            jac = np.empty((NUM_MESH, 2, 6 + num_expr))
-            jac[:, :, 0:3] = -jac_point @ _skew(rotated)
-            jac[:, :, 3:6] = jac_point
-            # d uv / d β_k = J_point · R · B_k  for all points at once
-            basis_cam = self._expression @ rotation.T  # (E, P, 3)
-            jac[:, :, 6:] = np.einsum("pij,kpj->pik", jac_point, basis_cam, optimize=True)
-            jac = jac.reshape(-1, 6 + num_expr)
+            inv_z = 1.0 / np.maximum(cam[:, 2], 1e-6)
+            x_z, y_z = cam[:, 0] * inv_z, cam[:, 1] * inv_z
+            residual = np.concatenate([k.fx * x_z + k.cx - observed[:, 0], k.fy * y_z + k.cy - observed[:, 1]])
+            # d u / d X = fx/Z · (1, 0, −X/Z),  d v / d X = fy/Z · (0, 1, −Y/Z)
+            du = (k.fx * inv_z)[:, None] * np.stack([np.ones(NUM_MESH), np.zeros(NUM_MESH), -x_z], axis=1)
+            dv = (k.fy * inv_z)[:, None] * np.stack([np.zeros(NUM_MESH), np.ones(NUM_MESH), -y_z], axis=1)
+            jac = np.empty((2 * NUM_MESH, 6 + num_expr))
+            # rotation (left perturbation): d X / d ω = −[R·P]×  ⇒  row · (−[q]×) = q × row
+            jac[:NUM_MESH, 0:3] = np.cross(rotated, du)
+            jac[NUM_MESH:, 0:3] = np.cross(rotated, dv)
+            jac[:NUM_MESH, 3:6] = du
+            jac[NUM_MESH:, 3:6] = dv
+            # d X / d β_k = R·B_k ; rows of R combine the basis axes
+            cam_basis = np.tensordot(rotation, basis_t, axes=(1, 0))  # (3, E, P)
+            jac[:NUM_MESH, 6:] = (du[:, 0] * cam_basis[0] + du[:, 2] * cam_basis[2]).T
+            jac[NUM_MESH:, 6:] = (dv[:, 1] * cam_basis[1] + dv[:, 2] * cam_basis[2]).T
             hessian = jac.T @ jac
             hessian[np.diag_indices_from(hessian)] += prior + 1e-9
             gradient = jac.T @ residual
