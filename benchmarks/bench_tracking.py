@@ -8,8 +8,8 @@ without smoothing (pose rotation in degrees/frame, camera position in head units
 per frame), and speed: frames/s of landmarks + fit (decoding, masks and identity excluded), with every
 frame resized so its longer side is ``--size`` px (default 512; 0 = native size).
 
-Near-static stretch: frames whose raw landmarks move less than 0.5% of the inter-ocular distance per
-frame on average (median filter over 5 frames) — where any frame-to-frame change is tracker jitter.
+Near-static stretch: ≥ 5 consecutive frames where the slow trend of the landmarks moves < 1% of the
+inter-ocular distance per frame (see ``static_frames``): there, frame-to-frame change is mostly jitter.
 """
 
 from __future__ import annotations
@@ -54,16 +54,25 @@ def decode(path: Path, limit: int, size: int):
 
 
 def static_frames(track) -> np.ndarray:
-    from scipy.ndimage import median_filter
+    """Frames in near-static stretches: the slow trend of the landmarks (Savitzky–Golay, 15 frames,
+    which removes tracker jitter) moves < 1% of the inter-ocular distance per frame, for ≥ 5 frames."""
+    from scipy.signal import savgol_filter
 
-    lms = track.landmarks
-    iod = inter_ocular_distance(lms)
-    motion = np.full(len(track), np.inf)
-    pair = track.detected[1:] & track.detected[:-1]
-    step = np.linalg.norm(np.diff(lms, axis=0), axis=-1).mean(-1) / np.maximum(iod[1:], 1e-6)
-    motion[1:][pair] = step[pair]
-    motion = median_filter(motion, size=5, mode="nearest")
-    return (motion < 0.005) & track.detected
+    from tracking.smoothing import valid_runs
+
+    lms = track.landmarks[:, :468]
+    iod = np.maximum(inter_ocular_distance(track.landmarks), 1e-6)
+    still = np.zeros(len(track), bool)
+    for start, stop in valid_runs(track.detected):
+        if stop - start < 15:
+            continue
+        trend = savgol_filter(lms[start:stop], 15, 2, axis=0)
+        speed = np.linalg.norm(np.diff(trend, axis=0), axis=-1).mean(-1) / iod[start + 1 : stop]
+        slow = np.concatenate([[False], speed < 0.01])
+        for a, b in valid_runs(slow):
+            if b - a >= 5:
+                still[start + a : start + b] = True
+    return still
 
 
 def main(argv=None) -> int:

@@ -51,7 +51,8 @@ def compute_crop(landmarks_px: np.ndarray, image_size: tuple[int, int], referenc
     ``landmarks_px``: (478, 3) MediaPipe landmarks in pixels (with depth) — or (478, 2), in which case a
     cruder 2D rule is used (box of the mesh landmarks, side 1.75 × its larger extent, shifted up by 8%).
     ``reference``: the landmark model's mean (468, 3) in head units; needed for the 3D rule.
-    ``image_size``: (width, height) of the source; only used to reject degenerate boxes.
+    ``image_size``: (width, height) of the source; not needed by the rule (boxes may extend beyond the
+    frame, see the module docstring), kept so callers need not change if a clamping rule is added.
     """
     landmarks_px = np.asarray(landmarks_px, dtype=np.float64)
     if landmarks_px.shape[-1] >= 3 and reference is not None:
@@ -65,7 +66,6 @@ def compute_crop(landmarks_px: np.ndarray, image_size: tuple[int, int], referenc
         side = 1.75 * float(max(hi - lo))
         cx, cy = 0.5 * (lo[0] + hi[0]), 0.5 * (lo[1] + hi[1]) - 0.08 * side
     side = max(float(side), 4.0)
-    del image_size
     return np.array([cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2], dtype=np.float32)
 
 
