@@ -62,9 +62,11 @@ class FrameDataset:
     """All frames of a cache folder, held in memory at the model's output size.
 
     ``persons``: keep only these person ids (None = all); ``exclude_persons``: drop these.
+    ``identity_key``: the array that feeds z_id — ``"identity"`` (recognition embedding, the paper) or
+    ``"identity_shape"`` (landmark-model identity coefficients: the paper's Table 1 ablation).
     """
 
-    def __init__(self, cache_dir: str | os.PathLike, output_size: int, persons: tuple[str, ...] | None = None, exclude_persons: tuple[str, ...] = ()) -> None:
+    def __init__(self, cache_dir: str | os.PathLike, output_size: int, persons: tuple[str, ...] | None = None, exclude_persons: tuple[str, ...] = (), identity_key: str = "identity") -> None:
         cache_dir = Path(cache_dir)
         files = sorted(cache_dir.glob("*.npz")) if cache_dir.is_dir() else []
         if not files:
@@ -82,7 +84,9 @@ class FrameDataset:
                     if (persons is not None and person not in persons) or person in exclude_persons:
                         continue
                     frames, clip_masks = clip["images"], clip["masks"]
-                    pose, expression, identity = clip["pose"], clip["expression"], clip["identity"]
+                    if identity_key not in clip.files:
+                        raise InputError(f"cache file {path} lacks {identity_key!r}")
+                    pose, expression, identity = clip["pose"], clip["expression"], clip[identity_key]
             except (OSError, ValueError) as error:
                 raise InputError(f"cannot read cache file {path}: {error}") from error
             count = len(frames)

@@ -69,6 +69,8 @@ class TrainConfig:
     """Rays per field evaluation chunk."""
     exclude_persons: tuple[str, ...] = ()
     """Person ids of the cache left out of training (held-out evaluation)."""
+    identity_key: str = "identity"
+    """Cache array fed as z_id: "identity" (recognition embedding) or "identity_shape" (ablation)."""
 
 
 @dataclass
@@ -100,6 +102,12 @@ class TrainResult:
     """Total loss of each step run in this call (rank 0)."""
     seconds: float = 0.0
     """Wall time of this call."""
+
+
+def _extra(cfg: TrainConfig, dataset_dir: str | os.PathLike) -> dict[str, str | int]:
+    """What a checkpoint records about its data; ``identity_source`` tells users which tracker output is z_id."""
+    source = "embedding" if cfg.identity_key == "identity" else cfg.identity_key
+    return {"seed": cfg.seed, "dataset": str(dataset_dir), "identity_source": source}
 
 
 def _step_generator(seed: int, step: int, salt: int, device: torch.device) -> torch.Generator:
@@ -150,7 +158,7 @@ def train(model_config: ModelConfig, train_config: TrainConfig, dataset_dir: str
 def _train(model_config: ModelConfig, cfg: TrainConfig, dataset_dir: str | os.PathLike, resume: bool, progress: Callable[[TrainProgress], None] | None, device: torch.device, rank: int, world_size: int, started: float) -> TrainResult:
     out_dir = Path(cfg.out_dir)
     checkpoint_path = out_dir / "last.pt"
-    dataset = FrameDataset(dataset_dir, model_config.renderer.output_size, exclude_persons=cfg.exclude_persons)
+    dataset = FrameDataset(dataset_dir, model_config.renderer.output_size, exclude_persons=cfg.exclude_persons, identity_key=cfg.identity_key)
     if dataset.expression_dim != model_config.field.expression_dim or dataset.identity_dim != model_config.field.identity_dim:
         raise InputError(
             f"cache codes (expression {dataset.expression_dim}, identity {dataset.identity_dim}) do not match the model "
@@ -214,12 +222,12 @@ def _train(model_config: ModelConfig, cfg: TrainConfig, dataset_dir: str | os.Pa
             preview_path = str(out_dir / f"preview_{step:07d}.png")
             write_png(preview_path, _preview(model, dataset, preview_indices, device, cfg.chunk_rays))
         if step % cfg.checkpoint_every == 0 or step == cfg.steps:
-            save_checkpoint(checkpoint_path, model, step=step, optimizer_state=optimizer.state_dict(), extra={"seed": cfg.seed, "dataset": str(dataset_dir)})
+            save_checkpoint(checkpoint_path, model, step=step, optimizer_state=optimizer.state_dict(), extra=_extra(cfg, dataset_dir))
             saved_path = str(checkpoint_path)
         now = time.perf_counter()
         if progress is not None:
             progress(TrainProgress(step, cfg.steps, total_value, float(terms.l1), float(terms.perceptual), float(terms.opacity), now - last_time, preview_path, saved_path))
         last_time = now
     if rank == 0 and not checkpoint_path.is_file():
-        save_checkpoint(checkpoint_path, model, step=step, optimizer_state=optimizer.state_dict(), extra={"seed": cfg.seed, "dataset": str(dataset_dir)})
+        save_checkpoint(checkpoint_path, model, step=step, optimizer_state=optimizer.state_dict(), extra=_extra(cfg, dataset_dir))
     return TrainResult(step=step, checkpoint_path=str(checkpoint_path), start_step=start_step, loss_history=history, seconds=time.perf_counter() - started)

@@ -547,6 +547,15 @@ def train_command(
     else:
         cache_dir = cache or output / "cache"
         build_cache(paths, cache_dir, size=size, every=every, hold_out=hold_out, reporter=reporter)
+    identity_key = "identity" if identity_source == "embedding" else identity_source
+    first = sorted(cache_dir.glob("*.npz"))[0]
+    with np.load(first, allow_pickle=False) as clip:
+        if identity_key not in clip.files:
+            raise InputError(f"cache {cache_dir} has no {identity_key!r} array")
+        identity_dim = int(clip[identity_key].shape[0])
+        expression_dim = int(clip["expression"].shape[1])
+    model_config = replace(model_config, field=replace(model_config.field, identity_dim=identity_dim,
+                                                       expression_dim=expression_dim))
     overrides = {"steps": steps, "batch_size": batch_size, "lr": lr}
     train_config = replace(
         TrainConfig(), seed=seed, out_dir=str(output), device=str(resolve_device(device)),
@@ -554,8 +563,7 @@ def train_command(
     )
     if time_limit is not None and "time_limit_minutes" in TrainConfig.__dataclass_fields__:
         train_config = replace(train_config, time_limit_minutes=time_limit)
-    if identity_source != "embedding" and "identity_key" in TrainConfig.__dataclass_fields__:
-        train_config = replace(train_config, identity_key=identity_source)
+    train_config = replace(train_config, identity_key=identity_key)
     total = train_config.steps
     state = {"last": 0}
     with reporter.progress("training", total) as advance:
