@@ -69,6 +69,8 @@ class TrainConfig:
     """Rays per field evaluation chunk."""
     exclude_persons: tuple[str, ...] = ()
     """Person ids of the cache left out of training (held-out evaluation)."""
+    time_limit_minutes: float | None = None
+    """Stop early, with a checkpoint, once this much wall time has passed (single-process runs; resume later)."""
     identity_key: str = "identity"
     """Cache array fed as z_id: "identity" (recognition embedding) or "identity_shape" (ablation)."""
 
@@ -221,13 +223,17 @@ def _train(model_config: ModelConfig, cfg: TrainConfig, dataset_dir: str | os.Pa
         if cfg.preview_every > 0 and (step % cfg.preview_every == 0 or step == cfg.steps):
             preview_path = str(out_dir / f"preview_{step:07d}.png")
             write_png(preview_path, _preview(model, dataset, preview_indices, device, cfg.chunk_rays))
-        if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+        # Single-process runs only: ranks of a DDP run must stop on the same step.
+        out_of_time = world_size == 1 and cfg.time_limit_minutes is not None and time.perf_counter() - started > 60.0 * cfg.time_limit_minutes
+        if step % cfg.checkpoint_every == 0 or step == cfg.steps or out_of_time:
             save_checkpoint(checkpoint_path, model, step=step, optimizer_state=optimizer.state_dict(), extra=_extra(cfg, dataset_dir))
             saved_path = str(checkpoint_path)
         now = time.perf_counter()
         if progress is not None:
             progress(TrainProgress(step, cfg.steps, total_value, float(terms.l1), float(terms.perceptual), float(terms.opacity), now - last_time, preview_path, saved_path))
         last_time = now
+        if out_of_time:
+            break
     if rank == 0 and not checkpoint_path.is_file():
         save_checkpoint(checkpoint_path, model, step=step, optimizer_state=optimizer.state_dict(), extra=_extra(cfg, dataset_dir))
     return TrainResult(step=step, checkpoint_path=str(checkpoint_path), start_step=start_step, loss_history=history, seconds=time.perf_counter() - started)

@@ -561,7 +561,7 @@ def train_command(
         TrainConfig(), seed=seed, out_dir=str(output), device=str(resolve_device(device)),
         **{k: v for k, v in overrides.items() if v is not None},
     )
-    if time_limit is not None and "time_limit_minutes" in TrainConfig.__dataclass_fields__:
+    if time_limit is not None:
         train_config = replace(train_config, time_limit_minutes=time_limit)
     train_config = replace(train_config, identity_key=identity_key)
     total = train_config.steps
