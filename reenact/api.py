@@ -578,3 +578,14 @@ def train_command(
     return {"checkpoint": result.checkpoint_path, "step": result.step, "start_step": result.start_step,
             "seconds": result.seconds, "final_loss": result.loss_history[-1] if result.loss_history else None,
             "cache": str(cache_dir)}
+
+
+# --------------------------------------------------------------------------------------------- export
+def export_command(checkpoint: Path, output: Path, reporter: Reporter | None = None) -> dict[str, Any]:
+    from model.checkpoint import export_half, load_checkpoint
+
+    reporter = reporter or _quiet()
+    size = export_half(checkpoint, output)
+    _, meta = load_checkpoint(output)  # the exported file must load on its own
+    reporter.info(f"exported step {meta.step} → {output} ({size / 2**20:.1f} MiB)")
+    return {"output": str(output), "bytes": size, "step": meta.step}

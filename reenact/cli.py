@@ -208,6 +208,20 @@ def basis(reporter: Reporter, device: str, **options: Any) -> None:
         reporter.emit_json(result)
 
 
+# --------------------------------------------------------------------------------------------- export
+@cli.command()
+@click.argument("checkpoint", type=_path(dir_okay=False))
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Weights-only fp16 file to write.")
+@common_options
+def export(reporter: Reporter, device: str, checkpoint: Path, output: Path) -> None:
+    """Write a weights-only fp16 copy of CHECKPOINT (no optimizer state) for shipping."""
+    from reenact import api
+
+    result = api.export_command(checkpoint, output, reporter=reporter)
+    if reporter.json_mode:
+        reporter.emit_json(result)
+
+
 # --------------------------------------------------------------------------------------------- doctor
 @cli.command()
 @common_options

@@ -145,8 +145,14 @@ def evaluate_cross(
 
 
 def mean_rows(rows: list[dict[str, float]]) -> dict[str, float]:
+    """Mean of each key over the rows where it is finite (NaN where it never is, e.g. no face in any render)."""
     keys = sorted({k for row in rows for k in row})
-    return {k: float(np.nanmean([row.get(k, np.nan) for row in rows])) for k in keys}
+    means = {}
+    for key in keys:
+        values = np.asarray([row.get(key, np.nan) for row in rows], np.float64)
+        values = values[np.isfinite(values)]
+        means[key] = float(values.mean()) if values.size else float("nan")
+    return means
 
 
 def evaluate(

@@ -11,46 +11,28 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
-
-from model.checkpoint import save_checkpoint
-from model.config import preset
-from model.head_model import HeadModel
 from reenact.cli import main
 from reenact.codes import Codes
 from reenact.engine import Engine
 from reenact.video import VideoReader, VideoWriter, probe
+from tests.conftest import SHORT_CLIP_FRAMES
 
-CLIP_FRAMES = 30
 
 
 @pytest.fixture(scope="module")
-def work(tmp_path_factory, shared_data) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("drive")
-    torch.manual_seed(0)
-    checkpoint = root / "tiny.pt"
-    save_checkpoint(checkpoint, HeadModel(preset("tiny")), step=0)
-    # A short real clip with its audio: the first 30 frames (1.2 s) of a talking-head video.
-    source_video = shared_data / "videos" / "pcavs" / "00015.mp4"
-    clip = root / "clip.mp4"
-    with VideoReader(source_video) as reader, VideoWriter(
-        clip, fps=reader.info.fps, audio_from=source_video, audio_duration=CLIP_FRAMES / reader.info.fps
-    ) as writer:
-        for frame in reader:
-            if frame.index >= CLIP_FRAMES:
-                break
-            writer.write(frame.image)
-    target = shared_data / "portraits" / "liveportrait" / "s1.jpg"
-    no_face = root / "wall.png"
+def work(tmp_path_factory, shared_data, short_clip, tiny_checkpoint) -> dict[str, Path]:
     from reenact.video import write_image
 
+    root = tmp_path_factory.mktemp("drive")
+    no_face = root / "wall.png"
     gradient = np.linspace(0, 255, 128 * 128 * 3).reshape(128, 128, 3).astype(np.uint8)
     write_image(no_face, gradient)
     no_face_video = root / "wall.mp4"
     with VideoWriter(no_face_video, fps=10) as writer:
         for i in range(10):
             writer.write(np.roll(gradient, i, axis=1))
-    return {"root": root, "checkpoint": checkpoint, "clip": clip, "target": target, "no_face": no_face,
+    return {"root": root, "checkpoint": tiny_checkpoint, "clip": short_clip,
+            "target": shared_data / "portraits" / "liveportrait" / "s1.jpg", "no_face": no_face,
             "no_face_video": no_face_video}
 
 
@@ -69,13 +51,13 @@ def test_drive_one_pair_keeps_frames_duration_and_audio(capsys, work):
     )
     assert code == 0, err
     summary = json.loads(stdout)
-    assert summary["output"] == str(out) and summary["frames"] == CLIP_FRAMES and summary["audio"] is True
+    assert summary["output"] == str(out) and summary["frames"] == SHORT_CLIP_FRAMES and summary["audio"] is True
     source_info, out_info = probe(work["clip"]), probe(out)
     assert out_info.has_audio and out_info.codec == "h264"
     assert abs(out_info.fps - source_info.fps) < 1e-3
     with VideoReader(out) as reader:
         frames = [f.image for f in reader]
-    assert len(frames) == CLIP_FRAMES
+    assert len(frames) == SHORT_CLIP_FRAMES
     assert abs(out_info.duration - source_info.duration) <= 1.0 / source_info.fps + 1e-3
     # Relative motion: the first frame is the target's own fitted codes and camera (its framing).
     engine = Engine.load(work["checkpoint"], "cpu")
@@ -149,4 +131,4 @@ def test_drive_stdin_to_stdout(work):
     piped = work["root"] / "piped.mp4"
     piped.write_bytes(result.stdout)
     with VideoReader(piped) as reader:
-        assert sum(1 for _ in reader) == CLIP_FRAMES
+        assert sum(1 for _ in reader) == SHORT_CLIP_FRAMES
