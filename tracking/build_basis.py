@@ -56,6 +56,10 @@ _KNOWN_SAME_PERSON = {
     "liveportrait/d19": "liveportrait_d18_d19",
     "sadtalker/WDA_AlexandriaOcasioCortez_000": "aoc",
     "misc/vexpress_aoc": "aoc",
+    # Found by dlib descriptor distance between clips (0.11 and 0.23, where different people here are > 0.3).
+    "retalking/3": "aoc",
+    "pcavs/00002": "pcavs_00002_517600055",
+    "pcavs/517600055": "pcavs_00002_517600055",
 }
 
 
