@@ -1,0 +1,9 @@
+"""The drivable generalized NeRF head model (paper §2.2): a conditional field f(γ(x), γ(d), β, z_id) → (σ, F),
+feature volume rendering to a low-resolution map, and a GIRAFFE-style neural renderer to RGB.
+
+Modules (one job each): ``camera`` (the camera convention), ``config`` (frozen configs + presets),
+``encoding``, ``field``, ``ray_sampling``, ``volume_rendering``, ``neural_renderer``, ``head_model``
+(connects them), ``losses``, ``metrics``, ``checkpoint``, ``data`` (training cache format), ``train``,
+``fit``, ``codes`` (identity/expression code files), ``render`` (orbits, interpolation, batched rendering),
+``image_io`` (PNG writer). ``model`` imports nothing from ``tracking`` or ``reenact`` except ``reenact.errors``.
+"""

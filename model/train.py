@@ -15,7 +15,9 @@ Conventions
     * Multi-GPU: launch the same entry point with ``torchrun --nproc_per_node=G …``; when ``RANK`` and
       ``WORLD_SIZE`` are set (WORLD_SIZE > 1) the process group is initialised (NCCL on CUDA, else gloo), each
       process uses ``cuda:LOCAL_RANK``, takes its slice of the global batch, and rank 0 alone writes files and
-      reports progress. The effective batch is ``batch_size · WORLD_SIZE``.
+      reports progress. The effective batch is ``batch_size · WORLD_SIZE``. Example:
+      ``torchrun --nproc_per_node=2 $(which reenact) train …`` (any script that calls :func:`train` works the
+      same way; ``tests/model/test_train_distributed.py`` runs it with two CPU processes on gloo).
 """
 
 from __future__ import annotations
