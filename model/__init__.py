@@ -4,6 +4,6 @@ feature volume rendering to a low-resolution map, and a GIRAFFE-style neural ren
 Modules (one job each): ``camera`` (the camera convention), ``config`` (frozen configs + presets),
 ``encoding``, ``field``, ``ray_sampling``, ``volume_rendering``, ``neural_renderer``, ``head_model``
 (connects them), ``losses``, ``metrics``, ``checkpoint``, ``data`` (training cache format), ``train``,
-``fit``, ``codes`` (identity/expression code files), ``render`` (orbits, interpolation, batched rendering),
+``fit``, ``render`` (orbits, interpolation, batched rendering),
 ``image_io`` (PNG writer). ``model`` imports nothing from ``tracking`` or ``reenact`` except ``reenact.errors``.
 """
