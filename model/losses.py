@@ -10,8 +10,9 @@ Conventions
     * Perceptual term (``LossConfig.perceptual``):
       ``"vgg16"`` — mean squared distance of VGG16 relu1_2/relu2_2/relu3_3/relu4_3 activations (ImageNet
       normalization), weights from a torchvision-format ``state_dict`` given by path (never downloaded);
-      ``"laplacian"`` (default) — L1 between 5-level Laplacian pyramids (edge/detail-sensitive, no weights);
-      ``"random_conv"`` — squared distance of features of a fixed, seeded random conv net; ``"none"``.
+      ``"random_conv"`` (default) — squared distance of the features of a fixed, seeded random 3-layer conv
+      net (random conv features are known to carry much of a perceptual loss's signal; no weights needed);
+      ``"laplacian"`` — L1 between 5-level Laplacian pyramids; ``"none"``.
     * The opacity term is L1 between the opacity and the head mask area-downsampled to the feature size.
 """
 

@@ -11,6 +11,8 @@ Conventions
     * Deterministic given ``seed``: the model is initialized under a forked RNG seeded with ``seed``; the frames
       and sample jitter of step k come from generators seeded with (seed, k), so a resumed run draws the same
       batches as an uninterrupted one.
+    * Resuming needs the same field/sampler/renderer config as ``last.pt``; the loss settings may differ
+      (the run continues with the given ones, and later checkpoints store them).
     * AMP (float16 autocast + GradScaler) only on CUDA and only with ``amp=True``.
     * Multi-GPU: launch the same entry point with ``torchrun --nproc_per_node=G …``; when ``RANK`` and
       ``WORLD_SIZE`` are set (WORLD_SIZE > 1) the process group is initialised (NCCL on CUDA, else gloo), each
@@ -120,6 +122,13 @@ def _step_generator(seed: int, step: int, salt: int, device: torch.device) -> to
     return generator
 
 
+def _with_config(model: HeadModel, config: ModelConfig) -> HeadModel:
+    """A copy of ``model`` carrying ``config`` (same architecture, e.g. other loss settings)."""
+    rebuilt = HeadModel(config).to(next(model.parameters()).device)
+    rebuilt.load_state_dict(model.state_dict())
+    return rebuilt
+
+
 def _preview(model: HeadModel, dataset: FrameDataset, indices: torch.Tensor, device: torch.device, chunk_rays: int) -> np.ndarray:
     batch = dataset.batch(indices, device)
     was_training = model.training
@@ -173,9 +182,12 @@ def _train(model_config: ModelConfig, cfg: TrainConfig, dataset_dir: str | os.Pa
     optimizer_state = None
     if resume and checkpoint_path.is_file():
         stored = read_checkpoint(checkpoint_path)
-        if stored["config"] != model_config.to_dict():
+        architecture = {k: v for k, v in model_config.to_dict().items() if k != "loss"}
+        if {k: v for k, v in stored["config"].items() if k != "loss"} != architecture:
             raise CheckpointError(f"{checkpoint_path} was trained with another model config; use a new out_dir or resume=False")
         model, meta = load_checkpoint(checkpoint_path, device)
+        if model.config != model_config:  # only the loss settings differ: continue with the new ones
+            model = _with_config(model, model_config)
         start_step, optimizer_state = meta.step, meta.optimizer_state
     else:
         with torch.random.fork_rng(devices=[]):
