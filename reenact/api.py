@@ -217,6 +217,7 @@ def drive_one(
         # Target first: a target without a face should fail before minutes of source tracking.
         target_image = None
         codes = target_codes
+        fit_started = time.perf_counter()
         if codes is None and identity_path is not None:
             codes = Codes.load(identity_path)
             if codes.checkpoint_id and codes.checkpoint_id != engine.checkpoint_id:
@@ -232,12 +233,14 @@ def drive_one(
                 codes = pipeline.fit_target(target_image, target_track, engine, config, fit_config, reporter, str(target))
         if save_identity is not None:
             codes.save(save_identity)
+        fit_seconds = time.perf_counter() - fit_started
+        track_started = time.perf_counter()
         track = source_track
         if track is None:
             track = Track.load(track_path) if track_path else pipeline.track_video(src.path, config, reporter)
         if not track.valid.any():
             raise pipeline.NoFaceError(f"no face found in source {source}")
-        tracked_at = time.perf_counter()
+        tracking_seconds = time.perf_counter() - track_started
         if preview is not None:
             pipeline.write_track_preview(src.path, track, preview, config, reporter)
         if options.smooth > 0:
@@ -257,7 +260,10 @@ def drive_one(
         "seconds": seconds,
         "frames_per_second": result["frames"] / max(seconds, 1e-9),
         "render_frames_per_second": result["frames"] / max(result["render_seconds"], 1e-9),
-        "tracking_seconds": tracked_at - started,
+        "fit_seconds": fit_seconds,
+        "tracking_seconds": tracking_seconds,
+        "render_seconds": result["render_seconds"],
+        "encode_seconds": result["encode_seconds"],
         "width": result["width"],
         "height": result["height"],
         "fit_psnr": codes.psnr,

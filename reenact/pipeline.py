@@ -206,6 +206,7 @@ def render_video(
     identity = np.repeat(codes.identity[None], len(pose), axis=0)
     size = output_size(options, engine, target_image)
     started = time.perf_counter()
+    render_seconds = 0.0
     source_reader: VideoReader | None = open_video(source) if options.side_by_side else None
     source_frames = iter(source_reader) if source_reader is not None else None
     audio_from = source if options.audio else None
@@ -213,10 +214,13 @@ def render_video(
         with VideoWriter(output, fps=track.fps, audio_from=audio_from) as writer, reporter.progress(
             "rendering", len(pose)
         ) as advance:
-            for start, renders in zip(
-                range(0, len(pose), options.batch_size),
-                engine.render_batches(pose, expression, identity, options.batch_size),
-            ):
+            batches = engine.render_batches(pose, expression, identity, options.batch_size)
+            while True:
+                tick = time.perf_counter()
+                renders = next(batches, None)
+                render_seconds += time.perf_counter() - tick
+                if renders is None:
+                    break
                 side = None
                 if source_frames is not None:
                     side = [_next_image(source_frames, renders.shape[1:3]) for _ in range(len(renders))]
@@ -231,7 +235,9 @@ def render_video(
     return {
         "frames": frames_written,
         "fps": track.fps,
-        "render_seconds": seconds,
+        "render_seconds": render_seconds,
+        # Composing, encoding, muxing audio (and decoding the source for --side-by-side).
+        "encode_seconds": seconds - render_seconds,
         "width": size[0] * (2 if options.side_by_side else 1),
         "height": size[1],
     }

@@ -1,0 +1,91 @@
+"""End-to-end ``reenact drive`` on this machine: frames/s, where the time goes, and peak memory on a long
+vs a short source measured in the same run (the ratio is what matters on a noisy machine).
+
+    python benchmarks/bench_drive.py [--checkpoint CKPT] [--short 5] [--long 30] [--device cpu]
+
+Sources are made by looping a real clip (``../shared/data/videos/pcavs/00015.mp4``, 224², 25 fps) to the
+requested lengths; the target is a real portrait. Each drive runs in its own process so its peak RSS is
+its own (``ru_maxrss`` of the child).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = (REPO / ".." / "shared" / "data").resolve()
+sys.path.insert(0, str(REPO))
+
+
+def looped_clip(source: Path, seconds: float, out: Path) -> int:
+    """Write ``seconds`` of ``source`` played in a loop to ``out``; returns the frame count."""
+    from reenact.video import VideoReader, VideoWriter
+
+    with VideoReader(source) as reader:
+        fps = reader.info.fps
+        frames = [f.image for f in reader]
+    count = int(round(seconds * fps))
+    with VideoWriter(out, fps=fps) as writer:
+        for i in range(count):
+            writer.write(frames[i % len(frames)])
+    return count
+
+
+def drive(source: Path, target: Path, output: Path, checkpoint: str | None, device: str) -> dict:
+    argv = [sys.executable, "-m", "reenact", "drive", str(source), str(target), "-o", str(output), "--json", "-q",
+            "--device", device, "--force"]
+    if checkpoint:
+        argv += ["--checkpoint", checkpoint]
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO)
+    _, status, usage = os.wait4(process.pid, 0)
+    stdout = process.stdout.read().decode()
+    stderr = process.stderr.read().decode()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"drive failed: {stderr.strip()[-500:]}")
+    summary = json.loads(stdout)
+    summary["peak_rss_mib"] = usage.ru_maxrss / 1024.0
+    return summary
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", default=None, help="default: the shipped model")
+    parser.add_argument("--short", type=float, default=5.0, help="seconds of the short source")
+    parser.add_argument("--long", type=float, default=30.0, help="seconds of the long source")
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+    clip = SHARED / "videos" / "pcavs" / "00015.mp4"
+    target = SHARED / "portraits" / "liveportrait" / "s1.jpg"
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for seconds in (args.short, args.long):
+            source = Path(tmp) / f"source_{seconds:g}s.mp4"
+            frames = looped_clip(clip, seconds, source)
+            summary = drive(source, target, Path(tmp) / f"out_{seconds:g}s.mp4", args.checkpoint, args.device)
+            rows.append((seconds, frames, summary))
+    header = f"{'source':>8} {'frames':>6} {'total s':>8} {'fps':>6} {'fit s':>6} {'track s':>7} {'render s':>8} {'encode s':>8} {'peak MiB':>8}"
+    print(f"reenact drive end to end, device {args.device}, render {rows[0][2]['width']}×{rows[0][2]['height']}")
+    print(header)
+    print("-" * len(header))
+    for seconds, frames, s in rows:
+        print(f"{seconds:>7g}s {frames:>6} {s['seconds']:>8.1f} {s['frames_per_second']:>6.2f} {s['fit_seconds']:>6.1f} "
+              f"{s['tracking_seconds']:>7.1f} {s['render_seconds']:>8.1f} {s['encode_seconds']:>8.1f} {s['peak_rss_mib']:>8.0f}")
+    long_summary = rows[1][2]
+    per_frame = {k: long_summary[k] / rows[1][1] * 1000 for k in ("tracking_seconds", "render_seconds", "encode_seconds")}
+    print(f"per output frame on the long source: tracking {per_frame['tracking_seconds']:.0f} ms, rendering "
+          f"{per_frame['render_seconds']:.0f} ms, encoding {per_frame['encode_seconds']:.0f} ms "
+          f"(+ a one-off target fit of {long_summary['fit_seconds']:.0f} s)")
+    print(f"peak memory ratio long/short: {rows[1][2]['peak_rss_mib'] / rows[0][2]['peak_rss_mib']:.2f} "
+          f"(for {rows[1][1] / rows[0][1]:.0f}× the frames; goal: flat ≈ 1)")
+    print(f"frames/s excluding the one-off fit (long source): "
+          f"{rows[1][1] / (long_summary['seconds'] - long_summary['fit_seconds']):.2f} (goal ≥ 2 on this 2-core CPU)")
+
+
+if __name__ == "__main__":
+    main()
