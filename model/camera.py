@@ -37,10 +37,11 @@ HEAD_CENTER_DEPTH = 0.6
 """How far (along +z) the head-frame origin lies behind the centroid of the mean face landmarks."""
 HEAD_RADIUS = 1.35
 """Radius of the sphere about the origin that bounds the head, hair included; rays sample inside it."""
-FRONTAL_DISTANCE = 4.5
-"""Distance of the frontal camera from the head centre."""
+FRONTAL_DISTANCE = 5.2
+"""Distance of the frontal camera from the head centre: what the tracker measures on real crops (5.0–5.4),
+since its crop spans about 2·HEAD_RADIUS at the head centre to keep the hair in frame."""
 DEFAULT_FOCAL = 2.0
-"""Crop-normalized focal length: at FRONTAL_DISTANCE the crop spans ±1.125 head units at the centre."""
+"""Crop-normalized focal length: at FRONTAL_DISTANCE the crop spans ±1.3 head units at the centre."""
 
 
 @dataclass(frozen=True)
