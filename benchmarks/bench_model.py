@@ -179,13 +179,15 @@ def main() -> None:
     parser.add_argument("--loss-steps", type=int, default=300)
     parser.add_argument("--loss-batch", type=int, default=4)
     parser.add_argument("--only-loss", action="store_true", help="run only the loss comparison")
+    parser.add_argument("--skip-fit", action="store_true", help="skip the fitting-time table")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {args.threads} threads, CPU")
     if not args.only_loss:
         bench_hybrid_vs_volume(args.repeats)
         bench_render_fps(args.repeats)
-        bench_fit(args.fit_iterations)
+        if not args.skip_fit:
+            bench_fit(args.fit_iterations)
     if args.loss_comparison or args.only_loss:
         bench_loss_comparison(args.loss_steps, args.loss_batch)
 
