@@ -519,9 +519,10 @@ def eval_command(
     result = evaluate(checkpoint, clips, portraits, ablation_checkpoint, max_frames, fit_iterations, device, reporter)
     table = Table(title=f"reenact eval: {len(clips)} clips, {max_frames} frames each, fit {fit_iterations} it")
     columns = ("l1", "psnr", "ssim", "identity_similarity", "expression_distance", "pose_distance_deg", "face_found")
+    headers = ("L1", "PSNR", "SSIM", "ID sim", "expr dist", "pose °", "face found")
     table.add_column("method")
-    for column in columns:
-        table.add_column(column)
+    for header in headers:
+        table.add_column(header, justify="right")
     for method, values in result["summary"].items():
         table.add_row(method, *(f"{values.get(c, float('nan')):.4g}" for c in columns))
     reporter.table(table)
