@@ -153,6 +153,7 @@ def drive_command(
         motion=motion, smooth=smooth, size=size, paste_back=paste_back, side_by_side=side_by_side,
         audio=not no_audio, batch_size=batch_size, fit_iterations=fit_iterations,
     )
+    source = source or ""
     source_path = Path(source)
     batch = pairs is not None or (source != "-" and _is_video_folder(source_path)) or (
         target is not None and Path(target).is_dir() and not identity_path

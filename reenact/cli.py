@@ -57,7 +57,7 @@ def cli() -> None:
 
 # --------------------------------------------------------------------------------------------- drive
 @cli.command()
-@click.argument("source", type=str)
+@click.argument("source", type=str, required=False)
 @click.argument("target", type=str, required=False)
 @click.option("-o", "--output", type=str, default=None, help="Output video (or folder for batch runs); '-' for stdout.")
 @click.option("--checkpoint", type=_path(dir_okay=False), default=None, help="Model checkpoint (default: the shipped model).")
@@ -80,7 +80,8 @@ def drive(reporter: Reporter, device: str, **options: Any) -> None:
     """Drive TARGET (image, video or folder) with the motion of SOURCE (video, folder or '-' for stdin)."""
     from reenact import api
 
-    options["source"] = options.pop("source")
+    if options["pairs"] is None and options["source"] is None:
+        raise click.UsageError("SOURCE is required unless --pairs is given")
     if options["pairs"] is None and options["target"] is None and options["identity_path"] is None:
         raise click.UsageError("TARGET is required unless --identity or --pairs is given")
     result = api.drive_command(reporter=reporter, device=device, **options)

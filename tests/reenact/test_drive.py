@@ -132,3 +132,46 @@ def test_drive_stdin_to_stdout(work):
     piped.write_bytes(result.stdout)
     with VideoReader(piped) as reader:
         assert sum(1 for _ in reader) == SHORT_CLIP_FRAMES
+
+
+def test_drive_paste_back_keeps_the_target_frame(capsys, work):
+    from reenact.video import read_image
+
+    out = work["root"] / "pasted.mp4"
+    code, _, err = run(capsys, "drive", work["clip"], work["target"], "-o", out, "--checkpoint", work["checkpoint"],
+                       "--fit-iterations", 2, "--paste-back", "--size", 200)
+    assert code == 0, err
+    target = read_image(work["target"])
+    scale = 200 / max(target.shape[:2])
+    info = probe(out)
+    # Even dimensions for H.264: at most one pixel of padding.
+    assert abs(info.width - round(target.shape[1] * scale)) <= 1 and abs(info.height - round(target.shape[0] * scale)) <= 1
+    with VideoReader(out) as reader:
+        first = next(iter(reader)).image
+    # Far from the head, the pasted frame is the target photo itself.
+    import cv2
+
+    expected = cv2.resize(target, (first.shape[1], first.shape[0]), interpolation=cv2.INTER_AREA)
+    assert np.abs(first[:8, :8].astype(float) - expected[:8, :8].astype(float)).mean() < 12.0
+
+
+def test_track_preview_and_json(capsys, work):
+    preview = work["root"] / "preview.mp4"
+    code, stdout, err = run(capsys, "track", work["clip"], "-o", work["root"] / "t.npz", "--preview", preview, "--json")
+    assert code == 0, err
+    summary = json.loads(stdout)
+    assert summary["frames"] == SHORT_CLIP_FRAMES and summary["valid_frames"] == SHORT_CLIP_FRAMES
+    assert summary["landmark_error"] < 0.03 and summary["frames_per_second"] > 0
+    with VideoReader(preview) as reader:
+        assert sum(1 for _ in reader) == SHORT_CLIP_FRAMES
+
+
+def test_drive_pairs_csv(capsys, work):
+    pairs = work["root"] / "pairs.csv"
+    pairs.write_text(f"source,target\n{work['clip']},{work['target']}\n")
+    out_dir = work["root"] / "pairs_out"
+    code, stdout, err = run(capsys, "drive", "--pairs", pairs, "-o", out_dir, "--checkpoint", work["checkpoint"],
+                            "--fit-iterations", 2, "--json", "-q")
+    assert code == 0, err
+    assert [json.loads(line)["status"] for line in stdout.splitlines()] == ["ok"]
+    assert (out_dir / "s1_by_clip.mp4").is_file()
