@@ -430,17 +430,18 @@ def render_command(
     count = frames if (sweeping or not still) else 1
     pose, expression, identity = render_parameters(codes, count, yaw, pitch, track, other, interpolate)
     started = time.perf_counter()
-    if still:
-        images = np.concatenate(list(engine.render_batches(pose, expression, identity, batch_size)))
-        write_image(output, np.concatenate(list(images), axis=1))
-    else:
-        with VideoWriter(output, fps=track.fps if track is not None else fps) as writer, reporter.progress(
-            "rendering", len(pose)
-        ) as advance:
-            for batch in engine.render_batches(pose, expression, identity, batch_size):
-                for image in batch:
-                    writer.write(image)
-                advance(len(batch))
+    with engine.renderer_override(codes.renderer_state):
+        if still:
+            images = np.concatenate(list(engine.render_batches(pose, expression, identity, batch_size)))
+            write_image(output, np.concatenate(list(images), axis=1))
+        else:
+            with VideoWriter(output, fps=track.fps if track is not None else fps) as writer, reporter.progress(
+                "rendering", len(pose)
+            ) as advance:
+                for batch in engine.render_batches(pose, expression, identity, batch_size):
+                    for image in batch:
+                        writer.write(image)
+                    advance(len(batch))
     seconds = time.perf_counter() - started
     reporter.info(f"rendered {len(pose)} frames in {seconds:.1f} s → {output}")
     return {"output": str(output), "frames": len(pose), "seconds": seconds,
