@@ -30,8 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from model.camera import Camera, frontal_cam_to_world  # noqa: E402
-from model.config import LossConfig, preset  # noqa: E402
-from model.data import FrameDataset  # noqa: E402
+from model.config import preset  # noqa: E402
 from model.fit import FitConfig, fit_codes  # noqa: E402
 from model.head_model import HeadModel  # noqa: E402
 from model.metrics import psnr, ssim  # noqa: E402

@@ -14,7 +14,7 @@ import numpy as np
 
 from reenact.codes import Codes
 from reenact.console import Reporter
-from reenact.errors import BatchFailure, InputError, ReenactError
+from reenact.errors import BatchFailure, InputError, NoFaceError, ReenactError
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv", ".ts", ".3gp"}
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
@@ -240,7 +240,7 @@ def drive_one(
         if track is None:
             track = Track.load(track_path) if track_path else pipeline.track_video(src.path, config, reporter)
         if not track.valid.any():
-            raise pipeline.NoFaceError(f"no face found in source {source}")
+            raise NoFaceError(f"no face found in source {source}")
         tracking_seconds = time.perf_counter() - track_started
         if preview is not None:
             pipeline.write_track_preview(src.path, track, preview, config, reporter)

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from reenact.errors import InputError
+from tracking.npz_io import load_npz, save_npz
 
 CODES_FORMAT_VERSION = 1
 
@@ -51,21 +52,11 @@ class Codes:
         }
         for key, value in self.renderer_state.items():
             arrays[f"renderer/{key}"] = np.asarray(value)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as handle:
-            np.savez(handle, **arrays)
-        os.replace(tmp, path)
+        save_npz(path, arrays)
 
     @staticmethod
     def load(path: str | os.PathLike) -> "Codes":
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                arrays = {key: data[key] for key in data.files}
-        except FileNotFoundError:
-            raise InputError(f"codes file not found: {path}") from None
-        except Exception as exc:
-            raise InputError(f"not a reenact codes file: {path} ({exc.__class__.__name__})") from None
+        arrays = load_npz(path, InputError, "reenact codes file")
         if "identity" not in arrays or "cam_to_world" not in arrays:
             raise InputError(f"not a reenact codes file (no identity/camera): {path}")
         metrics = arrays.get("metrics", np.full(3, np.nan))

@@ -9,7 +9,6 @@ coefficients, for the paper's ablation), ``person`` (str), ``clip`` (str). A cli
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,7 @@ from reenact.console import Reporter
 from reenact.errors import InputError, NoFaceError
 from reenact.video import open_video
 from tracking.build_basis import person_of
+from tracking.npz_io import save_npz
 from tracking.tracker import Tracker, TrackerConfig
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v"}
@@ -68,10 +68,9 @@ def build_clip(video: Path, out_file: Path, size: int, every: int, config: Track
             crop, mask = tracker.crop_frame(frame.image, track, frame.index, size)
             images[slot] = crop
             masks[slot] = np.clip(mask * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    tmp = out_file.with_name(f".{out_file.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as handle:
-        np.savez(
-            handle,
+    save_npz(
+        out_file,
+        dict(
             images=images,
             masks=masks,
             pose=track.pose[keep].astype(np.float32),
@@ -83,8 +82,8 @@ def build_clip(video: Path, out_file: Path, size: int, every: int, config: Track
             frame_index=np.asarray(keep, np.int64),
             size=np.int64(size),
             every=np.int64(every),
-        )
-    os.replace(tmp, out_file)
+        ),
+    )
     return len(keep)
 
 

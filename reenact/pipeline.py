@@ -23,8 +23,7 @@ from reenact.engine import Engine
 from reenact.errors import InputError, NoFaceError
 from reenact.motion import drive_parameters
 from reenact.video import VideoReader, VideoWriter, is_image_path, open_video, read_image
-from tracking.crop import crop_image, paste_back
-from tracking.smoothing import smooth_track
+from tracking.crop import paste_back
 from tracking.tracker import Tracker, TrackerConfig
 from tracking.types import Track
 

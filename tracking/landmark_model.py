@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from reenact.errors import CheckpointError
+from tracking.npz_io import load_npz, save_npz
 
 NUM_EXPRESSION = 46
 """Length of the expression code β (paper: 46 FaceWarehouse coefficients)."""
@@ -91,23 +92,12 @@ class LandmarkModel:
         )
         for key, value in self.metadata.items():
             arrays[f"meta_{key}"] = np.asarray(str(value))
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as handle:
-            np.savez_compressed(handle, **arrays)
-        os.replace(tmp, path)
+        save_npz(path, arrays, compressed=True)
 
     @staticmethod
     def load(path: str | os.PathLike) -> "LandmarkModel":
         """Load a model file (the shipped one or a FaceWarehouse-derived one with the same fields)."""
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                arrays = {key: data[key] for key in data.files}
-        except FileNotFoundError:
-            raise CheckpointError(f"landmark model not found: {path}") from None
-        except Exception as exc:
-            raise CheckpointError(f"not a landmark model file: {path} ({exc.__class__.__name__})") from None
+        arrays = load_npz(path, CheckpointError, "landmark model file")
         missing = {"mean", "identity_basis", "expression_basis"} - set(arrays)
         if missing:
             raise CheckpointError(f"landmark model {path} lacks {', '.join(sorted(missing))}")

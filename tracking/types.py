@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from reenact.errors import InputError
+from tracking.npz_io import load_npz, save_npz
 
 TRACK_FORMAT_VERSION = 1
 
@@ -94,20 +95,11 @@ class Track:
         arrays["format_version"] = np.int64(TRACK_FORMAT_VERSION)
         for key, value in self.extras.items():
             arrays[f"extra_{key}"] = value
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as handle:
-            np.savez_compressed(handle, **arrays)
-        os.replace(tmp, path)
+        save_npz(path, arrays, compressed=True)
 
     @staticmethod
     def load(path: str | os.PathLike) -> "Track":
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                arrays = {key: data[key] for key in data.files}
-        except FileNotFoundError:
-            raise InputError(f"track file not found: {path}") from None
-        except Exception as exc:  # zip/format errors of a non-npz file
-            raise InputError(f"not a reenact track file: {path} ({exc.__class__.__name__})") from None
+        arrays = load_npz(path, InputError, "reenact track file")
         missing = {"valid", "pose", "expression", "crop", "landmarks"} - set(arrays)
         if missing:
             raise InputError(f"track file {path} lacks {', '.join(sorted(missing))}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from model.fit import FitConfig
 from reenact.engine import DEFAULT_CHECKPOINT, Engine
