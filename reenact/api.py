@@ -248,6 +248,7 @@ def drive_one(
             track = smooth_track(track, options.smooth)
         with engine.renderer_override(codes.renderer_state):
             result = pipeline.render_video(src.path, track, codes, engine, options, output, reporter, target_image)
+        audio = bool(options.audio and pipeline.has_audio(src.path))
     finally:
         src.cleanup()
     seconds = time.perf_counter() - started
@@ -257,7 +258,7 @@ def drive_one(
         "target": target,
         "frames": result["frames"],
         "fps": result["fps"],
-        "audio": bool(options.audio and pipeline.has_audio(src.path if source != "-" else None)),
+        "audio": audio,
         "seconds": seconds,
         "frames_per_second": result["frames"] / max(seconds, 1e-9),
         "render_frames_per_second": result["frames"] / max(result["render_seconds"], 1e-9),
