@@ -352,6 +352,10 @@ def drive_batch(
                 failures += 1
                 row.update(status="failed", reason=str(exc), exit_code=exc.exit_code)
                 reporter.warn(f"{source.name} × {target.name}: {exc}")
+            except Exception as exc:  # noqa: BLE001 - one pair's bug must not stop the others
+                failures += 1
+                row.update(status="failed", reason=f"internal error: {exc.__class__.__name__}: {exc}", exit_code=1)
+                reporter.warn(f"{source.name} × {target.name}: internal error: {exc.__class__.__name__}: {exc}")
         rows.append(row)
         if reporter.json_mode:
             reporter.emit_json(row)
