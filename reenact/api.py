@@ -16,8 +16,7 @@ from reenact.codes import Codes
 from reenact.console import Reporter
 from reenact.errors import BatchFailure, InputError, NoFaceError, ReenactError
 
-VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv", ".ts", ".3gp"}
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
+from reenact.video import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
 
 def _quiet() -> Reporter:

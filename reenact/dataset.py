@@ -15,12 +15,11 @@ import numpy as np
 
 from reenact.console import Reporter
 from reenact.errors import InputError, NoFaceError
-from reenact.video import open_video
+from reenact.video import VIDEO_SUFFIXES, open_video
 from tracking.build_basis import person_of
 from tracking.npz_io import save_npz
 from tracking.tracker import Tracker, TrackerConfig
 
-VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v"}
 
 
 def find_videos(inputs: list[str | Path]) -> list[Path]:

@@ -62,6 +62,9 @@ __all__ = [
 ]
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})
+VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv", ".ts", ".3gp"})
+"""What counts as a video when a folder is searched (batch runs, training data); any file can still be
+opened directly."""
 STDIO = "-"
 DEFAULT_FOLDER_FPS = 25.0
 
