@@ -10,6 +10,8 @@ Cache format — a folder of per-clip ``.npz`` files (any names; sorted order), 
 S may be larger than the model's output size m: frames and masks are resized to m×m with area averaging
 (``F.interpolate(mode="area")``) once, at load; crop-normalized intrinsics make that exact for the camera.
 Mask values are scaled to [0, 1] (``mask / mask.max()`` per clip, so 0/1 and 0/255 both work).
+With ``expression_reference="clip_mean"`` each clip's expression codes are taken relative to the clip's mean
+(see :data:`EXPRESSION_REFERENCES`).
 
 Output: :class:`FrameBatch` tensors on the caller's device — image (B, 3, m, m) and mask (B, 1, m, m)
 float in [0, 1], cam_to_world (B, 4, 4), expression (B, E), identity (B, D) float32.
@@ -28,6 +30,14 @@ from torch.nn import functional as F
 from reenact.errors import InputError
 
 CACHE_KEYS = ("images", "masks", "pose", "expression", "identity", "person")
+
+EXPRESSION_REFERENCES = ("none", "clip_mean")
+"""What the model's β is measured from. ``"none"``: the tracker's code as it is. ``"clip_mean"``: the code minus
+the mean code of the clip it comes from (a single image is its own mean, so its β is 0). Why: with ~30
+training people the tracker's per-person mean code differs between people more than a person's codes vary
+(measured on the shipped cache: between-clip variance 26.1 vs within-clip 22.6, summed over components), so
+an uncentred β also tells the network *who* it is looking at, and driving an unseen face with it moves the
+face toward other people. Inference applies the same reference (``reenact/motion.py``)."""
 """Arrays every cache file must hold."""
 
 
@@ -64,9 +74,12 @@ class FrameDataset:
     ``persons``: keep only these person ids (None = all); ``exclude_persons``: drop these.
     ``identity_key``: the array that feeds z_id — ``"identity"`` (recognition embedding, the paper) or
     ``"identity_shape"`` (landmark-model identity coefficients: the paper's Table 1 ablation).
+    ``expression_reference``: see :data:`EXPRESSION_REFERENCES`.
     """
 
-    def __init__(self, cache_dir: str | os.PathLike, output_size: int, persons: tuple[str, ...] | None = None, exclude_persons: tuple[str, ...] = (), identity_key: str = "identity") -> None:
+    def __init__(self, cache_dir: str | os.PathLike, output_size: int, persons: tuple[str, ...] | None = None, exclude_persons: tuple[str, ...] = (), identity_key: str = "identity", expression_reference: str = "none") -> None:
+        if expression_reference not in EXPRESSION_REFERENCES:
+            raise ValueError(f"expression_reference must be one of {EXPRESSION_REFERENCES}, got {expression_reference!r}")
         cache_dir = Path(cache_dir)
         files = sorted(cache_dir.glob("*.npz")) if cache_dir.is_dir() else []
         if not files:
@@ -99,7 +112,10 @@ class FrameDataset:
             images.append(_resize_uint8(frames, output_size))
             masks.append(_resize_uint8(clip_masks[..., None], output_size))
             poses.append(torch.from_numpy(pose.astype(np.float32)))
-            expressions.append(torch.from_numpy(expression.astype(np.float32)))
+            expression = expression.astype(np.float32)
+            if expression_reference == "clip_mean":
+                expression = expression - expression.mean(axis=0, keepdims=True)
+            expressions.append(torch.from_numpy(expression))
             identities.append(torch.from_numpy(identity.astype(np.float32)).expand(count, -1))
             clip_index.append(torch.full((count,), len(self.clip_files), dtype=torch.long))
             self.persons.append(person)

@@ -77,6 +77,10 @@ class TrainConfig:
     """Stop early, with a checkpoint, once this much wall time has passed (single-process runs; resume later)."""
     identity_key: str = "identity"
     """Cache array fed as z_id: "identity" (recognition embedding) or "identity_shape" (ablation)."""
+    expression_reference: str = "none"
+    """What β is measured from (``model/data.py``: "none" or "clip_mean"); stored in the checkpoint."""
+    init_from: str | None = None
+    """Start a new run from this checkpoint's weights (same architecture; fresh optimizer and schedule)."""
 
 
 @dataclass
@@ -113,7 +117,11 @@ class TrainResult:
 def _extra(cfg: TrainConfig, dataset_dir: str | os.PathLike) -> dict[str, str | int]:
     """What a checkpoint records about its data; ``identity_source`` tells users which tracker output is z_id."""
     source = "embedding" if cfg.identity_key == "identity" else cfg.identity_key
-    return {"seed": cfg.seed, "dataset": str(dataset_dir), "identity_source": source}
+    extra = {"seed": cfg.seed, "dataset": str(dataset_dir), "identity_source": source,
+             "expression_reference": cfg.expression_reference}
+    if cfg.init_from:
+        extra["init_from"] = str(cfg.init_from)
+    return extra
 
 
 def _step_generator(seed: int, step: int, salt: int, device: torch.device) -> torch.Generator:
@@ -171,7 +179,8 @@ def train(model_config: ModelConfig, train_config: TrainConfig, dataset_dir: str
 def _train(model_config: ModelConfig, cfg: TrainConfig, dataset_dir: str | os.PathLike, resume: bool, progress: Callable[[TrainProgress], None] | None, device: torch.device, rank: int, world_size: int, started: float) -> TrainResult:
     out_dir = Path(cfg.out_dir)
     checkpoint_path = out_dir / "last.pt"
-    dataset = FrameDataset(dataset_dir, model_config.renderer.output_size, exclude_persons=cfg.exclude_persons, identity_key=cfg.identity_key)
+    dataset = FrameDataset(dataset_dir, model_config.renderer.output_size, exclude_persons=cfg.exclude_persons, identity_key=cfg.identity_key,
+                           expression_reference=cfg.expression_reference)
     if dataset.expression_dim != model_config.field.expression_dim or dataset.identity_dim != model_config.field.identity_dim:
         raise InputError(
             f"cache codes (expression {dataset.expression_dim}, identity {dataset.identity_dim}) do not match the model "
@@ -189,6 +198,11 @@ def _train(model_config: ModelConfig, cfg: TrainConfig, dataset_dir: str | os.Pa
         if model.config != model_config:  # only the loss settings differ: continue with the new ones
             model = _with_config(model, model_config)
         start_step, optimizer_state = meta.step, meta.optimizer_state
+    elif cfg.init_from:
+        initial, _ = load_checkpoint(cfg.init_from, device)
+        if {k: v for k, v in initial.config.to_dict().items() if k != "loss"} != {k: v for k, v in model_config.to_dict().items() if k != "loss"}:
+            raise CheckpointError(f"{cfg.init_from} has another architecture than this run's model config")
+        model = _with_config(initial, model_config)
     else:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.seed)

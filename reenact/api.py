@@ -395,6 +395,7 @@ def render_parameters(
     from reenact.motion import drive_parameters
 
     if track is not None:
+        # Relative motion only uses the track's differences, so the model's expression reference plays no part.
         pose, expression = drive_parameters(track.pose, track.expression, track.valid, codes.cam_to_world, codes.expression)
         identity = np.repeat(codes.identity[None], len(pose), 0)
         return pose, expression, identity
@@ -540,9 +541,12 @@ def train_command(
     data: tuple[str, ...], output: Path, preset: str = "cpu", cache: Path | None = None, steps: int | None = None,
     batch_size: int | None = None, lr: float | None = None, seed: int = 0, every: int = 2,
     hold_out: tuple[str, ...] = (), vgg16: Path | None = None, resume: bool = True, time_limit: float | None = None,
-    identity_source: str = "embedding", device: str = "auto", reporter: Reporter | None = None,
+    identity_source: str = "embedding", expression_reference: str = "clip_mean", init: Path | None = None,
+    device: str = "auto", reporter: Reporter | None = None,
 ) -> dict[str, Any]:
-    """Build (or reuse) the preprocessed cache from DATA, then train. DATA may itself be a cache folder."""
+    """Build (or reuse) the preprocessed cache from DATA, then train. DATA may itself be a cache folder.
+
+    ``init``: start from that checkpoint's weights (fresh optimizer and learning-rate schedule)."""
     from model.config import preset as model_preset
     from model.train import TrainConfig, train
     from reenact.dataset import build_cache
@@ -576,7 +580,10 @@ def train_command(
     )
     if time_limit is not None:
         train_config = replace(train_config, time_limit_minutes=time_limit)
-    train_config = replace(train_config, identity_key=identity_key)
+    if init is not None and not Path(init).is_file():
+        raise InputError(f"--init checkpoint not found: {init}")
+    train_config = replace(train_config, identity_key=identity_key, expression_reference=expression_reference,
+                           init_from=str(init) if init is not None else None)
     total = train_config.steps
     state = {"last": 0}
     with reporter.progress("training", total) as advance:

@@ -164,6 +164,8 @@ def render(reporter: Reporter, device: str, **options: Any) -> None:
 @click.option("--hold-out", type=str, multiple=True, help="Person ids (or clip name prefixes) to leave out of training.")
 @click.option("--vgg16", type=_path(dir_okay=False), default=None, help="VGG16 ImageNet weights (torchvision state_dict) for the paper's perceptual loss.")
 @click.option("--identity-source", type=click.Choice(["embedding", "identity_shape"]), default="embedding", show_default=True, help="z_id from the recognition embedding (paper) or the landmark identity shape (the paper's Table 1 ablation).")
+@click.option("--expression-reference", type=click.Choice(["clip_mean", "none"]), default="clip_mean", show_default=True, help="Measure β from each clip's mean code (clip_mean) or use the tracker's code as it is.")
+@click.option("--init", type=click.Path(path_type=Path, dir_okay=False), default=None, help="Start from this checkpoint's weights (same preset; fresh optimizer and schedule).")
 @click.option("--resume/--no-resume", default=True, show_default=True)
 @click.option("--time-limit", type=click.FloatRange(min=0.0), default=None, help="Stop (with a checkpoint) after this many minutes.")
 @common_options

@@ -115,6 +115,11 @@ class Engine:
         """Which tracker output feeds z_id: 'embedding' (recognition network) or 'identity_shape' (ablation)."""
         return str(self.meta.get("identity_source", "embedding"))
 
+    @property
+    def expression_reference(self) -> str:
+        """What the model's β is measured from: 'none' or 'clip_mean' (``model/data.py``)."""
+        return str(self.meta.get("expression_reference", "none"))
+
     def _autocast(self) -> contextlib.AbstractContextManager:
         if self.device.type == "cuda":
             return torch.autocast("cuda", dtype=torch.float16)

@@ -8,10 +8,13 @@ images before PSNR/SSIM; L1 is averaged over mask pixels only). The renders are 
 video: identity similarity is the cosine between the render's recognition embedding and the real clip's,
 expression distance the mean absolute difference (σ units) between the render's tracked code and the
 driving code, pose distance the angle (degrees) between the render's tracked head rotation and the
-driving rotation. The static baseline is the fitted first frame repeated.
+driving rotation. The driving parameters are in the tracker's terms, whatever the model does inside: for
+self-reenactment the real frame's tracked pose and expression. The static baseline is the fitted first
+frame repeated. The first frame is fitted as a single image would be (``pipeline.initial_expression``).
 
 Cross-identity: a portrait is fitted and driven by the clip; identity similarity is to the portrait,
-expression/pose distances to the driving parameters.
+expression/pose distances to the driving parameters: the portrait's tracked pose and expression moved by
+the clip's motion since its first frame.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from reenact.console import Reporter
 from reenact.engine import Engine, images_to_tensor
 from reenact.errors import NoFaceError
 from reenact.motion import drive_parameters
-from reenact.pipeline import fit_target, identity_input, load_target_image
+from reenact.pipeline import fit_target, identity_input, initial_expression, load_target_image
 from reenact.video import open_video
 from tracking.tracker import Tracker, TrackerConfig
 from tracking.types import Track
@@ -107,7 +110,7 @@ def evaluate_self(
     if valid.size < 2:
         raise NoFaceError("fewer than two tracked frames")
     first, rest = int(valid[0]), valid[1:]
-    result = engine.fit(crops[first], masks[first], track.pose[first], track.expression[first],
+    result = engine.fit(crops[first], masks[first], track.pose[first], initial_expression(track, first, engine),
                         identity_input(track, engine), fit_config)
     pose, expression = drive_parameters(track.pose, track.expression, track.valid, result.cam_to_world,
                                         result.expression, "relative")
@@ -116,14 +119,15 @@ def evaluate_self(
     static = np.repeat(engine.render(result.cam_to_world[None], result.expression[None], result.identity[None]),
                        len(rest), 0)
     reals, real_masks = crops[rest], masks[rest]
+    driving_pose, driving_expression = track.pose[rest], track.expression[rest]
     with Tracker(config) as tracker:
         # Reference identity: the recognition embedding of the real frames (the clip's average).
         reference = track.embedding
         out = {
             "model": {**image_metrics(renders, reals, real_masks),
-                      **motion_metrics(renders, pose[rest], expression[rest], reference, tracker)},
+                      **motion_metrics(renders, driving_pose, driving_expression, reference, tracker)},
             "static": {**image_metrics(static, reals, real_masks),
-                       **motion_metrics(static, pose[rest], expression[rest], reference, tracker)},
+                       **motion_metrics(static, driving_pose, driving_expression, reference, tracker)},
         }
     out["model"]["fit_psnr"] = out["static"]["fit_psnr"] = result.psnr
     return out
@@ -138,8 +142,10 @@ def evaluate_cross(
                                         codes.expression, "relative")
     identity = np.repeat(codes.identity[None], len(pose), 0)
     renders = np.concatenate(list(engine.render_batches(pose, expression, identity, batch_size)))
+    driving_pose, driving_expression = drive_parameters(track.pose, track.expression, track.valid, target_track.pose[0],
+                                                        target_track.expression[0], "relative")
     with Tracker(config) as tracker:
-        metrics = motion_metrics(renders, pose, expression, target_track.embedding, tracker)
+        metrics = motion_metrics(renders, driving_pose, driving_expression, target_track.embedding, tracker)
     metrics["fit_psnr"] = codes.psnr
     return metrics
 

@@ -9,7 +9,13 @@ relative (default)
     T the target's, and ``β_t = β_target + (β_source_t − β_source_ref)``. A target who looks left keeps
     looking left, turned by the source's motion, and keeps their framing.
 absolute
-    The source's pose and expression are used as they are.
+    The source's pose and expression are used as they are (the expression measured from the source's own
+    reference when the model was trained that way, see below).
+
+Expression reference: a checkpoint trained with ``expression_reference="clip_mean"`` (``model/data.py``) sees β
+measured from the mean code of its clip. :func:`model_expressions` applies the same rule to tracked codes: a
+video's codes minus their mean over valid frames, a single image's code minus itself (zeros). Relative motion
+is unchanged by it (it only uses differences).
 """
 
 from __future__ import annotations
@@ -28,6 +34,18 @@ def fill_invalid(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
     earlier = valid_index[np.clip(np.searchsorted(valid_index, index) - 1, 0, len(valid_index) - 1)]
     use_earlier = np.abs(index - earlier) <= np.abs(nearest - index)
     return values[np.where(use_earlier, earlier, nearest)]
+
+
+def model_expressions(expression: np.ndarray, valid: np.ndarray, reference: str = "none") -> np.ndarray:
+    """Tracked codes (N,E) → the codes a model trained with ``reference`` expects (N,E)."""
+    expression = np.asarray(expression, np.float32)
+    if reference == "none":
+        return expression.copy()
+    if reference != "clip_mean":
+        raise ValueError(f"unknown expression reference {reference!r}")
+    valid = np.asarray(valid, bool)
+    rows = expression[valid] if valid.any() else expression
+    return (expression - rows.mean(axis=0, keepdims=True)).astype(np.float32)
 
 
 def reference_frame(valid: np.ndarray) -> int:
@@ -57,12 +75,16 @@ def drive_parameters(
     target_pose: np.ndarray,
     target_expression: np.ndarray,
     mode: str = "relative",
+    expression_reference: str = "none",
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per-frame (cam_to_world (N,4,4), expression (N,E)) for rendering the target."""
+    """Per-frame (cam_to_world (N,4,4), expression (N,E)) for rendering the target.
+
+    ``target_expression`` is already in the model's terms (a fitted code); ``expression_reference`` is the
+    model's (only the absolute mode needs it)."""
     pose = fill_invalid(source_pose, valid)
     expression = fill_invalid(source_expression, valid)
     if mode == "absolute":
-        return pose.astype(np.float32), expression.astype(np.float32)
+        return pose.astype(np.float32), model_expressions(expression, valid, expression_reference)
     if mode != "relative":
         raise ValueError(f"unknown motion mode {mode!r}")
     reference = reference_frame(valid)

@@ -21,7 +21,7 @@ from reenact.codes import Codes
 from reenact.console import Reporter
 from reenact.engine import Engine
 from reenact.errors import InputError, NoFaceError
-from reenact.motion import drive_parameters
+from reenact.motion import drive_parameters, model_expressions
 from reenact.video import VideoReader, VideoWriter, is_image_path, open_video, read_image
 from tracking.crop import paste_back
 from tracking.tracker import Tracker, TrackerConfig
@@ -115,6 +115,11 @@ def identity_input(track: Track, engine: Engine) -> np.ndarray:
     return np.asarray(code, np.float32)
 
 
+def initial_expression(track: Track, index: int, engine: Engine) -> np.ndarray:
+    """The fit's starting β for frame ``index`` seen as a single image, in the model's terms."""
+    return model_expressions(track.expression[index:index + 1], np.ones(1, bool), engine.expression_reference)[0]
+
+
 def fit_target(
     image: np.ndarray, track: Track, engine: Engine, config: TrackerConfig, fit_config: FitConfig,
     reporter: Reporter, source_name: str = "",
@@ -125,7 +130,8 @@ def fit_target(
         image_crop, mask_crop = tracker.crop_frame(image, track, 0, size)
     with reporter.progress("fitting target", fit_config.iterations) as advance:
         result = engine.fit(
-            image_crop, mask_crop, track.pose[0], track.expression[0], identity_input(track, engine), fit_config,
+            image_crop, mask_crop, track.pose[0], initial_expression(track, 0, engine), identity_input(track, engine),
+            fit_config,
             progress=advance,
         )
     return Codes(
@@ -200,7 +206,8 @@ def render_video(
 ) -> dict:
     """Render the driven video and write it (atomically) to ``output``; returns the summary numbers."""
     pose, expression = drive_parameters(
-        track.pose, track.expression, track.valid, codes.cam_to_world, codes.expression, options.motion
+        track.pose, track.expression, track.valid, codes.cam_to_world, codes.expression, options.motion,
+        engine.expression_reference,
     )
     identity = np.repeat(codes.identity[None], len(pose), axis=0)
     size = output_size(options, engine, target_image)

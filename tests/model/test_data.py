@@ -30,3 +30,18 @@ def test_bad_caches(tmp_path, clip_frames):
     np.savez(tmp_path / "bad" / "clip.npz", images=clip_frames[:2])
     with pytest.raises(InputError):
         FrameDataset(tmp_path / "bad", 32)
+
+
+def test_clip_mean_expression_reference_centres_each_clip(tmp_path, clip_frames):
+    cache = write_cache(tmp_path / "cache", clip_frames[:4])
+    with np.load(cache / "M030.npz") as clip:
+        arrays = dict(clip)
+    arrays["expression"] = np.arange(4 * 46, dtype=np.float32).reshape(4, 46)
+    np.savez(cache / "M030.npz", **arrays)
+    plain = FrameDataset(cache, 32)
+    centred = FrameDataset(cache, 32, expression_reference="clip_mean")
+    assert torch.equal(plain.expression, torch.from_numpy(arrays["expression"]))
+    expected = arrays["expression"] - arrays["expression"].mean(0)
+    assert torch.allclose(centred.expression, torch.from_numpy(expected))
+    with pytest.raises(ValueError):
+        FrameDataset(cache, 32, expression_reference="median")

@@ -54,3 +54,20 @@ def test_resume_continues_and_matches_uninterrupted(tmp_path, cache_dir):
         train(preset("cpu"), config("resumed"), cache_dir)  # another model config in the same out_dir
     fresh = train(preset("tiny"), config("resumed"), cache_dir, resume=False)
     assert fresh.start_step == 0 and fresh.loss_history == straight.loss_history
+
+
+def test_init_from_starts_a_new_run_from_given_weights(tmp_path, cache_dir):
+    base = TrainConfig(steps=2, batch_size=2, lr=1e-3, checkpoint_every=10, preview_every=0, out_dir=str(tmp_path / "a"))
+    train(preset("tiny"), base, cache_dir)
+    first, _ = load_checkpoint(tmp_path / "a" / "last.pt")
+    # Zero steps from an init: the weights are exactly the init's, and the checkpoint says where they came from.
+    warm = TrainConfig(steps=1, batch_size=2, lr=0.0, lr_final_ratio=1.0, checkpoint_every=10, preview_every=0,
+                       out_dir=str(tmp_path / "b"), init_from=str(tmp_path / "a" / "last.pt"), expression_reference="clip_mean")
+    result = train(preset("tiny"), warm, cache_dir)
+    assert result.start_step == 0 and result.step == 1
+    second, meta = load_checkpoint(tmp_path / "b" / "last.pt")
+    assert meta.extra["init_from"].endswith("last.pt") and meta.extra["expression_reference"] == "clip_mean"
+    for (name, pa), (_, pb) in zip(first.state_dict().items(), second.state_dict().items()):
+        assert torch.equal(pa, pb), name
+    with pytest.raises(CheckpointError):
+        train(preset("cpu"), TrainConfig(steps=1, out_dir=str(tmp_path / "c"), init_from=str(tmp_path / "a" / "last.pt")), cache_dir)

@@ -3,7 +3,7 @@
 import numpy as np
 
 from model.camera import orbit_cam_to_world
-from reenact.motion import drive_parameters, fill_invalid, relative_expressions, relative_poses
+from reenact.motion import drive_parameters, fill_invalid, model_expressions, relative_expressions, relative_poses
 
 
 def test_fill_invalid_uses_nearest_valid_row():
@@ -48,3 +48,23 @@ def test_relative_reference_is_first_valid_frame():
     out_pose, out_expression = drive_parameters(pose, expression, valid, target_pose, np.array([0.0]), "relative")
     np.testing.assert_allclose(out_pose[1], target_pose, atol=1e-5)
     np.testing.assert_allclose(out_expression[:, 0], [0.0, 0.0, 1.0])
+
+
+def test_model_expressions_clip_mean_centres_on_valid_frames():
+    expression = np.array([[1.0, 2.0], [3.0, 4.0], [100.0, 100.0]], np.float32)
+    valid = np.array([True, True, False])
+    np.testing.assert_allclose(model_expressions(expression, valid, "clip_mean")[:2], [[-1.0, -1.0], [1.0, 1.0]])
+    np.testing.assert_allclose(model_expressions(expression, valid, "none"), expression)
+    # A single image is its own reference: its code becomes zero.
+    np.testing.assert_allclose(model_expressions(expression[:1], np.ones(1, bool), "clip_mean"), [[0.0, 0.0]])
+
+
+def test_absolute_mode_uses_the_model_expression_reference_and_relative_does_not_depend_on_it():
+    pose = np.stack([orbit_cam_to_world(a) for a in (0.0, 0.1, 0.2)]).astype(np.float32)
+    expression = np.array([[0.0], [1.0], [5.0]], np.float32)
+    valid = np.ones(3, bool)
+    _, absolute = drive_parameters(pose, expression, valid, pose[0], np.array([0.0]), "absolute", "clip_mean")
+    np.testing.assert_allclose(absolute[:, 0], [-2.0, -1.0, 3.0])
+    _, plain = drive_parameters(pose, expression, valid, pose[0], np.array([0.5]), "relative", "none")
+    _, centred = drive_parameters(pose, expression, valid, pose[0], np.array([0.5]), "relative", "clip_mean")
+    np.testing.assert_allclose(plain, centred)
