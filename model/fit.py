@@ -55,6 +55,11 @@ class FitConfig:
     chunk_rays: int = 4096
     """Rays per field evaluation chunk."""
 
+    @property
+    def total_iterations(self) -> int:
+        """Progress reports one call makes: code steps, then renderer steps when fine-tuning."""
+        return self.iterations + (self.finetune_iterations if self.finetune_renderer else 0)
+
 
 @dataclass
 class FitProgress:

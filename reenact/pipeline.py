@@ -128,7 +128,7 @@ def fit_target(
     size = engine.render_size
     with Tracker(config) as tracker:
         image_crop, mask_crop = tracker.crop_frame(image, track, 0, size)
-    with reporter.progress("fitting target", fit_config.iterations) as advance:
+    with reporter.progress("fitting target", fit_config.total_iterations) as advance:
         result = engine.fit(
             image_crop, mask_crop, track.pose[0], initial_expression(track, 0, engine), identity_input(track, engine),
             fit_config,

@@ -39,6 +39,9 @@ def test_fit_raises_psnr_on_held_out_real_frame(tmp_path, clip_frames):
 
     tuned = fit_codes(model, held_out, mask, result.cam_to_world, result.expression, result.identity, FitConfig(iterations=5, optimize_camera=False, finetune_renderer=True, finetune_iterations=30, finetune_lr=1e-3))
     assert tuned.renderer_state is not None and tuned.psnr > result.psnr
+    # A progress bar sized by total_iterations ends exactly full: one report per code and renderer step.
+    tuned_config = FitConfig(iterations=5, optimize_camera=False, finetune_renderer=True, finetune_iterations=30)
+    assert len(tuned.loss_history) == tuned_config.total_iterations == 35 and FitConfig(iterations=7).total_iterations == 7
     # The codes file (reenact/codes.py, the one format drive/render read) carries the fine-tuned renderer.
     from reenact.codes import Codes
 
