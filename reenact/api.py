@@ -110,12 +110,12 @@ def fit_command(
     engine = Engine.load(checkpoint, device)
     config = tracker_config(crop_size=engine.render_size)
     started = time.perf_counter()
-    target_image, target_track = pipeline.load_target_image(Path(image), config)
+    target = pipeline.load_target(Path(image), config)
     fit_config = replace(FitConfig(), iterations=iterations, finetune_renderer=finetune_renderer)
-    codes = pipeline.fit_target(target_image, target_track, engine, config, fit_config, reporter, str(image))
+    codes = pipeline.fit_target(target, engine, fit_config, reporter, str(image))
     codes.save(output)
     if save_render is not None:
-        pipeline.write_fit_comparison(target_image, target_track, codes, engine, config, save_render)
+        pipeline.write_fit_comparison(target, codes, engine, save_render)
     summary = {
         "output": str(output),
         "psnr": codes.psnr,
@@ -225,12 +225,13 @@ def drive_one(
         if codes is None or options.paste_back:
             if target is None:
                 raise InputError("TARGET is needed (to fit it, or for --paste-back)")
-            target_image, target_track = pipeline.load_target_image(Path(target), config)
+            loaded = pipeline.load_target(Path(target), config)
+            target_image = loaded.image
             if codes is None:
                 fit_config = FitConfig()
                 if options.fit_iterations is not None:
                     fit_config = replace(fit_config, iterations=options.fit_iterations)
-                codes = pipeline.fit_target(target_image, target_track, engine, config, fit_config, reporter, str(target))
+                codes = pipeline.fit_target(loaded, engine, fit_config, reporter, str(target))
         if save_identity is not None:
             codes.save(save_identity)
         fit_seconds = time.perf_counter() - fit_started

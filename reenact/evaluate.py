@@ -34,7 +34,7 @@ from reenact.console import Reporter
 from reenact.engine import Engine, images_to_tensor
 from reenact.errors import NoFaceError
 from reenact.motion import drive_parameters
-from reenact.pipeline import fit_target, identity_input, initial_expression, load_target_image
+from reenact.pipeline import fit_target, identity_input, initial_expression, load_target
 from reenact.video import open_video
 from tracking.tracker import Tracker, TrackerConfig
 from tracking.types import Track
@@ -136,8 +136,9 @@ def evaluate_self(
 def evaluate_cross(
     engine: Engine, track: Track, portrait: Path, fit_config: FitConfig, config: TrackerConfig, batch_size: int = 8,
 ) -> dict[str, float]:
-    image, target_track = load_target_image(portrait, config)
-    codes = fit_target(image, target_track, engine, config, fit_config, Reporter(quiet=True), str(portrait))
+    target = load_target(portrait, config)
+    target_track = target.track
+    codes = fit_target(target, engine, fit_config, Reporter(quiet=True), str(portrait))
     pose, expression = drive_parameters(track.pose, track.expression, track.valid, codes.cam_to_world,
                                         codes.expression, "relative")
     identity = np.repeat(codes.identity[None], len(pose), 0)

@@ -90,20 +90,37 @@ def track_video(path: Path, config: TrackerConfig, reporter: Reporter, label: st
 
 
 # ------------------------------------------------------------------------------------------ targets
-def load_target_image(target: Path, config: TrackerConfig) -> tuple[np.ndarray, Track]:
-    """The target's image and its one-frame track: an image, or a video's first frame with a face."""
+@dataclass
+class Target:
+    """A target face: its full image, one-frame track, and the aligned crop and head mask a fit compares with."""
+
+    image: np.ndarray  # (H, W, 3) uint8, the whole picture (paste-back draws into it)
+    track: Track  # N = 1
+    crop: np.ndarray  # (S, S, 3) uint8, S = the tracker config's crop_size
+    mask: np.ndarray  # (S, S) float32 in [0, 1]
+
+
+def load_target(target: Path, config: TrackerConfig) -> Target:
+    """The target: an image, or a video's first frame with a face. One tracker does detection, crop and mask
+    (MediaPipe graphs take about a second each to build on a CPU)."""
     if not target.exists():
         raise InputError(f"target not found: {target}")
+
+    def prepare(image: np.ndarray, tracker: Tracker) -> Target:
+        track = tracker.track_image(image)
+        crop, mask = tracker.crop_frame(image, track, 0, config.crop_size)
+        return Target(image=image, track=track, crop=crop, mask=mask)
+
     if is_image_path(target):
         image = read_image(target)
         with Tracker(config) as tracker:
-            return image, tracker.track_image(image)
+            return prepare(image, tracker)
     with open_video(target) as reader, Tracker(config) as tracker:
         for frame in reader:
             if frame.index >= TARGET_VIDEO_SEARCH_FRAMES:
                 break
             try:
-                return frame.image, tracker.track_image(frame.image)
+                return prepare(frame.image, tracker)
             except NoFaceError:
                 continue
     raise NoFaceError(f"no face found in the first {TARGET_VIDEO_SEARCH_FRAMES} frames of target video {target}")
@@ -120,17 +137,12 @@ def initial_expression(track: Track, index: int, engine: Engine) -> np.ndarray:
     return model_expressions(track.expression[index:index + 1], np.ones(1, bool), engine.expression_reference)[0]
 
 
-def fit_target(
-    image: np.ndarray, track: Track, engine: Engine, config: TrackerConfig, fit_config: FitConfig,
-    reporter: Reporter, source_name: str = "",
-) -> Codes:
+def fit_target(target: Target, engine: Engine, fit_config: FitConfig, reporter: Reporter, source_name: str = "") -> Codes:
     """Fit the model's codes and camera to the target image (paper §4.3)."""
-    size = engine.render_size
-    with Tracker(config) as tracker:
-        image_crop, mask_crop = tracker.crop_frame(image, track, 0, size)
+    image, track = target.image, target.track
     with reporter.progress("fitting target", fit_config.total_iterations) as advance:
         result = engine.fit(
-            image_crop, mask_crop, track.pose[0], initial_expression(track, 0, engine), identity_input(track, engine),
+            target.crop, target.mask, track.pose[0], initial_expression(track, 0, engine), identity_input(track, engine),
             fit_config,
             progress=advance,
         )
@@ -284,13 +296,14 @@ def write_track_preview(source: Path, track: Track, output: Path, config: Tracke
             advance(1)
 
 
-def write_fit_comparison(
-    image: np.ndarray, track: Track, codes: Codes, engine: Engine, config: TrackerConfig, output: Path
-) -> None:
+def write_fit_comparison(target: Target, codes: Codes, engine: Engine, output: Path) -> None:
     """PNG of [target crop | fitted render] for a person to look at."""
     from reenact.video import write_image
 
-    with Tracker(config) as tracker:
-        image_crop, _ = tracker.crop_frame(image, track, 0, engine.render_size)
     render = engine.render(codes.cam_to_world[None], codes.expression[None], codes.identity[None])[0]
-    write_image(output, np.concatenate([image_crop, render], axis=1))
+    crop = target.crop
+    if crop.shape[0] != render.shape[0]:
+        import cv2
+
+        crop = cv2.resize(crop, render.shape[1::-1], interpolation=cv2.INTER_AREA)
+    write_image(output, np.concatenate([crop, render], axis=1))

@@ -7,7 +7,7 @@ import numpy as np
 from model.fit import FitConfig
 from reenact.engine import DEFAULT_CHECKPOINT, Engine
 from reenact.evaluate import cosine
-from reenact.pipeline import fit_target, load_target_image
+from reenact.pipeline import fit_target, load_target
 from reenact.console import Reporter
 from tracking.tracker import Tracker, TrackerConfig
 
@@ -29,8 +29,9 @@ def test_shipped_model_renders_the_fitted_face(shared_data):
     engine = Engine.load(None, "cpu")
     config = TrackerConfig(crop_size=engine.render_size, smoothing=0.0)
     portrait = shared_data / "portraits" / "liveportrait" / "s2.jpg"
-    image, track = load_target_image(portrait, config)
-    codes = fit_target(image, track, engine, config, FitConfig(iterations=60), Reporter(quiet=True))
+    target = load_target(portrait, config)
+    track = target.track
+    codes = fit_target(target, engine, FitConfig(iterations=60), Reporter(quiet=True))
     fitted = engine.render(codes.cam_to_world[None], codes.expression[None], codes.identity[None])[0]
     generator = np.random.default_rng(0)
     random_identity = generator.normal(size=codes.identity.shape).astype(np.float32)
