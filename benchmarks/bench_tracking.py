@@ -120,7 +120,7 @@ def main(argv=None) -> int:
     print("-" * len(header))
     print(f"mean landmark error {np.mean([r[2] for r in ok]):.4f} IOD over {len(ok)} tracked clips (goal < 0.03)")
     print(f"clips (not hard) with < 95% valid: {[r[0] for r in normal if r[1] < 0.95]}")
-    print(f"hard clips valid ratio: " + ", ".join(f"{r[0]} {r[1]:.0%}" for r in rows if r[0] in HARD))
+    print("hard clips valid ratio: " + ", ".join(f"{r[0]} {r[1]:.0%}" for r in rows if r[0] in HARD))
     print(f"landmarks+fit speed: median {np.median([r[9] for r in rows]):.1f} frames/s at {args.size or 'native'} px (goal ≥ 30)")
     return 0
 

@@ -78,13 +78,13 @@ def cli() -> None:
 @common_options
 def drive(reporter: Reporter, device: str, **options: Any) -> None:
     """Drive TARGET (image, video or folder) with the motion of SOURCE (video, folder or '-' for stdin)."""
-    from reenact import api
+    from reenact import drive
 
     if options["pairs"] is None and options["source"] is None:
         raise click.UsageError("SOURCE is required unless --pairs is given")
     if options["pairs"] is None and options["target"] is None and options["identity_path"] is None:
         raise click.UsageError("TARGET is required unless --identity or --pairs is given")
-    result = api.drive_command(reporter=reporter, device=device, **options)
+    result = drive.drive_command(reporter=reporter, device=device, **options)
     if reporter.json_mode and result is not None:
         reporter.emit_json(result)
 
