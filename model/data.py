@@ -30,6 +30,7 @@ from torch.nn import functional as F
 from reenact.errors import InputError
 
 CACHE_KEYS = ("images", "masks", "pose", "expression", "identity", "person")
+"""Arrays every cache file must hold."""
 
 EXPRESSION_REFERENCES = ("none", "clip_mean")
 """What the model's β is measured from. ``"none"``: the tracker's code as it is. ``"clip_mean"``: the code minus
@@ -37,8 +38,19 @@ the mean code of the clip it comes from (a single image is its own mean, so its 
 training people the tracker's per-person mean code differs between people more than a person's codes vary
 (measured on the shipped cache: between-clip variance 26.1 vs within-clip 22.6, summed over components), so
 an uncentred β also tells the network *who* it is looking at, and driving an unseen face with it moves the
-face toward other people. Inference applies the same reference (``reenact/motion.py``)."""
-"""Arrays every cache file must hold."""
+face toward other people. Training and inference (``reenact/motion.py``) both use :func:`relative_to_reference`."""
+
+
+def relative_to_reference(expression: np.ndarray, reference: str, valid: np.ndarray | None = None) -> np.ndarray:
+    """(N, E) codes of one clip → (N, E) float32 codes measured from ``reference``; the clip mean is taken
+    over the ``valid`` rows (all rows when None or none is valid)."""
+    if reference not in EXPRESSION_REFERENCES:
+        raise ValueError(f"expression_reference must be one of {EXPRESSION_REFERENCES}, got {reference!r}")
+    expression = np.asarray(expression, np.float32)
+    if reference == "none":
+        return expression.copy()
+    rows = expression[np.asarray(valid, bool)] if valid is not None and np.any(valid) else expression
+    return (expression - rows.mean(axis=0, keepdims=True)).astype(np.float32)
 
 
 @dataclass
@@ -78,8 +90,7 @@ class FrameDataset:
     """
 
     def __init__(self, cache_dir: str | os.PathLike, output_size: int, persons: tuple[str, ...] | None = None, exclude_persons: tuple[str, ...] = (), identity_key: str = "identity", expression_reference: str = "none") -> None:
-        if expression_reference not in EXPRESSION_REFERENCES:
-            raise ValueError(f"expression_reference must be one of {EXPRESSION_REFERENCES}, got {expression_reference!r}")
+        relative_to_reference(np.zeros((1, 1), np.float32), expression_reference)  # unknown names fail before any I/O
         cache_dir = Path(cache_dir)
         files = sorted(cache_dir.glob("*.npz")) if cache_dir.is_dir() else []
         if not files:
@@ -112,10 +123,7 @@ class FrameDataset:
             images.append(_resize_uint8(frames, output_size))
             masks.append(_resize_uint8(clip_masks[..., None], output_size))
             poses.append(torch.from_numpy(pose.astype(np.float32)))
-            expression = expression.astype(np.float32)
-            if expression_reference == "clip_mean":
-                expression = expression - expression.mean(axis=0, keepdims=True)
-            expressions.append(torch.from_numpy(expression))
+            expressions.append(torch.from_numpy(relative_to_reference(expression, expression_reference)))
             identities.append(torch.from_numpy(identity.astype(np.float32)).expand(count, -1))
             clip_index.append(torch.full((count,), len(self.clip_files), dtype=torch.long))
             self.persons.append(person)

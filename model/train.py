@@ -130,6 +130,11 @@ def _step_generator(seed: int, step: int, salt: int, device: torch.device) -> to
     return generator
 
 
+def _architecture(config: dict) -> dict:
+    """A stored model config without its loss settings: what must match to reuse weights."""
+    return {k: v for k, v in config.items() if k != "loss"}
+
+
 def _with_config(model: HeadModel, config: ModelConfig) -> HeadModel:
     """A copy of ``model`` carrying ``config`` (same architecture, e.g. other loss settings)."""
     rebuilt = HeadModel(config).to(next(model.parameters()).device)
@@ -191,8 +196,7 @@ def _train(model_config: ModelConfig, cfg: TrainConfig, dataset_dir: str | os.Pa
     optimizer_state = None
     if resume and checkpoint_path.is_file():
         stored = read_checkpoint(checkpoint_path)
-        architecture = {k: v for k, v in model_config.to_dict().items() if k != "loss"}
-        if {k: v for k, v in stored["config"].items() if k != "loss"} != architecture:
+        if _architecture(stored["config"]) != _architecture(model_config.to_dict()):
             raise CheckpointError(f"{checkpoint_path} was trained with another model config; use a new out_dir or resume=False")
         model, meta = load_checkpoint(checkpoint_path, device)
         if model.config != model_config:  # only the loss settings differ: continue with the new ones
@@ -200,7 +204,7 @@ def _train(model_config: ModelConfig, cfg: TrainConfig, dataset_dir: str | os.Pa
         start_step, optimizer_state = meta.step, meta.optimizer_state
     elif cfg.init_from:
         initial, _ = load_checkpoint(cfg.init_from, device)
-        if {k: v for k, v in initial.config.to_dict().items() if k != "loss"} != {k: v for k, v in model_config.to_dict().items() if k != "loss"}:
+        if _architecture(initial.config.to_dict()) != _architecture(model_config.to_dict()):
             raise CheckpointError(f"{cfg.init_from} has another architecture than this run's model config")
         model = _with_config(initial, model_config)
     else:

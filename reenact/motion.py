@@ -1,4 +1,5 @@
-"""How a source's tracked motion becomes the target's per-frame camera and expression. Pure numpy.
+"""How a source's tracked motion becomes the target's per-frame camera and expression. Numpy only;
+the expression reference rule is the training one, from ``model/data.py``.
 
 Poses are ``cam_to_world`` (camera-to-head) transforms of ``model/camera.py``. The head moves in the
 camera's frame by ``head_to_cam = inv(cam_to_world)``.
@@ -22,6 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from model.data import relative_to_reference
+
 
 def fill_invalid(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """Replace rows of invalid frames by the nearest valid row (earlier one on ties). (N, ...) → (N, ...)."""
@@ -37,15 +40,8 @@ def fill_invalid(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
 
 
 def model_expressions(expression: np.ndarray, valid: np.ndarray, reference: str = "none") -> np.ndarray:
-    """Tracked codes (N,E) → the codes a model trained with ``reference`` expects (N,E)."""
-    expression = np.asarray(expression, np.float32)
-    if reference == "none":
-        return expression.copy()
-    if reference != "clip_mean":
-        raise ValueError(f"unknown expression reference {reference!r}")
-    valid = np.asarray(valid, bool)
-    rows = expression[valid] if valid.any() else expression
-    return (expression - rows.mean(axis=0, keepdims=True)).astype(np.float32)
+    """Tracked codes (N,E) → the codes a model trained with ``reference`` expects (N,E); the training rule."""
+    return relative_to_reference(expression, reference, valid)
 
 
 def reference_frame(valid: np.ndarray) -> int:
