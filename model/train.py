@@ -28,7 +28,7 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -81,6 +81,13 @@ class TrainConfig:
     """What β is measured from (``model/data.py``: "none" or "clip_mean"); stored in the checkpoint."""
     init_from: str | None = None
     """Start a new run from this checkpoint's weights (same architecture; fresh optimizer and schedule)."""
+    clip_balance: float = 0.0
+    """Frame sampling weight ∝ clip_length^(−clip_balance): 0 = uniform over frames, 1 = uniform over clips.
+    Between them, one-frame clips (portraits) are drawn often enough to matter without drowning the videos."""
+    identity_noise: float = 0.0
+    """Std of Gaussian noise added to each sample's z_id (per component). With a few dozen people the field
+    only sees isolated identity codes; jitter makes it answer β and pose alike in their neighbourhood, where a
+    fitted code for a new person lands."""
 
 
 @dataclass
@@ -114,13 +121,26 @@ class TrainResult:
     """Wall time of this call."""
 
 
-def _extra(cfg: TrainConfig, dataset_dir: str | os.PathLike) -> dict[str, str | int]:
+def frame_weights(clip_index: torch.Tensor, clip_balance: float) -> torch.Tensor | None:
+    """Sampling weight of each frame, clip_length^(−clip_balance) (a clip of n frames weighs n^(1−b) in all);
+    None for 0, which keeps the uniform ``randint`` draw of earlier runs bit for bit."""
+    if clip_balance == 0:
+        return None
+    clip_length = torch.bincount(clip_index).double()
+    return clip_length[clip_index] ** -clip_balance
+
+
+def _extra(cfg: TrainConfig, dataset_dir: str | os.PathLike) -> dict[str, str | int | float]:
     """What a checkpoint records about its data; ``identity_source`` tells users which tracker output is z_id."""
     source = "embedding" if cfg.identity_key == "identity" else cfg.identity_key
     extra = {"seed": cfg.seed, "dataset": str(dataset_dir), "identity_source": source,
              "expression_reference": cfg.expression_reference}
     if cfg.init_from:
         extra["init_from"] = str(cfg.init_from)
+    if cfg.clip_balance:
+        extra["clip_balance"] = float(cfg.clip_balance)
+    if cfg.identity_noise:
+        extra["identity_noise"] = float(cfg.identity_noise)
     return extra
 
 
@@ -225,6 +245,7 @@ def _train(model_config: ModelConfig, cfg: TrainConfig, dataset_dir: str | os.Pa
     if world_size > 1:
         network = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
+    sample_weights = frame_weights(dataset.clip_index, cfg.clip_balance)
     preview_indices = torch.linspace(0, len(dataset) - 1, min(4, len(dataset))).round().long()
     history: list[float] = []
     step = start_step
@@ -234,8 +255,15 @@ def _train(model_config: ModelConfig, cfg: TrainConfig, dataset_dir: str | os.Pa
         for group in optimizer.param_groups:
             group["lr"] = lr
         index_gen = _step_generator(cfg.seed, step, 0, torch.device("cpu"))
-        global_batch = torch.randint(0, len(dataset), (cfg.batch_size * world_size,), generator=index_gen)
-        batch = dataset.batch(global_batch[rank * cfg.batch_size:(rank + 1) * cfg.batch_size], device)
+        mine = slice(rank * cfg.batch_size, (rank + 1) * cfg.batch_size)
+        if sample_weights is None:
+            global_batch = torch.randint(0, len(dataset), (cfg.batch_size * world_size,), generator=index_gen)
+        else:
+            global_batch = torch.multinomial(sample_weights, cfg.batch_size * world_size, replacement=True, generator=index_gen)
+        batch = dataset.batch(global_batch[mine], device)
+        if cfg.identity_noise > 0:
+            noise = torch.randn((cfg.batch_size * world_size, dataset.identity_dim), generator=index_gen)[mine]
+            batch = replace(batch, identity=batch.identity + cfg.identity_noise * noise.to(device))
         jitter = _step_generator(cfg.seed, step, 1 + rank, device)
         with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=use_amp):
             output = network(Camera(batch.cam_to_world), batch.expression, batch.identity, jitter, cfg.chunk_rays)

@@ -301,9 +301,10 @@ def train_command(
     batch_size: int | None = None, lr: float | None = None, seed: int = 0, every: int = 2,
     hold_out: tuple[str, ...] = (), vgg16: Path | None = None, resume: bool = True, time_limit: float | None = None,
     identity_source: str = "embedding", expression_reference: str = "clip_mean", init: Path | None = None,
-    device: str = "auto", reporter: Reporter | None = None,
+    clip_balance: float = 0.0, identity_noise: float = 0.0, device: str = "auto", reporter: Reporter | None = None,
 ) -> dict[str, Any]:
-    """Build (or reuse) the preprocessed cache from DATA, then train. DATA may itself be a cache folder.
+    """Build (or reuse) the preprocessed cache from DATA (videos and still portraits), then train. DATA may
+    itself be a cache folder.
 
     ``init``: start from that checkpoint's weights (fresh optimizer and learning-rate schedule)."""
     from model.config import preset as model_preset
@@ -342,7 +343,8 @@ def train_command(
     if init is not None and not Path(init).is_file():
         raise InputError(f"--init checkpoint not found: {init}")
     train_config = replace(train_config, identity_key=identity_key, expression_reference=expression_reference,
-                           init_from=str(init) if init is not None else None)
+                           init_from=str(init) if init is not None else None, clip_balance=clip_balance,
+                           identity_noise=identity_noise)
     total = train_config.steps
     state = {"last": 0}
     with reporter.progress("training", total) as advance:

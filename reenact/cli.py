@@ -166,11 +166,13 @@ def render(reporter: Reporter, device: str, **options: Any) -> None:
 @click.option("--identity-source", type=click.Choice(["embedding", "identity_shape"]), default="embedding", show_default=True, help="z_id from the recognition embedding (paper) or the landmark identity shape (the paper's Table 1 ablation).")
 @click.option("--expression-reference", type=click.Choice(["clip_mean", "none"]), default="clip_mean", show_default=True, help="Measure β from each clip's mean code (clip_mean) or use the tracker's code as it is.")
 @click.option("--init", type=click.Path(path_type=Path, dir_okay=False), default=None, help="Start from this checkpoint's weights (same preset; fresh optimizer and schedule).")
+@click.option("--clip-balance", type=click.FloatRange(min=0.0, max=1.0), default=0.0, show_default=True, help="Sample frames ∝ clip_length^-B: 0 uniform over frames, 1 uniform over clips (portraits are one-frame clips).")
+@click.option("--identity-noise", type=click.FloatRange(min=0.0), default=0.0, show_default=True, help="Std of Gaussian noise on z_id per training sample (identity-code augmentation).")
 @click.option("--resume/--no-resume", default=True, show_default=True)
 @click.option("--time-limit", type=click.FloatRange(min=0.0), default=None, help="Stop (with a checkpoint) after this many minutes.")
 @common_options
 def train(reporter: Reporter, device: str, **options: Any) -> None:
-    """Train the head model on DATA: videos, folders of videos, or a prepared cache folder."""
+    """Train the head model on DATA: videos, still portraits, folders of them, or a prepared cache folder."""
     from reenact import api
 
     result = api.train_command(reporter=reporter, device=device, **options)

@@ -1,10 +1,15 @@
-"""Build the training cache from videos: track each clip, crop and mask its frames once, store arrays.
+"""Build the training cache from videos and still portraits: track each clip, crop and mask its frames once,
+store arrays.
 
 One ``.npz`` per clip in the cache folder, in the format ``model/data.py`` reads:
 ``images (N,S,S,3) uint8``, ``masks (N,S,S) uint8``, ``pose (N,4,4) f32``, ``expression (N,E) f32``,
 ``identity (D,) f32`` (recognition embedding), ``identity_shape (K,) f32`` (landmark-model identity
 coefficients, for the paper's ablation), ``person`` (str), ``clip`` (str). A clip already in the cache
 (same name, same size and frame step) is not recomputed, so an interrupted build resumes.
+
+A still image becomes a one-frame clip named ``still_<folder>_<stem>``: it adds a person (identity
+coverage, the paper's reason for large identity sets) but no motion. Under ``clip_mean`` its β is zero, as
+for a target image at inference.
 """
 
 from __future__ import annotations
@@ -15,19 +20,22 @@ import numpy as np
 
 from reenact.console import Reporter
 from reenact.errors import InputError, NoFaceError
-from reenact.video import VIDEO_SUFFIXES, open_video
+from reenact.video import VIDEO_SUFFIXES, is_image_path, open_video, read_image
 from tracking.build_basis import person_of
 from tracking.npz_io import save_npz
 from tracking.tracker import Tracker, TrackerConfig
+from tracking.types import Track
 
 
 
 def find_videos(inputs: list[str | Path]) -> list[Path]:
+    """Videos and still images given directly or found (recursively) in the given folders, sorted per folder."""
     videos: list[Path] = []
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            videos.extend(sorted(p for p in path.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES))
+            videos.extend(sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")
+                                 and (p.suffix.lower() in VIDEO_SUFFIXES or is_image_path(p))))
         elif path.is_file():
             videos.append(path)
         else:
@@ -36,8 +44,10 @@ def find_videos(inputs: list[str | Path]) -> list[Path]:
 
 
 def clip_name(path: Path) -> str:
-    """Cache key of a clip: its folder and stem (``pcavs_00015``)."""
-    return f"{path.parent.name}_{path.stem}"
+    """Cache key of a clip: its folder and stem (``pcavs_00015``); stills get a ``still_`` prefix so a
+    portrait never shares a key with a video of the same name."""
+    name = f"{path.parent.name}_{path.stem}"
+    return f"still_{name}" if is_image_path(path) else name
 
 
 def held_out(path: Path, hold_out: tuple[str, ...]) -> bool:
@@ -47,8 +57,21 @@ def held_out(path: Path, hold_out: tuple[str, ...]) -> bool:
     return any(person == item or person.startswith(item) or name.startswith(item) for item in hold_out)
 
 
+def build_still(image_path: Path, out_file: Path, size: int, every: int, config: TrackerConfig) -> int:
+    """Track one portrait and write it as a one-frame cache entry; returns 1."""
+    image = read_image(image_path)
+    with Tracker(config) as tracker:
+        track = tracker.track_image(image)
+        crop, mask = tracker.crop_frame(image, track, 0, size)
+    _save(out_file, image_path, track, [0], crop[None], np.clip(mask * 255.0 + 0.5, 0, 255).astype(np.uint8)[None],
+          size, every)
+    return 1
+
+
 def build_clip(video: Path, out_file: Path, size: int, every: int, config: TrackerConfig, reporter: Reporter) -> int:
     """Track ``video``, keep every ``every``-th valid frame, write its cache entry; returns frames kept."""
+    if is_image_path(video):
+        return build_still(video, out_file, size, every, config)
     with open_video(video) as reader, Tracker(config) as tracker:
         info = reader.info
         with reporter.progress(f"tracking {video.name}", info.frame_count) as advance:
@@ -67,6 +90,12 @@ def build_clip(video: Path, out_file: Path, size: int, every: int, config: Track
             crop, mask = tracker.crop_frame(frame.image, track, frame.index, size)
             images[slot] = crop
             masks[slot] = np.clip(mask * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    _save(out_file, video, track, keep, images, masks, size, every)
+    return len(keep)
+
+
+def _save(out_file: Path, source: Path, track: Track, keep: list[int], images: np.ndarray, masks: np.ndarray, size: int,
+          every: int) -> None:
     save_npz(
         out_file,
         dict(
@@ -76,21 +105,20 @@ def build_clip(video: Path, out_file: Path, size: int, every: int, config: Track
             expression=track.expression[keep].astype(np.float32),
             identity=np.asarray(track.embedding, np.float32),
             identity_shape=np.asarray(track.identity_shape, np.float32),
-            person=np.asarray(person_of(video)),
-            clip=np.asarray(clip_name(video)),
+            person=np.asarray(person_of(source)),
+            clip=np.asarray(clip_name(source)),
             frame_index=np.asarray(keep, np.int64),
             size=np.int64(size),
             every=np.int64(every),
         ),
     )
-    return len(keep)
 
 
 def build_cache(
     inputs: list[str | Path], cache_dir: Path, size: int, every: int = 2, hold_out: tuple[str, ...] = (),
     reporter: Reporter | None = None,
 ) -> list[Path]:
-    """Build (or complete) the cache for all videos under ``inputs`` except held-out people."""
+    """Build (or complete) the cache for all videos and stills under ``inputs`` except held-out people."""
     reporter = reporter or Reporter(quiet=True)
     cache_dir.mkdir(parents=True, exist_ok=True)
     config = TrackerConfig(crop_size=size, smoothing=0.0)  # raw per-frame parameters match their frames

@@ -4,7 +4,7 @@ import torch
 
 from model.checkpoint import load_checkpoint
 from model.config import preset
-from model.train import TrainConfig, train
+from model.train import TrainConfig, frame_weights, train
 from reenact.errors import CheckpointError
 
 from .conftest import write_cache
@@ -71,3 +71,31 @@ def test_init_from_starts_a_new_run_from_given_weights(tmp_path, cache_dir):
         assert torch.equal(pa, pb), name
     with pytest.raises(CheckpointError):
         train(preset("cpu"), TrainConfig(steps=1, out_dir=str(tmp_path / "c"), init_from=str(tmp_path / "a" / "last.pt")), cache_dir)
+
+
+def test_frame_weights_balance_clips():
+    clip_index = torch.tensor([0] * 9 + [1])  # a 9-frame clip and a portrait
+    assert frame_weights(clip_index, 0.0) is None
+    half = frame_weights(clip_index, 0.5)
+    assert torch.allclose(half[:9].sum() / half[9], torch.tensor(3.0, dtype=torch.float64))  # 9^0.5 : 1
+    whole = frame_weights(clip_index, 1.0)
+    assert torch.allclose(whole[:9].sum(), whole[9:].sum())
+
+
+def test_identity_noise_and_clip_balance_are_used_and_recorded(tmp_path, clip_frames):
+    cache = write_cache(tmp_path / "cache", clip_frames[:9])
+    write_cache(cache, clip_frames[9:10], person="portrait", seed=1)
+
+    def run(out, **extra):
+        config = TrainConfig(steps=3, batch_size=2, lr=1e-3, checkpoint_every=10, preview_every=0, out_dir=str(tmp_path / out), **extra)
+        return train(preset("tiny"), config, cache)
+
+    plain = run("plain")
+    augmented = run("augmented", clip_balance=1.0, identity_noise=0.05)
+    again = run("again", clip_balance=1.0, identity_noise=0.05)
+    assert augmented.loss_history == again.loss_history  # noise and draws come from the step's seeded generator
+    assert augmented.loss_history != plain.loss_history
+    _, meta = load_checkpoint(tmp_path / "augmented" / "last.pt")
+    assert meta.extra["clip_balance"] == 1.0 and meta.extra["identity_noise"] == 0.05
+    _, meta = load_checkpoint(tmp_path / "plain" / "last.pt")
+    assert "clip_balance" not in meta.extra and "identity_noise" not in meta.extra
