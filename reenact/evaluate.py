@@ -89,15 +89,17 @@ def motion_metrics(
 
 
 def load_clip(clip: Path, max_frames: int, size: int, config: TrackerConfig) -> tuple[Track, np.ndarray, np.ndarray]:
-    """Track the first ``max_frames`` frames; return the track and their real crops and head masks."""
-    with open_video(clip) as reader, Tracker(config) as tracker:
-        info = reader.info
-        track = tracker.track_frames(itertools.islice(reader, max_frames), fps=info.fps, size=(info.width, info.height))
-    crops = np.zeros((len(track), size, size, 3), np.uint8)
-    masks = np.zeros((len(track), size, size), np.float32)
-    with open_video(clip) as reader, Tracker(config) as tracker:
-        for frame in itertools.islice(reader, len(track)):
-            crops[frame.index], masks[frame.index] = tracker.crop_frame(frame.image, track, frame.index, size)
+    """Track the first ``max_frames`` frames; return the track and their real crops and head masks. Two
+    decoding passes (the crop needs the whole track) share one tracker: its graphs take seconds to build."""
+    with Tracker(config) as tracker:
+        with open_video(clip) as reader:
+            info = reader.info
+            track = tracker.track_frames(itertools.islice(reader, max_frames), fps=info.fps, size=(info.width, info.height))
+        crops = np.zeros((len(track), size, size, 3), np.uint8)
+        masks = np.zeros((len(track), size, size), np.float32)
+        with open_video(clip) as reader:
+            for frame in itertools.islice(reader, len(track)):
+                crops[frame.index], masks[frame.index] = tracker.crop_frame(frame.image, track, frame.index, size)
     return track, crops, masks
 
 
