@@ -46,9 +46,6 @@ class FitConfig:
     """Adam learning rate of the camera correction (radians / head units per step scale)."""
     optimize_camera: bool = True
     """Optimise the camera correction (else keep the given camera)."""
-    identity_prior: float = 0.0
-    """Weight of ‖z_id − z_init‖² added to the loss: keeps the fitted identity near the recognition embedding,
-    where the trained field's response to pose and expression is known, at some cost in fit fidelity."""
     finetune_renderer: bool = False
     """Afterwards, briefly fine-tune a copy of the neural renderer on the image for fidelity."""
     finetune_iterations: int = 100
@@ -128,8 +125,7 @@ def fit_codes(model: HeadModel, image: torch.Tensor, mask: torch.Tensor, cam_to_
     mask = F.interpolate(mask[None].float().to(device), size=(size, size), mode="area") if mask.shape[-1] != size else mask[None].float().to(device)
     target = image * mask
     base_camera = cam_to_world.float().to(device)
-    identity_init = identity.float().to(device).clone()[None]
-    identity_code = identity_init.clone().requires_grad_(True)
+    identity_code = identity.float().to(device).clone()[None].requires_grad_(True)
     expression_code = expression.float().to(device).clone()[None].requires_grad_(True)
     omega = torch.zeros(3, device=device, requires_grad=True)
     translation = torch.zeros(3, device=device, requires_grad=True)
@@ -156,8 +152,6 @@ def fit_codes(model: HeadModel, image: torch.Tensor, mask: torch.Tensor, cam_to_
         for iteration in range(1, config.iterations + 1):
             rendered, opacity = render(model)
             loss = loss_fn(rendered, image, mask, opacity).total
-            if config.identity_prior > 0:
-                loss = loss + config.identity_prior * (identity_code - identity_init).square().sum()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -51,7 +51,3 @@ def test_fit_raises_psnr_on_held_out_real_frame(tmp_path, clip_frames):
           renderer_state={k: v.numpy() for k, v in tuned.renderer_state.items()}).save(path)
     loaded = Codes.load(path)
     assert np.array_equal(loaded.identity, result.identity.numpy()) and set(loaded.renderer_state) == set(tuned.renderer_state)
-    # The identity prior holds z_id near where it started (the recognition embedding); without it the fit moves it.
-    free = fit_codes(model, held_out, mask, start_camera, torch.zeros(46), identity, FitConfig(iterations=20))
-    held = fit_codes(model, held_out, mask, start_camera, torch.zeros(46), identity, FitConfig(iterations=20, identity_prior=100.0))
-    assert float((held.identity - identity).norm()) < 0.5 * float((free.identity - identity).norm())
