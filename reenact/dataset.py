@@ -14,13 +14,15 @@ for a target image at inference.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from reenact.console import Reporter
 from reenact.errors import InputError, NoFaceError
-from reenact.video import VIDEO_SUFFIXES, is_image_path, open_video, read_image
+from reenact.pipeline import load_target
+from reenact.video import VIDEO_SUFFIXES, is_image_path, open_video
 from tracking.build_basis import person_of
 from tracking.npz_io import save_npz
 from tracking.tracker import Tracker, TrackerConfig
@@ -28,14 +30,15 @@ from tracking.types import Track
 
 
 
-def find_videos(inputs: list[str | Path]) -> list[Path]:
-    """Videos and still images given directly or found (recursively) in the given folders, sorted per folder."""
+def find_videos(inputs: list[str | Path], stills: bool = False) -> list[Path]:
+    """Videos (and still images when ``stills``) given directly or found (recursively) in the given folders,
+    sorted per folder. ``reenact eval`` wants videos only; the training cache takes stills too."""
     videos: list[Path] = []
     for item in inputs:
         path = Path(item)
         if path.is_dir():
             videos.extend(sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")
-                                 and (p.suffix.lower() in VIDEO_SUFFIXES or is_image_path(p))))
+                                 and (p.suffix.lower() in VIDEO_SUFFIXES or (stills and is_image_path(p)))))
         elif path.is_file():
             videos.append(path)
         else:
@@ -58,13 +61,9 @@ def held_out(path: Path, hold_out: tuple[str, ...]) -> bool:
 
 
 def build_still(image_path: Path, out_file: Path, size: int, every: int, config: TrackerConfig) -> int:
-    """Track one portrait and write it as a one-frame cache entry; returns 1."""
-    image = read_image(image_path)
-    with Tracker(config) as tracker:
-        track = tracker.track_image(image)
-        crop, mask = tracker.crop_frame(image, track, 0, size)
-    _save(out_file, image_path, track, [0], crop[None], np.clip(mask * 255.0 + 0.5, 0, 255).astype(np.uint8)[None],
-          size, every)
+    """Track one portrait (as a drive target is) and write it as a one-frame cache entry; returns 1."""
+    target = load_target(image_path, replace(config, crop_size=size))
+    _save(out_file, image_path, target.track, [0], target.crop[None], target.mask[None], size, every)
     return 1
 
 
@@ -80,7 +79,7 @@ def build_clip(video: Path, out_file: Path, size: int, every: int, config: Track
     if not keep:
         raise NoFaceError(f"no face tracked in {video}")
     images = np.zeros((len(keep), size, size, 3), np.uint8)
-    masks = np.zeros((len(keep), size, size), np.uint8)
+    masks = np.zeros((len(keep), size, size), np.float32)
     wanted = {index: slot for slot, index in enumerate(keep)}
     with open_video(video) as reader, Tracker(config) as tracker:
         for frame in reader:
@@ -89,18 +88,19 @@ def build_clip(video: Path, out_file: Path, size: int, every: int, config: Track
                 continue
             crop, mask = tracker.crop_frame(frame.image, track, frame.index, size)
             images[slot] = crop
-            masks[slot] = np.clip(mask * 255.0 + 0.5, 0, 255).astype(np.uint8)
+            masks[slot] = mask
     _save(out_file, video, track, keep, images, masks, size, every)
     return len(keep)
 
 
 def _save(out_file: Path, source: Path, track: Track, keep: list[int], images: np.ndarray, masks: np.ndarray, size: int,
           every: int) -> None:
+    """One cache entry: uint8 crops (N,S,S,3), float head masks (N,S,S) in [0, 1] stored as uint8."""
     save_npz(
         out_file,
         dict(
             images=images,
-            masks=masks,
+            masks=np.clip(masks * 255.0 + 0.5, 0, 255).astype(np.uint8),
             pose=track.pose[keep].astype(np.float32),
             expression=track.expression[keep].astype(np.float32),
             identity=np.asarray(track.embedding, np.float32),
@@ -123,7 +123,7 @@ def build_cache(
     cache_dir.mkdir(parents=True, exist_ok=True)
     config = TrackerConfig(crop_size=size, smoothing=0.0)  # raw per-frame parameters match their frames
     written = []
-    for video in find_videos(inputs):
+    for video in find_videos(inputs, stills=True):
         if held_out(video, hold_out):
             reporter.debug(f"held out: {video}")
             continue
