@@ -42,6 +42,12 @@ class FieldConfig:
     """Channels C of the feature vector F (and of the rendered feature map)."""
     expression_dim: int = 46
     """Size of the expression code β (FaceWarehouse-style coefficients, paper: 46)."""
+    expression_components: int = 0
+    """How many leading components of β the field sees (0 = all ``expression_dim``); the rest are zeroed at
+    its input, so neither training, fitting nor driving can use them. β is in σ units of a PCA basis, so the
+    trailing components (landmark motion of ~1% of a head, mostly tracking jitter) are as loud as the leading
+    ones; a model that sees them learns per-frame appearance from noise (see the README, "Expression
+    components")."""
     identity_dim: int = 128
     """Size of the identity embedding z_id as the encoder gives it (dlib: 128, AdaFace: 512)."""
     identity_projection: int = 64
@@ -50,6 +56,8 @@ class FieldConfig:
     def __post_init__(self) -> None:
         if min(self.width, self.depth, self.feature_dim, self.identity_projection) < 1:
             raise ValueError("FieldConfig: width, depth, feature_dim and identity_projection must be >= 1")
+        if not 0 <= self.expression_components <= self.expression_dim:
+            raise ValueError(f"FieldConfig: expression_components {self.expression_components} must be in [0, {self.expression_dim}]")
         if self.skip >= self.depth:
             raise ValueError(f"FieldConfig: skip {self.skip} must be < depth {self.depth} (or -1)")
 
@@ -156,12 +164,16 @@ class ModelConfig:
             sub = data[name]
             if not isinstance(sub, dict):
                 raise ValueError(f"model config: {name} must be a dict")
-            _check_keys(cls, sub, name)
-            values = dict(sub)
+            values = {**_ADDED_LATER.get(name, {}), **sub}
+            _check_keys(cls, values, name)
             if cls is NeuralRendererConfig:
                 values["block_channels"] = tuple(int(c) for c in values["block_channels"])
             parts[name] = cls(**values)
         return ModelConfig(format_version=version, **parts)
+
+
+_ADDED_LATER: dict[str, dict[str, Any]] = {"field": {"expression_components": 0}}
+"""Keys added after format version 1, with the value that reproduces how older checkpoints behave."""
 
 
 def _to_plain(value: Any) -> Any:

@@ -62,6 +62,9 @@ class HeadField(nn.Module):
         self.position_dim = encoded_dim(3, config.pos_freqs)
         self.direction_dim = encoded_dim(3, config.dir_freqs)
         code_dim = config.expression_dim + config.identity_projection
+        used = config.expression_components or config.expression_dim
+        # Not persistent: a function of the config, so state dicts stay as they were.
+        self.register_buffer("expression_mask", (torch.arange(config.expression_dim) < used).float(), persistent=False)
         self.identity_projection = nn.Linear(config.identity_dim, config.identity_projection)
         layers = []
         for index in range(config.depth):
@@ -80,7 +83,7 @@ class HeadField(nn.Module):
     def _trunk(self, points: torch.Tensor, expression: torch.Tensor, identity: torch.Tensor) -> torch.Tensor:
         batch, rays, samples, _ = points.shape
         encoded = positional_encoding(points.reshape(batch, rays * samples, 3) / HEAD_RADIUS, self.config.pos_freqs)
-        codes = torch.cat([expression, self.identity_projection(identity)], dim=-1)
+        codes = torch.cat([expression * self.expression_mask, self.identity_projection(identity)], dim=-1)
         hidden = encoded
         for index, layer in enumerate(self.trunk):
             if index == 0:

@@ -150,9 +150,14 @@ def _step_generator(seed: int, step: int, salt: int, device: torch.device) -> to
     return generator
 
 
-def _architecture(config: dict) -> dict:
-    """A stored model config without its loss settings: what must match to reuse weights."""
-    return {k: v for k, v in config.items() if k != "loss"}
+def _architecture(config: dict, weights_only: bool = False) -> dict:
+    """A stored model config without its loss settings: what must match to resume a run. ``weights_only``
+    also drops what does not change the weights' shapes (``field.expression_components``): what must match
+    to start a new run from a checkpoint's weights."""
+    kept = {k: v for k, v in config.items() if k != "loss"}
+    if weights_only:
+        kept["field"] = {k: v for k, v in kept["field"].items() if k != "expression_components"}
+    return kept
 
 
 def _with_config(model: HeadModel, config: ModelConfig) -> HeadModel:
@@ -224,7 +229,7 @@ def _train(model_config: ModelConfig, cfg: TrainConfig, dataset_dir: str | os.Pa
         start_step, optimizer_state = meta.step, meta.optimizer_state
     elif cfg.init_from:
         initial, _ = load_checkpoint(cfg.init_from, device)
-        if _architecture(initial.config.to_dict()) != _architecture(model_config.to_dict()):
+        if _architecture(initial.config.to_dict(), True) != _architecture(model_config.to_dict(), True):
             raise CheckpointError(f"{cfg.init_from} has another architecture than this run's model config")
         model = _with_config(initial, model_config)
     else:

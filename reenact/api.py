@@ -301,7 +301,8 @@ def train_command(
     batch_size: int | None = None, lr: float | None = None, seed: int = 0, every: int = 2,
     hold_out: tuple[str, ...] = (), vgg16: Path | None = None, resume: bool = True, time_limit: float | None = None,
     identity_source: str = "embedding", expression_reference: str = "clip_mean", init: Path | None = None,
-    clip_balance: float = 0.0, identity_noise: float = 0.0, device: str = "auto", reporter: Reporter | None = None,
+    clip_balance: float = 0.0, identity_noise: float = 0.0, expression_components: int = 0, device: str = "auto",
+    reporter: Reporter | None = None,
 ) -> dict[str, Any]:
     """Build (or reuse) the preprocessed cache from DATA (videos and still portraits), then train. DATA may
     itself be a cache folder.
@@ -331,8 +332,11 @@ def train_command(
             raise InputError(f"cache {cache_dir} has no {identity_key!r} array")
         identity_dim = int(clip[identity_key].shape[0])
         expression_dim = int(clip["expression"].shape[1])
+    if expression_components > expression_dim:
+        raise InputError(f"--expression-components {expression_components} exceeds the cache's {expression_dim} components")
     model_config = replace(model_config, field=replace(model_config.field, identity_dim=identity_dim,
-                                                       expression_dim=expression_dim))
+                                                       expression_dim=expression_dim,
+                                                       expression_components=expression_components))
     overrides = {"steps": steps, "batch_size": batch_size, "lr": lr}
     train_config = replace(
         TrainConfig(), seed=seed, out_dir=str(output), device=str(resolve_device(device)),

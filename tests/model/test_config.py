@@ -50,3 +50,14 @@ def test_invalid_configs():
         preset("huge")
     with pytest.raises(dataclasses.FrozenInstanceError):
         preset("tiny").field.width = 3  # type: ignore[misc]
+
+
+def test_expression_components_default_for_older_checkpoints():
+    # Checkpoints written before the key existed saw every component; their stored config must still load.
+    data = preset("cpu").to_dict()
+    del data["field"]["expression_components"]
+    assert ModelConfig.from_dict(data).field.expression_components == 0
+    limited = dataclasses.replace(preset("cpu"), field=dataclasses.replace(preset("cpu").field, expression_components=10))
+    assert ModelConfig.from_dict(limited.to_dict()) == limited
+    with pytest.raises(ValueError, match="expression_components"):
+        FieldConfig(expression_dim=46, expression_components=47)

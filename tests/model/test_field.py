@@ -60,3 +60,25 @@ def test_skip_layer_matches_concatenation():
     weight = torch.cat([layer.point.weight, layer.code.weight], dim=1)
     joined = torch.cat([encoded, codes[:, None].expand(1, 6, -1)], -1) @ weight.T + layer.point.bias
     assert torch.allclose(layer(encoded, codes), joined, atol=1e-5)
+
+
+def test_expression_components_hide_the_trailing_codes():
+    import dataclasses
+
+    config = dataclasses.replace(preset("tiny").field, expression_components=10)
+    torch.manual_seed(0)
+    field = HeadField(config)
+    points, directions, expression, identity = _inputs()
+    base = field(points, directions, expression, identity)
+    trailing = expression.clone()
+    trailing[:, 10:] += 3.0
+    assert torch.equal(field(points, directions, trailing, identity).features, base.features)
+    leading = expression.clone()
+    leading[:, 9] += 3.0
+    assert not torch.equal(field(points, directions, leading, identity).features, base.features)
+    # The mask is derived from the config, not stored: the state dict is the same as with every component.
+    assert set(field.state_dict()) == set(HeadField(preset("tiny").field).state_dict())
+    # The code's gradient is zero on the hidden part, so a fit leaves it where it started.
+    trailing.requires_grad_(True)
+    (grad,) = torch.autograd.grad(field(points, directions, trailing, identity).features.sum(), trailing)
+    assert torch.count_nonzero(grad[:, 10:]) == 0 and torch.count_nonzero(grad[:, :10]) > 0

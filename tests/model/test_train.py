@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -71,6 +73,15 @@ def test_init_from_starts_a_new_run_from_given_weights(tmp_path, cache_dir):
         assert torch.equal(pa, pb), name
     with pytest.raises(CheckpointError):
         train(preset("cpu"), TrainConfig(steps=1, out_dir=str(tmp_path / "c"), init_from=str(tmp_path / "a" / "last.pt")), cache_dir)
+    # Hiding expression components keeps the weights' shapes: a new run may start from them, but a run may
+    # not be resumed with another setting.
+    limited = replace(preset("tiny"), field=replace(preset("tiny").field, expression_components=4))
+    limited_run = replace(warm, out_dir=str(tmp_path / "d"))
+    assert train(limited, limited_run, cache_dir).step == 1
+    stored, _ = load_checkpoint(tmp_path / "d" / "last.pt")
+    assert stored.config.field.expression_components == 4
+    with pytest.raises(CheckpointError):
+        train(preset("tiny"), replace(limited_run, steps=2), cache_dir)
 
 
 def test_frame_weights_balance_clips():

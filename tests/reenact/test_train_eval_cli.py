@@ -41,6 +41,16 @@ def test_train_writes_a_resumable_checkpoint(capsys, trained, short_clip):
     assert code == 0, err
     resumed = json.loads(stdout)
     assert resumed["start_step"] == 4 and resumed["step"] == 6
+    # A new run from those weights that sees only the leading expression components; too many is one clear error.
+    code, stdout, err = run(capsys, "train", run_dir / "cache", "-o", run_dir.parent / "limited", "--preset", "tiny",
+                            "--steps", "1", "--init", run_dir / "last.pt", "--expression-components", "10", "--json")
+    assert code == 0, err
+    from model.checkpoint import load_checkpoint
+
+    assert load_checkpoint(run_dir.parent / "limited" / "last.pt")[0].config.field.expression_components == 10
+    code, _, err = run(capsys, "train", run_dir / "cache", "-o", run_dir.parent / "bad", "--preset", "tiny",
+                       "--steps", "1", "--expression-components", "47")
+    assert code != 0 and "expression-components" in err and "Traceback" not in err
 
 
 def test_fit_render_and_export(capsys, trained, shared_data, tmp_path):
