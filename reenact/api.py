@@ -270,7 +270,7 @@ def eval_command(
     from rich.table import Table
 
     from reenact.dataset import find_videos
-    from reenact.evaluate import evaluate
+    from reenact.evaluate import LEADING_EXPRESSION, METRIC_KEYS, evaluate
 
     reporter = reporter or quiet_reporter()
     clips = find_videos(list(videos))
@@ -284,8 +284,8 @@ def eval_command(
         portraits.extend(list_files(path, IMAGE_SUFFIXES) if path.is_dir() else [path])
     result = evaluate(checkpoint, clips, portraits, ablation_checkpoint, max_frames, fit_iterations, device, reporter)
     table = Table(title=f"reenact eval: {len(clips)} clips, {max_frames} frames each, fit {fit_iterations} it")
-    columns = ("l1", "psnr", "ssim", "identity_similarity", "expression_distance", "pose_distance_deg", "face_found")
-    headers = ("L1", "PSNR", "SSIM", "ID sim", "expr dist", "pose °", "face found")
+    columns = METRIC_KEYS
+    headers = ("L1", "PSNR", "SSIM", "ID sim", "expr dist", f"expr dist {LEADING_EXPRESSION}", "pose °", "face found")
     table.add_column("method")
     for header in headers:
         table.add_column(header, justify="right")

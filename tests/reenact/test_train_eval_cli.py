@@ -104,3 +104,26 @@ def test_rotation_distance_deg():
     from model.camera import orbit_cam_to_world
 
     assert rotation_distance_deg(orbit_cam_to_world(0.0), orbit_cam_to_world(np.radians(30))) == pytest.approx(30.0, abs=1e-4)
+
+
+def test_motion_metrics_hand_values():
+    from types import SimpleNamespace
+
+    from model.camera import orbit_cam_to_world
+    from reenact.evaluate import LEADING_EXPRESSION, motion_metrics
+
+    seen = np.zeros((1, 46), np.float32)
+    seen[0, :LEADING_EXPRESSION] = 1.0  # off by 1 on the leading components, exact on the rest
+    tracked = SimpleNamespace(embedding=np.array([1.0, 0.0]), expression=seen, pose=orbit_cam_to_world(np.radians(10))[None])
+
+    class Tracker:  # answers every render with the same tracked face
+        def track_image(self, image):
+            return tracked
+
+    renders = np.zeros((2, 8, 8, 3), np.uint8)
+    metrics = motion_metrics(renders, np.stack([orbit_cam_to_world(0.0)] * 2), np.zeros((2, 46), np.float32),
+                             np.array([1.0, 1.0]), Tracker())
+    assert metrics["identity_similarity"] == pytest.approx(1 / math.sqrt(2))
+    assert metrics["expression_distance"] == pytest.approx(LEADING_EXPRESSION / 46)
+    assert metrics["expression_distance_leading"] == pytest.approx(1.0)
+    assert metrics["pose_distance_deg"] == pytest.approx(10.0, abs=1e-4) and metrics["face_found"] == 1.0
