@@ -301,7 +301,7 @@ def train_command(
     batch_size: int | None = None, lr: float | None = None, seed: int = 0, every: int = 2,
     hold_out: tuple[str, ...] = (), vgg16: Path | None = None, resume: bool = True, time_limit: float | None = None,
     identity_source: str = "embedding", expression_reference: str = "clip_mean", init: Path | None = None,
-    clip_balance: float = 0.0, identity_noise: float = 0.0, expression_components: int = 0, device: str = "auto",
+    clip_balance: float = 0.0, identity_noise: float = 0.0, expression_components: int = 10, device: str = "auto",
     reporter: Reporter | None = None,
 ) -> dict[str, Any]:
     """Build (or reuse) the preprocessed cache from DATA (videos and still portraits), then train. DATA may
