@@ -221,7 +221,8 @@ def _train(model_config: ModelConfig, cfg: TrainConfig, dataset_dir: str | os.Pa
     optimizer_state = None
     if resume and checkpoint_path.is_file():
         stored = read_checkpoint(checkpoint_path)
-        if _architecture(stored["config"]) != _architecture(model_config.to_dict()):
+        # Through from_dict, so a checkpoint written before a key existed compares with that key's default.
+        if _architecture(ModelConfig.from_dict(stored["config"]).to_dict()) != _architecture(model_config.to_dict()):
             raise CheckpointError(f"{checkpoint_path} was trained with another model config; use a new out_dir or resume=False")
         model, meta = load_checkpoint(checkpoint_path, device)
         if model.config != model_config:  # only the loss settings differ: continue with the new ones

@@ -82,6 +82,11 @@ def test_init_from_starts_a_new_run_from_given_weights(tmp_path, cache_dir):
     assert stored.config.field.expression_components == 4
     with pytest.raises(CheckpointError):
         train(preset("tiny"), replace(limited_run, steps=2), cache_dir)
+    # A run saved before the key existed resumes: its stored config means "every component".
+    payload = torch.load(tmp_path / "b" / "last.pt", weights_only=True)
+    del payload["config"]["field"]["expression_components"]
+    torch.save(payload, tmp_path / "b" / "last.pt")
+    assert train(preset("tiny"), replace(warm, steps=2), cache_dir).start_step == 1
 
 
 def test_frame_weights_balance_clips():
