@@ -332,11 +332,12 @@ def train_command(
             raise InputError(f"cache {cache_dir} has no {identity_key!r} array")
         identity_dim = int(clip[identity_key].shape[0])
         expression_dim = int(clip["expression"].shape[1])
-    if expression_components > expression_dim:
-        raise InputError(f"--expression-components {expression_components} exceeds the cache's {expression_dim} components")
-    model_config = replace(model_config, field=replace(model_config.field, identity_dim=identity_dim,
-                                                       expression_dim=expression_dim,
-                                                       expression_components=expression_components))
+    try:  # FieldConfig holds the bound; say it in the flag's terms
+        field = replace(model_config.field, identity_dim=identity_dim, expression_dim=expression_dim,
+                        expression_components=expression_components)
+    except ValueError as exc:
+        raise InputError(f"--expression-components: {exc} (the cache has {expression_dim} components)") from None
+    model_config = replace(model_config, field=field)
     overrides = {"steps": steps, "batch_size": batch_size, "lr": lr}
     train_config = replace(
         TrainConfig(), seed=seed, out_dir=str(output), device=str(resolve_device(device)),
