@@ -31,16 +31,16 @@ def test_shipped_model_renders_the_fitted_face(shared_data):
     engine = Engine.load(None, "cpu")
     config = TrackerConfig(crop_size=engine.render_size, smoothing=0.0)
     fitted_similarities, random_similarities = [], []
-    for name in ("liveportrait/s2.jpg", "liveportrait/s11.jpg", "liveportrait/d8.jpg"):
-        target = load_target(shared_data / "portraits" / name, config)
-        codes = fit_target(target, engine, FitConfig(iterations=60), Reporter(quiet=True))
-        assert codes.psnr > 15.0, name
-        fitted = engine.render(codes.cam_to_world[None], codes.expression[None], codes.identity[None])[0]
-        generator = np.random.default_rng(0)
-        random_identity = generator.normal(size=codes.identity.shape).astype(np.float32)
-        random_identity *= np.linalg.norm(codes.identity) / np.linalg.norm(random_identity)
-        random_render = engine.render(codes.cam_to_world[None], codes.expression[None], random_identity[None])[0]
-        with Tracker(config) as tracker:
+    with Tracker(config) as tracker:
+        for name in ("liveportrait/s2.jpg", "liveportrait/s11.jpg", "liveportrait/d8.jpg"):
+            target = load_target(shared_data / "portraits" / name, config)
+            codes = fit_target(target, engine, FitConfig(iterations=60), Reporter(quiet=True))
+            assert codes.psnr > 15.0, name
+            fitted = engine.render(codes.cam_to_world[None], codes.expression[None], codes.identity[None])[0]
+            generator = np.random.default_rng(0)
+            random_identity = generator.normal(size=codes.identity.shape).astype(np.float32)
+            random_identity *= np.linalg.norm(codes.identity) / np.linalg.norm(random_identity)
+            random_render = engine.render(codes.cam_to_world[None], codes.expression[None], random_identity[None])[0]
             fitted_track = tracker.track_image(fitted)  # NoFaceError here means the render is not a face
             fitted_similarities.append(cosine(fitted_track.embedding, target.track.embedding))
             try:
