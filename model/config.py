@@ -125,10 +125,15 @@ class LossConfig:
     """Weight of pixels outside the head mask, where the render is pushed to the black background."""
     opacity_weight: float = 0.1
     """Weight of an L1 term between the accumulated opacity and the (downsampled) head mask; 0 disables."""
+    expression_weight: float = 0.0
+    """Weight of the expression-critic term (training only; ``model/expression_critic.py``): L1 between what a
+    critic trained on the training frames reads off the render and off the real frame. 0 disables."""
 
     def __post_init__(self) -> None:
         if self.perceptual not in PERCEPTUAL_KINDS:
             raise ValueError(f"perceptual must be one of {PERCEPTUAL_KINDS}, got {self.perceptual!r}")
+        if self.expression_weight < 0:
+            raise ValueError(f"expression_weight must be >= 0, got {self.expression_weight}")
 
 
 @dataclass(frozen=True)
@@ -172,7 +177,7 @@ class ModelConfig:
         return ModelConfig(format_version=version, **parts)
 
 
-_ADDED_LATER: dict[str, dict[str, Any]] = {"field": {"expression_components": 0}}
+_ADDED_LATER: dict[str, dict[str, Any]] = {"field": {"expression_components": 0}, "loss": {"expression_weight": 0.0}}
 """Keys added after format version 1, with the value that reproduces how older checkpoints behave."""
 
 

@@ -95,7 +95,7 @@ class FrameDataset:
         files = sorted(cache_dir.glob("*.npz")) if cache_dir.is_dir() else []
         if not files:
             raise InputError(f"no .npz clip files in training cache {cache_dir}")
-        images, masks, poses, expressions, identities, clip_index = [], [], [], [], [], []
+        images, masks, poses, expressions, tracked, identities, clip_index = [], [], [], [], [], [], []
         self.persons: list[str] = []
         self.clip_files: list[Path] = []
         for path in files:
@@ -124,6 +124,7 @@ class FrameDataset:
             masks.append(_resize_uint8(clip_masks[..., None], output_size))
             poses.append(torch.from_numpy(pose.astype(np.float32)))
             expressions.append(torch.from_numpy(relative_to_reference(expression, expression_reference)))
+            tracked.append(torch.from_numpy(expression.astype(np.float32)))
             identities.append(torch.from_numpy(identity.astype(np.float32)).expand(count, -1))
             clip_index.append(torch.full((count,), len(self.clip_files), dtype=torch.long))
             self.persons.append(person)
@@ -134,6 +135,8 @@ class FrameDataset:
         self.masks = torch.cat(masks)
         self.cam_to_world = torch.cat(poses)
         self.expression = torch.cat(expressions)
+        self.tracked_expression = torch.cat(tracked)
+        """(N, E) the tracker's codes as they are (``expression`` is them measured from the reference)."""
         self.identity = torch.cat(identities).contiguous()
         self.clip_index = torch.cat(clip_index)
         self.output_size = output_size

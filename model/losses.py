@@ -14,6 +14,8 @@ Conventions
       net (random conv features are known to carry much of a perceptual loss's signal; no weights needed);
       ``"laplacian"`` — L1 between 5-level Laplacian pyramids; ``"none"``.
     * The opacity term is L1 between the opacity and the head mask area-downsampled to the feature size.
+    * The expression term (training only, when a critic is given): mean |C(render) − C(target)| of the
+      expression critic's readings (``model/expression_critic.py``), weighted by ``expression_weight``.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class LossTerms:
     l1: torch.Tensor
     perceptual: torch.Tensor
     opacity: torch.Tensor
+    expression: torch.Tensor | None = None
 
 
 class Vgg16Perceptual(nn.Module):
@@ -139,9 +142,10 @@ class RandomConvPerceptual(nn.Module):
 class HeadLoss(nn.Module):
     """The configured loss; build once (loads VGG16 weights for ``"vgg16"``) and move to the device."""
 
-    def __init__(self, config: LossConfig) -> None:
+    def __init__(self, config: LossConfig, critic: nn.Module | None = None) -> None:
         super().__init__()
         self.config = config
+        self.critic = critic if config.expression_weight > 0 else None
         self.perceptual: nn.Module | None
         if config.perceptual == "vgg16":
             self.perceptual = Vgg16Perceptual(config.vgg_path)
@@ -164,4 +168,11 @@ class HeadLoss(nn.Module):
         else:
             opacity_term = render.new_zeros(())
         total = config.l1_weight * l1 + config.perceptual_weight * perceptual + config.opacity_weight * opacity_term
-        return LossTerms(total=total, l1=l1.detach(), perceptual=perceptual.detach(), opacity=opacity_term.detach())
+        expression = None
+        if self.critic is not None:
+            with torch.no_grad():
+                wanted = self.critic(target)
+            expression = (self.critic(render) - wanted).abs().mean()
+            total = total + config.expression_weight * expression
+            expression = expression.detach()
+        return LossTerms(total=total, l1=l1.detach(), perceptual=perceptual.detach(), opacity=opacity_term.detach(), expression=expression)

@@ -41,6 +41,7 @@ from model.config import ModelConfig
 from model.data import FrameDataset
 from model.head_model import HeadModel
 from model.image_io import write_png
+from model.expression_critic import CriticTrainConfig, ExpressionCritic, load_critic, save_critic, train_critic
 from model.losses import HeadLoss
 from reenact.errors import CheckpointError, InputError
 
@@ -88,6 +89,8 @@ class TrainConfig:
     """Std of Gaussian noise added to each sample's z_id (per component). With a few dozen people the field
     only sees isolated identity codes; jitter makes it answer β and pose alike in their neighbourhood, where a
     fitted code for a new person lands."""
+    critic: CriticTrainConfig = CriticTrainConfig()
+    """How the expression critic is trained, when ``LossConfig.expression_weight`` > 0."""
 
 
 @dataclass
@@ -103,6 +106,8 @@ class TrainProgress:
     seconds_per_step: float
     preview_path: str | None = None
     checkpoint_path: str | None = None
+    expression: float | None = None
+    """The expression-critic term (None when it is off)."""
 
 
 @dataclass
@@ -206,6 +211,27 @@ def train(model_config: ModelConfig, train_config: TrainConfig, dataset_dir: str
             dist.destroy_process_group()
 
 
+CRITIC_FILE = "expression_critic.pt"
+"""The run folder's expression critic (trained once at the start of a run that uses it; reused on resume)."""
+
+
+def _expression_critic(model_config: ModelConfig, cfg: TrainConfig, dataset: FrameDataset, rank: int) -> ExpressionCritic | None:
+    """The critic of ``LossConfig.expression_weight`` > 0: read from the run folder or trained on ``dataset``
+    (with the critic's own fixed seed, not the run's: it is a measuring instrument, and every DDP rank trains
+    the same one; rank 0 saves it). None when the term is off."""
+    if model_config.loss.expression_weight <= 0:
+        return None
+    path = Path(cfg.out_dir) / CRITIC_FILE
+    if path.is_file():
+        return load_critic(path)
+    components = model_config.field.expression_components or dataset.expression_dim
+    critic, _ = train_critic(dataset.images, dataset.masks, dataset.tracked_expression, components, cfg.critic)
+    if rank == 0:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_critic(path, critic)
+    return critic
+
+
 def _train(model_config: ModelConfig, cfg: TrainConfig, dataset_dir: str | os.PathLike, resume: bool, progress: Callable[[TrainProgress], None] | None, device: torch.device, rank: int, world_size: int, started: float) -> TrainResult:
     out_dir = Path(cfg.out_dir)
     checkpoint_path = out_dir / "last.pt"
@@ -244,7 +270,7 @@ def _train(model_config: ModelConfig, cfg: TrainConfig, dataset_dir: str | os.Pa
     optimizer = torch.optim.Adam(params, lr=cfg.lr)
     if optimizer_state is not None:
         optimizer.load_state_dict(optimizer_state)
-    loss_fn = HeadLoss(model_config.loss).to(device)
+    loss_fn = HeadLoss(model_config.loss, _expression_critic(model_config, cfg, dataset, rank)).to(device)
     use_amp = cfg.amp and device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     network: torch.nn.Module = model
@@ -296,7 +322,8 @@ def _train(model_config: ModelConfig, cfg: TrainConfig, dataset_dir: str | os.Pa
             saved_path = str(checkpoint_path)
         now = time.perf_counter()
         if progress is not None:
-            progress(TrainProgress(step, cfg.steps, total_value, float(terms.l1), float(terms.perceptual), float(terms.opacity), now - last_time, preview_path, saved_path))
+            progress(TrainProgress(step, cfg.steps, total_value, float(terms.l1), float(terms.perceptual), float(terms.opacity), now - last_time, preview_path, saved_path,
+                                  None if terms.expression is None else float(terms.expression)))
         last_time = now
         if out_of_time:
             break

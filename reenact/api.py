@@ -301,8 +301,8 @@ def train_command(
     batch_size: int | None = None, lr: float | None = None, seed: int = 0, every: int = 2,
     hold_out: tuple[str, ...] = (), vgg16: Path | None = None, resume: bool = True, time_limit: float | None = None,
     identity_source: str = "embedding", expression_reference: str = "clip_mean", init: Path | None = None,
-    clip_balance: float = 0.0, identity_noise: float = 0.0, expression_components: int = 10, device: str = "auto",
-    reporter: Reporter | None = None,
+    clip_balance: float = 0.0, identity_noise: float = 0.0, expression_components: int = 10,
+    expression_weight: float = 0.0, device: str = "auto", reporter: Reporter | None = None,
 ) -> dict[str, Any]:
     """Build (or reuse) the preprocessed cache from DATA (videos and still portraits), then train. DATA may
     itself be a cache folder.
@@ -337,7 +337,7 @@ def train_command(
                         expression_components=expression_components)
     except ValueError as exc:
         raise InputError(f"--expression-components: {exc} (the cache has {expression_dim} components)") from None
-    model_config = replace(model_config, field=field)
+    model_config = replace(model_config, field=field, loss=replace(model_config.loss, expression_weight=expression_weight))
     overrides = {"steps": steps, "batch_size": batch_size, "lr": lr}
     train_config = replace(
         TrainConfig(), seed=seed, out_dir=str(output), device=str(resolve_device(device)),
@@ -350,6 +350,8 @@ def train_command(
     train_config = replace(train_config, identity_key=identity_key, expression_reference=expression_reference,
                            init_from=str(init) if init is not None else None, clip_balance=clip_balance,
                            identity_noise=identity_noise)
+    if expression_weight > 0 and not (output / "expression_critic.pt").is_file():
+        reporter.info("training the expression critic first (3,000 small steps; ~5 min on one CPU thread)")
     total = train_config.steps
     state = {"last": 0}
     with reporter.progress("training", total) as advance:
@@ -357,7 +359,8 @@ def train_command(
             advance(p.step - state["last"])
             state["last"] = p.step
             if p.checkpoint_path:
-                reporter.debug(f"step {p.step}: loss {p.loss:.4f} (l1 {p.l1:.4f}) → {p.checkpoint_path}")
+                extra = "" if p.expression is None else f", expression {p.expression:.4f}"
+                reporter.debug(f"step {p.step}: loss {p.loss:.4f} (l1 {p.l1:.4f}{extra}) → {p.checkpoint_path}")
 
         result = train(model_config, train_config, cache_dir, resume=resume, progress=on_progress)
     reporter.info(f"trained to step {result.step} in {result.seconds:.0f} s → {result.checkpoint_path}")

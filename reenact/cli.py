@@ -169,6 +169,7 @@ def render(reporter: Reporter, device: str, **options: Any) -> None:
 @click.option("--clip-balance", type=click.FloatRange(min=0.0, max=1.0), default=0.0, show_default=True, help="Sample frames ∝ clip_length^-B: 0 uniform over frames, 1 uniform over clips (portraits are one-frame clips).")
 @click.option("--identity-noise", type=click.FloatRange(min=0.0), default=0.0, show_default=True, help="Std of Gaussian noise on z_id per training sample (identity-code augmentation).")
 @click.option("--expression-components", type=click.IntRange(min=0), default=10, show_default=True, help="Leading expression components the model sees (0 = all); the rest are zeroed at the field's input (the trailing ones are mostly tracking jitter).")
+@click.option("--expression-weight", type=click.FloatRange(min=0.0), default=0.0, show_default=True, help="Weight of the expression-critic loss (a small CNN trained first on the same frames reads the expression off render and photo; 0 = off).")
 @click.option("--resume/--no-resume", default=True, show_default=True)
 @click.option("--time-limit", type=click.FloatRange(min=0.0), default=None, help="Stop (with a checkpoint) after this many minutes.")
 @common_options

@@ -1,0 +1,75 @@
+"""How much of a commanded expression change reaches the render? For each clip the first frame is fitted
+(as ``reenact eval`` does); then the fitted code is moved along one leading expression component at a time
+(a = −2, −1, 0, +1, +2 σ), each render is tracked with the project's tracker, and the slope of the tracked
+component against a is the *gain* (1 = the render shows exactly what it was asked; 0 = it ignores it).
+The mean |slope| of the other leading components is the *crosstalk*. Several checkpoints are measured in
+the same run, on the same fits' inputs, so they compare side by side.
+
+    python benchmarks/diagnose_expression_response.py reenact/weights/head_cpu.pt runs/control5/last.pt \
+        --clip ../shared/data/videos/mead/M030_front_happy_level3_001.mp4 --clip ../shared/data/videos/liveportrait/d6.mp4
+
+Prints one row per checkpoint and clip (gain of each component, their mean, crosstalk) and a mean per
+checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from model.fit import FitConfig
+from reenact.engine import Engine
+from reenact.evaluate import load_clip
+from reenact.pipeline import identity_input, initial_expression
+from tracking.tracker import Tracker, TrackerConfig
+
+AMPLITUDES = np.array([-2.0, -1.0, 0.0, 1.0, 2.0])
+
+
+def response(engine: Engine, clip: str, components: int, tracker: Tracker, config: TrackerConfig) -> tuple[np.ndarray, float]:
+    """(gains (K,), crosstalk) of one checkpoint on one clip."""
+    track, crops, masks = load_clip(clip, 2, engine.render_size, config)
+    first = int(np.flatnonzero(track.valid & track.detected)[0])
+    fit = engine.fit(crops[first], masks[first], track.pose[first], initial_expression(track, first, engine),
+                     identity_input(track, engine), FitConfig())
+    slopes = np.zeros((components, components))
+    for k in range(components):
+        codes = np.repeat(fit.expression[None], len(AMPLITUDES), 0)
+        codes[:, k] += AMPLITUDES
+        renders = engine.render(np.repeat(fit.cam_to_world[None], len(AMPLITUDES), 0), codes,
+                                np.repeat(fit.identity[None], len(AMPLITUDES), 0))
+        tracked = np.stack([tracker.track_image(r).expression[0][:components] for r in renders])
+        slopes[k] = np.polyfit(AMPLITUDES, tracked, 1)[0]
+    gains = np.diag(slopes).copy()
+    crosstalk = float(np.abs(slopes[~np.eye(components, dtype=bool)]).mean())
+    return gains, crosstalk
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("checkpoints", nargs="+")
+    parser.add_argument("--clip", action="append", required=True, help="a clip of a held-out person (repeat)")
+    parser.add_argument("--components", type=int, default=10, help="leading components to command")
+    args = parser.parse_args()
+
+    engines = [Engine.load(path, "cpu") for path in args.checkpoints]
+    size = engines[0].render_size
+    config = TrackerConfig(crop_size=size, smoothing=0.0)
+    print(f"{'checkpoint':28s} {'clip':20s} {'gains (leading components)':{7 * args.components}s} {'mean':>6s} {'cross':>6s}")
+    means: dict[str, list[tuple[float, float]]] = {path: [] for path in args.checkpoints}
+    with Tracker(config) as tracker:
+        for clip in args.clip:
+            for path, engine in zip(args.checkpoints, engines):
+                gains, crosstalk = response(engine, clip, args.components, tracker, config)
+                means[path].append((float(gains.mean()), crosstalk))
+                cells = "".join(f"{g:7.2f}" for g in gains)
+                print(f"{path[-28:]:28s} {clip.split('/')[-1][:20]:20s} {cells} {gains.mean():6.2f} {crosstalk:6.2f}", flush=True)
+    for path, rows in means.items():
+        gain, cross = np.mean(rows, axis=0)
+        print(f"{path[-28:]:28s} {'mean':20s} {'':{7 * args.components}s} {gain:6.2f} {cross:6.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
