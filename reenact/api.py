@@ -309,7 +309,7 @@ def train_command(
 
     ``init``: start from that checkpoint's weights (fresh optimizer and learning-rate schedule)."""
     from model.config import preset as model_preset
-    from model.train import TrainConfig, train
+    from model.train import CRITIC_FILE, TrainConfig, train
     from reenact.dataset import build_cache
     from reenact.engine import resolve_device
 
@@ -350,7 +350,7 @@ def train_command(
     train_config = replace(train_config, identity_key=identity_key, expression_reference=expression_reference,
                            init_from=str(init) if init is not None else None, clip_balance=clip_balance,
                            identity_noise=identity_noise)
-    if expression_weight > 0 and not (output / "expression_critic.pt").is_file():
+    if expression_weight > 0 and not (output / CRITIC_FILE).is_file():
         reporter.info("training the expression critic first (3,000 small steps; ~5 min on one CPU thread)")
     total = train_config.steps
     state = {"last": 0}
