@@ -94,8 +94,14 @@ def train_critic(images: torch.Tensor, masks: torch.Tensor, codes: torch.Tensor,
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         critic = ExpressionCritic(components)
-    small = F.interpolate((images.float() / 255.0) * (masks.float() / 255.0), size=(CRITIC_SIZE * 2, CRITIC_SIZE * 2), mode="area") \
-        if images.shape[-1] > 2 * CRITIC_SIZE else (images.float() / 255.0) * (masks.float() / 255.0)
+    # Frames stay uint8 and are masked (and shrunk to at most twice the critic's side, so the blur acts
+    # before the critic's own downsampling) per batch: a float copy of a whole cache would be 4× its size.
+    side = min(images.shape[-1], 2 * CRITIC_SIZE)
+
+    def masked(index: torch.Tensor) -> torch.Tensor:
+        x = (images[index].float() / 255.0) * (masks[index].float() / 255.0)
+        return F.interpolate(x, size=(side, side), mode="area") if x.shape[-1] != side else x
+
     targets = codes[:, :components].float()
     optimizer = torch.optim.AdamW(critic.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     history = []
@@ -103,8 +109,8 @@ def train_critic(images: torch.Tensor, masks: torch.Tensor, codes: torch.Tensor,
         lr = config.lr * 0.05 ** (step / max(config.steps - 1, 1))
         for group in optimizer.param_groups:
             group["lr"] = lr
-        index = torch.randint(0, len(small), (config.batch_size,), generator=generator)
-        x = augment(small[index], generator, config.max_blur_sigma * small.shape[-1] / images.shape[-1])
+        index = torch.randint(0, len(images), (config.batch_size,), generator=generator)
+        x = augment(masked(index), generator, config.max_blur_sigma * side / images.shape[-1])
         loss = (critic(x) - targets[index]).abs().mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

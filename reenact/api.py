@@ -351,7 +351,7 @@ def train_command(
                            init_from=str(init) if init is not None else None, clip_balance=clip_balance,
                            identity_noise=identity_noise)
     if expression_weight > 0 and not (output / CRITIC_FILE).is_file():
-        reporter.info("training the expression critic first (3,000 small steps; ~5 min on one CPU thread)")
+        reporter.info(f"training the expression critic first ({train_config.critic.steps:,} small steps; ~5 min on one CPU thread)")
     total = train_config.steps
     state = {"last": 0}
     with reporter.progress("training", total) as advance:
