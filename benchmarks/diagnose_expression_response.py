@@ -23,13 +23,14 @@ from reenact.engine import Engine
 from reenact.evaluate import load_clip
 from reenact.pipeline import identity_input, initial_expression
 from tracking.tracker import Tracker, TrackerConfig
+from tracking.types import Track
 
 AMPLITUDES = np.array([-2.0, -1.0, 0.0, 1.0, 2.0])
 
 
-def response(engine: Engine, clip: str, components: int, tracker: Tracker, config: TrackerConfig) -> tuple[np.ndarray, float]:
-    """(gains (K,), crosstalk) of one checkpoint on one clip."""
-    track, crops, masks = load_clip(clip, 2, engine.render_size, config)
+def response(engine: Engine, track: Track, crops: np.ndarray, masks: np.ndarray, components: int,
+             tracker: Tracker) -> tuple[np.ndarray, float]:
+    """(gains (K,), crosstalk) of one checkpoint on one clip (its track and crops from ``load_clip``)."""
     first = int(np.flatnonzero(track.valid & track.detected)[0])
     fit = engine.fit(crops[first], masks[first], track.pose[first], initial_expression(track, first, engine),
                      identity_input(track, engine), FitConfig())
@@ -55,13 +56,16 @@ def main() -> int:
 
     engines = [Engine.load(path, "cpu") for path in args.checkpoints]
     size = engines[0].render_size
+    if any(engine.render_size != size for engine in engines):
+        parser.error("the checkpoints render at different sizes; compare them in separate runs")
     config = TrackerConfig(crop_size=size, smoothing=0.0)
     print(f"{'checkpoint':28s} {'clip':20s} {'gains (leading components)':{7 * args.components}s} {'mean':>6s} {'cross':>6s}")
     means: dict[str, list[tuple[float, float]]] = {path: [] for path in args.checkpoints}
     with Tracker(config) as tracker:
         for clip in args.clip:
+            track, crops, masks = load_clip(clip, 2, size, config)  # once per clip, for every checkpoint
             for path, engine in zip(args.checkpoints, engines):
-                gains, crosstalk = response(engine, clip, args.components, tracker, config)
+                gains, crosstalk = response(engine, track, crops, masks, args.components, tracker)
                 means[path].append((float(gains.mean()), crosstalk))
                 cells = "".join(f"{g:7.2f}" for g in gains)
                 print(f"{path[-28:]:28s} {clip.split('/')[-1][:20]:20s} {cells} {gains.mean():6.2f} {crosstalk:6.2f}", flush=True)
