@@ -128,12 +128,18 @@ class LossConfig:
     expression_weight: float = 0.0
     """Weight of the expression-critic term (training only; ``model/expression_critic.py``): L1 between what a
     critic trained on the training frames reads off the render and off the real frame. 0 disables."""
+    region_weight: float = 0.0
+    """Weight of the image loss again, inside the expression regions only (mouth, eyes + brows:
+    ``tracking/regions.py``, from the cache's ``regions``), each part normalized by the region's area; so the
+    regions' pixels count about 1 + region_weight / (their share of the head) times (training only). 0 disables."""
 
     def __post_init__(self) -> None:
         if self.perceptual not in PERCEPTUAL_KINDS:
             raise ValueError(f"perceptual must be one of {PERCEPTUAL_KINDS}, got {self.perceptual!r}")
         if self.expression_weight < 0:
             raise ValueError(f"expression_weight must be >= 0, got {self.expression_weight}")
+        if self.region_weight < 0:
+            raise ValueError(f"region_weight must be >= 0, got {self.region_weight}")
 
 
 @dataclass(frozen=True)
@@ -177,7 +183,7 @@ class ModelConfig:
         return ModelConfig(format_version=version, **parts)
 
 
-_ADDED_LATER: dict[str, dict[str, Any]] = {"field": {"expression_components": 0}, "loss": {"expression_weight": 0.0}}
+_ADDED_LATER: dict[str, dict[str, Any]] = {"field": {"expression_components": 0}, "loss": {"expression_weight": 0.0, "region_weight": 0.0}}
 """Keys added after format version 1, with the value that reproduces how older checkpoints behave."""
 
 

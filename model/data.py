@@ -7,6 +7,9 @@ Cache format — a folder of per-clip ``.npz`` files (any names; sorted order), 
     ``expression`` (N, E)       float32 expression code β per frame
     ``identity``   (D,)         float32 identity embedding z_id of the clip's person
     ``person``     ()           str     person id (used to split training / held-out data by person)
+and optionally
+    ``regions``    (N, S, S)    uint8   expression regions (mouth, eyes + brows; ``tracking/regions.py``),
+                                        255 inside; needed only by ``LossConfig.region_weight`` > 0
 S may be larger than the model's output size m: frames and masks are resized to m×m with area averaging
 (``F.interpolate(mode="area")``) once, at load; crop-normalized intrinsics make that exact for the camera.
 Mask values are scaled to [0, 1] (``mask / mask.max()`` per clip, so 0/1 and 0/255 both work).
@@ -14,7 +17,8 @@ With ``expression_reference="clip_mean"`` each clip's expression codes are taken
 (see :data:`EXPRESSION_REFERENCES`).
 
 Output: :class:`FrameBatch` tensors on the caller's device — image (B, 3, m, m) and mask (B, 1, m, m)
-float in [0, 1], cam_to_world (B, 4, 4), expression (B, E), identity (B, D) float32.
+float in [0, 1], cam_to_world (B, 4, 4), expression (B, E), identity (B, D) float32, and regions
+(B, 1, m, m) in [0, 1] when every clip has them (else None).
 """
 
 from __future__ import annotations
@@ -67,6 +71,8 @@ class FrameBatch:
     """(B, E) expression codes."""
     identity: torch.Tensor
     """(B, D) identity embeddings."""
+    regions: torch.Tensor | None = None
+    """(B, 1, m, m) expression-region map in [0, 1], or None when the cache has none."""
 
 
 def _resize_uint8(frames: np.ndarray, size: int, chunk: int = 64) -> torch.Tensor:
@@ -96,6 +102,7 @@ class FrameDataset:
         if not files:
             raise InputError(f"no .npz clip files in training cache {cache_dir}")
         images, masks, poses, expressions, tracked, identities, clip_index = [], [], [], [], [], [], []
+        regions: list[torch.Tensor] | None = []
         self.persons: list[str] = []
         self.clip_files: list[Path] = []
         for path in files:
@@ -111,6 +118,7 @@ class FrameDataset:
                     if identity_key not in clip.files:
                         raise InputError(f"cache file {path} lacks {identity_key!r}")
                     pose, expression, identity = clip["pose"], clip["expression"], clip[identity_key]
+                    clip_regions = clip["regions"] if "regions" in clip.files else None
             except (OSError, ValueError) as error:
                 raise InputError(f"cannot read cache file {path}: {error}") from error
             count = len(frames)
@@ -122,6 +130,10 @@ class FrameDataset:
             clip_masks = (clip_masks.astype(np.float32) * scale).round().astype(np.uint8)
             images.append(_resize_uint8(frames, output_size))
             masks.append(_resize_uint8(clip_masks[..., None], output_size))
+            if regions is not None and clip_regions is not None and clip_regions.shape == frames.shape[:3]:
+                regions.append(_resize_uint8(clip_regions[..., None], output_size))
+            else:
+                regions = None  # all clips or none: a partial map would weight some frames' faces and not others
             poses.append(torch.from_numpy(pose.astype(np.float32)))
             expressions.append(torch.from_numpy(relative_to_reference(expression, expression_reference)))
             tracked.append(torch.from_numpy(expression.astype(np.float32)))
@@ -133,6 +145,8 @@ class FrameDataset:
             raise InputError(f"no frames for the selected persons in {cache_dir}")
         self.images = torch.cat(images)
         self.masks = torch.cat(masks)
+        self.regions = torch.cat(regions) if regions else None
+        """(N, 1, m, m) uint8 expression-region maps, or None unless every clip has them."""
         self.cam_to_world = torch.cat(poses)
         self.expression = torch.cat(expressions)
         self.tracked_expression = torch.cat(tracked)
@@ -161,4 +175,5 @@ class FrameDataset:
             cam_to_world=self.cam_to_world[indices].to(device),
             expression=self.expression[indices].to(device),
             identity=self.identity[indices].to(device),
+            regions=None if self.regions is None else self.regions[indices].to(device).float() / 255.0,
         )

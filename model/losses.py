@@ -16,6 +16,10 @@ Conventions
     * The opacity term is L1 between the opacity and the head mask area-downsampled to the feature size.
     * The expression term (training only, when a critic is given): mean |C(render) − C(target)| of the
       expression critic's readings (``model/expression_critic.py``), weighted by ``expression_weight``.
+    * The region term (training only, when a region map (B, 1, H, W) is given): the L1 and perceptual terms
+      again on ``render · regions`` vs ``target · regions`` (mouth, eyes + brows), L1 averaged over the
+      region's pixels and the perceptual distance divided by the region's mean coverage, so that the term
+      does not shrink with the region's size; weighted by ``region_weight``.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ class LossTerms:
     perceptual: torch.Tensor
     opacity: torch.Tensor
     expression: torch.Tensor | None = None
+    region: torch.Tensor | None = None
 
 
 class Vgg16Perceptual(nn.Module):
@@ -156,7 +161,8 @@ class HeadLoss(nn.Module):
         else:
             self.perceptual = None
 
-    def forward(self, render: torch.Tensor, image: torch.Tensor, mask: torch.Tensor, opacity: torch.Tensor | None = None) -> LossTerms:
+    def forward(self, render: torch.Tensor, image: torch.Tensor, mask: torch.Tensor, opacity: torch.Tensor | None = None,
+                regions: torch.Tensor | None = None) -> LossTerms:
         config = self.config
         target = image * mask
         pixel_weight = mask + config.background_weight * (1.0 - mask)
@@ -175,4 +181,15 @@ class HeadLoss(nn.Module):
             expression = (self.critic(render) - wanted).abs().mean()
             total = total + config.expression_weight * expression
             expression = expression.detach()
-        return LossTerms(total=total, l1=l1.detach(), perceptual=perceptual.detach(), opacity=opacity_term.detach(), expression=expression)
+        region = None
+        if regions is not None and config.region_weight > 0:
+            regions = regions * mask  # never weight background
+            region_l1 = (regions * (render - target).abs()).sum() / (3.0 * regions.sum()).clamp(min=1e-8)
+            region = config.l1_weight * region_l1
+            if self.perceptual is not None:
+                coverage = regions.mean().clamp(min=1e-3)
+                region = region + config.perceptual_weight * self.perceptual(render * regions, target * regions) / coverage
+            total = total + config.region_weight * region
+            region = region.detach()
+        return LossTerms(total=total, l1=l1.detach(), perceptual=perceptual.detach(), opacity=opacity_term.detach(), expression=expression,
+                         region=region)

@@ -108,6 +108,8 @@ class TrainProgress:
     checkpoint_path: str | None = None
     expression: float | None = None
     """The expression-critic term (None when it is off)."""
+    region: float | None = None
+    """The expression-region term (None when it is off)."""
 
 
 @dataclass
@@ -243,6 +245,10 @@ def _train(model_config: ModelConfig, cfg: TrainConfig, dataset_dir: str | os.Pa
             f"(expression {model_config.field.expression_dim}, identity {model_config.field.identity_dim})"
         )
 
+    if model_config.loss.region_weight > 0 and dataset.regions is None:
+        raise InputError(f"region_weight > 0 needs expression-region maps in every clip of {dataset_dir} "
+                         "(reenact train adds them to a cache; reenact.dataset.add_regions)")
+
     start_step = 0
     optimizer_state = None
     if resume and checkpoint_path.is_file():
@@ -299,7 +305,7 @@ def _train(model_config: ModelConfig, cfg: TrainConfig, dataset_dir: str | os.Pa
         jitter = _step_generator(cfg.seed, step, 1 + rank, device)
         with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=use_amp):
             output = network(Camera(batch.cam_to_world), batch.expression, batch.identity, jitter, cfg.chunk_rays)
-            terms = loss_fn(output.image.float(), batch.image, batch.mask, output.opacity.float())
+            terms = loss_fn(output.image.float(), batch.image, batch.mask, output.opacity.float(), batch.regions)
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(terms.total).backward()
         scaler.step(optimizer)
@@ -323,7 +329,8 @@ def _train(model_config: ModelConfig, cfg: TrainConfig, dataset_dir: str | os.Pa
         now = time.perf_counter()
         if progress is not None:
             progress(TrainProgress(step, cfg.steps, total_value, float(terms.l1), float(terms.perceptual), float(terms.opacity), now - last_time, preview_path, saved_path,
-                                  None if terms.expression is None else float(terms.expression)))
+                                  None if terms.expression is None else float(terms.expression),
+                                  None if terms.region is None else float(terms.region)))
         last_time = now
         if out_of_time:
             break

@@ -302,7 +302,7 @@ def train_command(
     hold_out: tuple[str, ...] = (), vgg16: Path | None = None, resume: bool = True, time_limit: float | None = None,
     identity_source: str = "embedding", expression_reference: str = "clip_mean", init: Path | None = None,
     clip_balance: float = 0.0, identity_noise: float = 0.0, expression_components: int = 10,
-    expression_weight: float = 0.0, device: str = "auto", reporter: Reporter | None = None,
+    expression_weight: float = 0.0, region_weight: float = 0.0, device: str = "auto", reporter: Reporter | None = None,
 ) -> dict[str, Any]:
     """Build (or reuse) the preprocessed cache from DATA (videos and still portraits), then train. DATA may
     itself be a cache folder.
@@ -310,7 +310,7 @@ def train_command(
     ``init``: start from that checkpoint's weights (fresh optimizer and learning-rate schedule)."""
     from model.config import preset as model_preset
     from model.train import CRITIC_FILE, TrainConfig, train
-    from reenact.dataset import build_cache
+    from reenact.dataset import add_regions, build_cache
     from reenact.engine import resolve_device
 
     reporter = reporter or quiet_reporter()
@@ -325,6 +325,8 @@ def train_command(
     else:
         cache_dir = cache or output / "cache"
         build_cache(paths, cache_dir, size=size, every=every, hold_out=hold_out, reporter=reporter)
+    if region_weight > 0:
+        add_regions(cache_dir, reporter=reporter)
     identity_key = "identity" if identity_source == "embedding" else identity_source
     first = sorted(cache_dir.glob("*.npz"))[0]
     with np.load(first, allow_pickle=False) as clip:
@@ -337,7 +339,8 @@ def train_command(
                         expression_components=expression_components)
     except ValueError as exc:
         raise InputError(f"--expression-components: {exc} (the cache has {expression_dim} components)") from None
-    model_config = replace(model_config, field=field, loss=replace(model_config.loss, expression_weight=expression_weight))
+    model_config = replace(model_config, field=field, loss=replace(model_config.loss, expression_weight=expression_weight,
+                                                                            region_weight=region_weight))
     overrides = {"steps": steps, "batch_size": batch_size, "lr": lr}
     train_config = replace(
         TrainConfig(), seed=seed, out_dir=str(output), device=str(resolve_device(device)),
@@ -360,6 +363,7 @@ def train_command(
             state["last"] = p.step
             if p.checkpoint_path:
                 extra = "" if p.expression is None else f", expression {p.expression:.4f}"
+                extra += "" if p.region is None else f", region {p.region:.4f}"
                 reporter.debug(f"step {p.step}: loss {p.loss:.4f} (l1 {p.l1:.4f}{extra}) → {p.checkpoint_path}")
 
         result = train(model_config, train_config, cache_dir, resume=resume, progress=on_progress)

@@ -56,3 +56,29 @@ def test_vgg16_missing_and_given_weights(tmp_path):
     torch.save({"nope": torch.zeros(1)}, path)
     with pytest.raises(MissingWeightsError):
         Vgg16Perceptual(str(path))
+
+
+def test_region_term_is_the_image_loss_again_inside_the_regions():
+    g = torch.Generator().manual_seed(1)
+    image, render = torch.rand(2, 3, 16, 16, generator=g), torch.rand(2, 3, 16, 16, generator=g)
+    mask = torch.ones(2, 1, 16, 16)
+    mask[..., :, :2] = 0  # the regions' part outside the head is never weighted
+    regions = torch.zeros(2, 1, 16, 16)
+    regions[..., 4:8, 0:6] = 1
+    base = HeadLoss(LossConfig(perceptual="none"))(render, image, mask, None, regions)
+    assert base.region is None  # weight 0: off
+    terms = HeadLoss(LossConfig(perceptual="none", region_weight=0.5))(render, image, mask, None, regions)
+    inside = (render - image)[..., 4:8, 2:6].abs()
+    assert torch.isclose(terms.region, inside.mean(), atol=1e-6)
+    assert torch.isclose(terms.total, base.total + 0.5 * inside.mean(), atol=1e-6)
+    assert HeadLoss(LossConfig(perceptual="none", region_weight=0.5))(render, image, mask).region is None  # no map, no term
+
+    perceptual = HeadLoss(LossConfig(region_weight=1.0))
+    same = perceptual(image * mask, image, mask, None, regions)
+    assert float(same.region) < 1e-7
+    changed = image * mask
+    changed[..., 5, 3] += 0.5  # one pixel inside a region
+    outside = image * mask
+    outside[..., 12, 12] += 0.5  # one pixel of the head outside the regions
+    assert float(perceptual(changed, image, mask, None, regions).region) > 0
+    assert float(perceptual(outside, image, mask, None, regions).region) < 1e-7

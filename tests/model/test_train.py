@@ -115,3 +115,21 @@ def test_identity_noise_and_clip_balance_are_used_and_recorded(tmp_path, clip_fr
     assert meta.extra["clip_balance"] == 1.0 and meta.extra["identity_noise"] == 0.05
     _, meta = load_checkpoint(tmp_path / "plain" / "last.pt")
     assert "clip_balance" not in meta.extra and "identity_noise" not in meta.extra
+
+
+def test_region_weight_needs_region_maps(tmp_path, clip_frames):
+    from reenact.errors import InputError
+
+    cache = write_cache(tmp_path / "cache", clip_frames[:3])
+    model_config = preset("tiny")
+    model_config = replace(model_config, loss=replace(model_config.loss, region_weight=0.5))
+    config = TrainConfig(steps=2, batch_size=2, checkpoint_every=10, preview_every=0, out_dir=str(tmp_path / "run"))
+    with pytest.raises(InputError, match="region"):
+        train(model_config, config, cache)
+    maps = np.zeros((3, 64, 64), np.uint8)
+    maps[:, 36:52, 20:44] = 255
+    with np.load(cache / "M030.npz") as clip:
+        np.savez(cache / "M030.npz", **{k: clip[k] for k in clip.files}, regions=maps)
+    reports = []
+    train(model_config, config, cache, progress=reports.append)
+    assert all(r.region is not None and r.region > 0 for r in reports)

@@ -53,6 +53,33 @@ def test_train_writes_a_resumable_checkpoint(capsys, trained, short_clip):
     assert code != 0 and "expression-components" in err and "Traceback" not in err
 
 
+def test_region_weight_completes_an_old_cache_and_trains(capsys, trained, tmp_path):
+    import numpy as np
+
+    from model.checkpoint import load_checkpoint
+
+    run_dir, _ = trained
+    (built,) = sorted((run_dir / "cache").glob("*.npz"))
+    with np.load(built) as clip:
+        arrays = {k: clip[k] for k in clip.files}
+    regions, masks = arrays.pop("regions"), arrays["masks"]
+    # The tracked mouth and eyes of real frames: in every frame, a few percent of the crop, about its middle.
+    assert regions.shape == masks.shape
+    share = (regions > 0).mean(axis=(1, 2))
+    assert share.min() > 0.02 and share.max() < 0.15
+    rows, cols = np.nonzero(regions[0])
+    assert 0.3 < cols.mean() / regions.shape[2] < 0.7 and 0.35 < rows.mean() / regions.shape[1] < 0.75
+    old = tmp_path / "old_cache"
+    old.mkdir()
+    np.savez(old / built.name, **arrays)  # a cache written before regions existed
+    code, stdout, err = run(capsys, "train", old, "-o", tmp_path / "region_run", "--preset", "tiny", "--steps", "2",
+                            "--init", run_dir / "last.pt", "--region-weight", "0.5", "--json")
+    assert code == 0, err
+    with np.load(old / built.name) as clip:
+        assert np.array_equal(clip["regions"], regions)  # completed from the stored codes, as the build made them
+    assert load_checkpoint(tmp_path / "region_run" / "last.pt")[0].config.loss.region_weight == 0.5
+
+
 def test_fit_render_and_export(capsys, trained, shared_data, tmp_path):
     run_dir, _ = trained
     checkpoint = run_dir / "last.pt"
