@@ -10,7 +10,11 @@ expression distance the mean absolute difference (σ units) between the render's
 driving code, over all components and over the :data:`LEADING_EXPRESSION` leading ones (the basis's trailing
 components are landmark motion of ~1% of a head, mostly tracking jitter, and dominate the all-component mean
 even for a perfect render); pose distance the angle (degrees) between the render's tracked head rotation and the
-driving rotation. The driving parameters are in the tracker's terms, whatever the model does inside: for
+driving rotation. Expression *change* distance (leading components) compares motion instead of absolute
+codes: the render's tracked code minus that of the fitted first frame's render against the driving code
+minus the first real frame's, so a fixed offset between how the tracker reads our renders and the photos
+(blur, identity) cancels, and the static baseline scores exactly how far the driver's expression moves.
+The driving parameters are in the tracker's terms, whatever the model does inside: for
 self-reenactment the real frame's tracked pose and expression. The static baseline is the fitted first
 frame repeated. The first frame is fitted as a single image would be (``pipeline.initial_expression``).
 
@@ -42,7 +46,7 @@ from tracking.tracker import Tracker, TrackerConfig
 from tracking.types import Track
 
 METRIC_KEYS = ("l1", "psnr", "ssim", "identity_similarity", "expression_distance", "expression_distance_leading",
-               "pose_distance_deg", "face_found")
+               "expression_change_distance", "pose_distance_deg", "face_found")
 
 LEADING_EXPRESSION = 10
 """Components in ``expression_distance_leading``: 88% of the shipped basis's variance (20: 96%, 46: 100%)."""
@@ -72,10 +76,13 @@ def rotation_distance_deg(pose_a: np.ndarray, pose_b: np.ndarray) -> float:
 
 def motion_metrics(
     renders: np.ndarray, driving_pose: np.ndarray, driving_expression: np.ndarray, reference_embedding: np.ndarray,
-    tracker: Tracker,
+    tracker: Tracker, reference: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, float]:
-    """Track each render; compare identity, expression and rotation with what was asked for."""
+    """Track each render; compare identity, expression and rotation with what was asked for. ``reference``:
+    (tracked code of the render the motion starts from, driving code it starts from) — adds the expression
+    change distance over the leading components (NaN without it)."""
     similarities, expression_distances, leading_distances, pose_distances, found = [], [], [], [], 0
+    change_distances = []
     for render, pose, expression in zip(renders, driving_pose, driving_expression):
         try:
             track = tracker.track_image(render)
@@ -86,12 +93,16 @@ def motion_metrics(
         difference = np.abs(track.expression[0] - expression)
         expression_distances.append(float(difference.mean()))
         leading_distances.append(float(difference[:LEADING_EXPRESSION].mean()))
+        if reference is not None:
+            change = (track.expression[0] - reference[0]) - (expression - reference[1])
+            change_distances.append(float(np.abs(change[:LEADING_EXPRESSION]).mean()))
         pose_distances.append(rotation_distance_deg(track.pose[0], pose))
     nan = float("nan")
     return {
         "identity_similarity": float(np.mean(similarities)) if similarities else nan,
         "expression_distance": float(np.mean(expression_distances)) if expression_distances else nan,
         "expression_distance_leading": float(np.mean(leading_distances)) if leading_distances else nan,
+        "expression_change_distance": float(np.mean(change_distances)) if change_distances else nan,
         "pose_distance_deg": float(np.mean(pose_distances)) if pose_distances else nan,
         "face_found": found / max(len(renders), 1),
     }
@@ -134,11 +145,15 @@ def evaluate_self(
     with Tracker(config) as tracker:
         # Reference identity: the recognition embedding of the real frames (the clip's average).
         reference = track.embedding
+        try:  # where the motion starts: the fitted frame's render, as the tracker reads it, and the real frame
+            start = (tracker.track_image(static[0]).expression[0], track.expression[first])
+        except NoFaceError:
+            start = None
         out = {
             "model": {**image_metrics(renders, reals, real_masks),
-                      **motion_metrics(renders, driving_pose, driving_expression, reference, tracker)},
+                      **motion_metrics(renders, driving_pose, driving_expression, reference, tracker, start)},
             "static": {**image_metrics(static, reals, real_masks),
-                       **motion_metrics(static, driving_pose, driving_expression, reference, tracker)},
+                       **motion_metrics(static, driving_pose, driving_expression, reference, tracker, start)},
         }
     out["model"]["fit_psnr"] = out["static"]["fit_psnr"] = result.psnr
     return out

@@ -154,3 +154,15 @@ def test_motion_metrics_hand_values():
     assert metrics["expression_distance"] == pytest.approx(LEADING_EXPRESSION / 46)
     assert metrics["expression_distance_leading"] == pytest.approx(1.0)
     assert metrics["pose_distance_deg"] == pytest.approx(10.0, abs=1e-4) and metrics["face_found"] == 1.0
+    assert math.isnan(metrics["expression_change_distance"])  # no start to measure change from
+    # Change from the start: the renders' tracked code moved by `seen` from the start render; the driver moved by
+    # 0.5 on component 0 only → |1 − 0.5| on component 0, 1 on the other nine leading ones.
+    driving = np.zeros((2, 46), np.float32)
+    driving[:, 0] = 0.5
+    metrics = motion_metrics(renders, np.stack([orbit_cam_to_world(0.0)] * 2), driving, np.array([1.0, 1.0]), Tracker(),
+                             (np.zeros(46, np.float32), np.zeros(46, np.float32)))
+    assert metrics["expression_change_distance"] == pytest.approx((0.5 + 9.0) / LEADING_EXPRESSION)
+    assert metrics["expression_distance_leading"] == pytest.approx((0.5 + 9.0) / LEADING_EXPRESSION)
+    metrics = motion_metrics(renders, np.stack([orbit_cam_to_world(0.0)] * 2), driving, np.array([1.0, 1.0]), Tracker(),
+                             (seen[0], np.zeros(46, np.float32)))  # a render that does not move from its start
+    assert metrics["expression_change_distance"] == pytest.approx(0.5 / LEADING_EXPRESSION)
