@@ -16,7 +16,9 @@ minus the first real frame's, so a fixed offset between how the tracker reads ou
 (blur, identity) cancels, and the static baseline scores exactly how far the driver's expression moves.
 The driving parameters are in the tracker's terms, whatever the model does inside: for
 self-reenactment the real frame's tracked pose and expression. The static baseline is the fitted first
-frame repeated. The first frame is fitted as a single image would be (``pipeline.initial_expression``).
+frame repeated. The pose-only baseline is the model driven by the head pose alone, its expression code held at
+the fitted frame's: model against pose-only is what transferring the expression adds (or costs) on top of
+the head motion, which the static baseline cannot tell apart. The first frame is fitted as a single image would be (``pipeline.initial_expression``).
 
 Cross-identity: a portrait is fitted and driven by the clip; identity similarity is to the portrait,
 expression/pose distances to the driving parameters: the portrait's tracked pose and expression moved by
@@ -127,7 +129,7 @@ def evaluate_self(
     engine: Engine, track: Track, crops: np.ndarray, masks: np.ndarray, fit_config: FitConfig, config: TrackerConfig,
     batch_size: int = 8,
 ) -> dict[str, dict[str, float]]:
-    """Self-reenactment of one clip: the model and the static baseline."""
+    """Self-reenactment of one clip: the model, the static baseline and the pose-only baseline."""
     valid = np.flatnonzero(track.valid & track.detected)
     if valid.size < 2:
         raise NoFaceError("fewer than two tracked frames")
@@ -138,6 +140,8 @@ def evaluate_self(
                                         result.expression, "relative")
     identity = np.repeat(result.identity[None], len(rest), 0)
     renders = np.concatenate(list(engine.render_batches(pose[rest], expression[rest], identity, batch_size)))
+    held = np.repeat(result.expression[None], len(rest), 0)
+    pose_only = np.concatenate(list(engine.render_batches(pose[rest], held, identity, batch_size)))
     static = np.repeat(engine.render(result.cam_to_world[None], result.expression[None], result.identity[None]),
                        len(rest), 0)
     reals, real_masks = crops[rest], masks[rest]
@@ -150,12 +154,11 @@ def evaluate_self(
         except NoFaceError:
             start = None
         out = {
-            "model": {**image_metrics(renders, reals, real_masks),
-                      **motion_metrics(renders, driving_pose, driving_expression, reference, tracker, start)},
-            "static": {**image_metrics(static, reals, real_masks),
-                       **motion_metrics(static, driving_pose, driving_expression, reference, tracker, start)},
+            method: {**image_metrics(images, reals, real_masks),
+                     **motion_metrics(images, driving_pose, driving_expression, reference, tracker, start),
+                     "fit_psnr": result.psnr}
+            for method, images in (("model", renders), ("static", static), ("pose_only", pose_only))
         }
-    out["model"]["fit_psnr"] = out["static"]["fit_psnr"] = result.psnr
     return out
 
 
@@ -219,7 +222,7 @@ def evaluate(
                 reporter.warn(f"{clip}: {exc}")
             per_clip.append(row)
             advance(1)
-    methods = [m for m in ("model", "static", "ablation") if any(m in row for row in per_clip)]
+    methods = [m for m in ("model", "static", "pose_only", "ablation") if any(m in row for row in per_clip)]
     summary = {m: mean_rows([row[m] for row in per_clip if m in row]) for m in methods}
     if cross:
         summary["cross"] = mean_rows([{k: v for k, v in row.items() if isinstance(v, float)} for row in cross])

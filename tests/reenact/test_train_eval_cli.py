@@ -110,9 +110,14 @@ def test_eval_on_a_short_clip(capsys, trained, short_clip, shared_data):
                             "--fit-iterations", 2, "--cross", portrait, "--json")
     assert code == 0, err
     result = json.loads(stdout)
-    for method in ("model", "static"):
+    for method in ("model", "static", "pose_only"):
         values = result["summary"][method]
         assert 0.0 <= values["l1"] <= 1.0 and math.isfinite(values["psnr"]) and -1.0 <= values["ssim"] <= 1.0
+    clip = result["clips"][0]
+    # One fit for all three: they differ only in what drives the renders after the fitted frame.
+    assert clip["model"]["fit_psnr"] == clip["static"]["fit_psnr"] == clip["pose_only"]["fit_psnr"]
+    # The clip's head moves, so driving by pose alone is not the still frame.
+    assert clip["pose_only"]["l1"] != clip["static"]["l1"]
     assert "cross" in result["summary"] and len(result["cross"]) == 1
 
 
