@@ -132,6 +132,11 @@ class LossConfig:
     """Weight of the image loss again, inside the expression regions only (mouth, eyes + brows:
     ``tracking/regions.py``, from the cache's ``regions``), each part normalized by the region's area; so the
     regions' pixels count about 1 + region_weight / (their share of the head) times (training only). 0 disables."""
+    motion_weight: float = 0.0
+    """Weight of the frame-pair motion term (training only): batches are pairs of frames of one clip, and the term
+    is the head-masked L1 between the render's change and the photo's change from one frame of a pair to the
+    other. What a person's frames share (hair, skin detail the model cannot render) cancels in the change, so
+    the term is about what moved: the pose and the expression. 0 disables (and batches are drawn as before)."""
 
     def __post_init__(self) -> None:
         if self.perceptual not in PERCEPTUAL_KINDS:
@@ -140,6 +145,8 @@ class LossConfig:
             raise ValueError(f"expression_weight must be >= 0, got {self.expression_weight}")
         if self.region_weight < 0:
             raise ValueError(f"region_weight must be >= 0, got {self.region_weight}")
+        if self.motion_weight < 0:
+            raise ValueError(f"motion_weight must be >= 0, got {self.motion_weight}")
 
 
 @dataclass(frozen=True)
@@ -183,7 +190,8 @@ class ModelConfig:
         return ModelConfig(format_version=version, **parts)
 
 
-_ADDED_LATER: dict[str, dict[str, Any]] = {"field": {"expression_components": 0}, "loss": {"expression_weight": 0.0, "region_weight": 0.0}}
+_ADDED_LATER: dict[str, dict[str, Any]] = {"field": {"expression_components": 0}, "loss": {"expression_weight": 0.0, "region_weight": 0.0,
+                                                                                                  "motion_weight": 0.0}}
 """Keys added after format version 1, with the value that reproduces how older checkpoints behave."""
 
 

@@ -20,6 +20,9 @@ Conventions
       again on ``render · regions`` vs ``target · regions`` (mouth, eyes + brows), L1 averaged over the
       region's pixels and the perceptual distance divided by the region's mean coverage, so that the term
       does not shrink with the region's size; weighted by ``region_weight``.
+    * The motion term (training only, ``pairs=True``: the batch's first half and second half are pairs of frames
+      of one clip): L1 between the render's change (first − second) and the masked photo's change, averaged
+      over the pixels inside either frame's head mask; weighted by ``motion_weight``.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ class LossTerms:
     opacity: torch.Tensor
     expression: torch.Tensor | None = None
     region: torch.Tensor | None = None
+    motion: torch.Tensor | None = None
 
 
 class Vgg16Perceptual(nn.Module):
@@ -162,7 +166,7 @@ class HeadLoss(nn.Module):
             self.perceptual = None
 
     def forward(self, render: torch.Tensor, image: torch.Tensor, mask: torch.Tensor, opacity: torch.Tensor | None = None,
-                regions: torch.Tensor | None = None) -> LossTerms:
+                regions: torch.Tensor | None = None, pairs: bool = False) -> LossTerms:
         config = self.config
         target = image * mask
         pixel_weight = mask + config.background_weight * (1.0 - mask)
@@ -191,5 +195,20 @@ class HeadLoss(nn.Module):
                 region = region + config.perceptual_weight * self.perceptual(render * regions, target * regions) / coverage
             total = total + config.region_weight * region
             region = region.detach()
+        motion = None
+        if pairs and config.motion_weight > 0:
+            motion = motion_l1(render, target, mask)
+            total = total + config.motion_weight * motion
+            motion = motion.detach()
         return LossTerms(total=total, l1=l1.detach(), perceptual=perceptual.detach(), opacity=opacity_term.detach(), expression=expression,
-                         region=region)
+                         region=region, motion=motion)
+
+
+def motion_l1(render: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Frame pairs (first half of the batch, second half) → mean |Δrender − Δtarget| inside either head mask."""
+    half = render.shape[0] // 2
+    if half == 0 or render.shape[0] != 2 * half:
+        raise ValueError(f"the motion term needs an even batch of frame pairs, got {render.shape[0]} images")
+    change = (render[:half] - render[half:]) - (target[:half] - target[half:])
+    weight = torch.maximum(mask[:half], mask[half:])
+    return (weight * change.abs()).sum() / (3.0 * weight.sum()).clamp(min=1e-8)

@@ -110,6 +110,8 @@ class TrainProgress:
     """The expression-critic term (None when it is off)."""
     region: float | None = None
     """The expression-region term (None when it is off)."""
+    motion: float | None = None
+    """The frame-pair motion term (None when it is off)."""
 
 
 @dataclass
@@ -149,6 +151,16 @@ def _extra(cfg: TrainConfig, dataset_dir: str | os.PathLike) -> dict[str, str | 
     if cfg.identity_noise:
         extra["identity_noise"] = float(cfg.identity_noise)
     return extra
+
+
+def partner_frames(clip_index: torch.Tensor, anchors: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """For each anchor frame, a frame drawn uniformly from the same clip (``clip_index`` is contiguous per clip,
+    as ``FrameDataset`` builds it); a one-frame clip (a portrait) pairs with itself."""
+    length = torch.bincount(clip_index)
+    start = torch.cumsum(length, 0) - length
+    clips = clip_index[anchors]
+    offset = (torch.rand(len(anchors), generator=generator, dtype=torch.float64) * length[clips]).long()
+    return start[clips] + torch.minimum(offset, length[clips] - 1)
 
 
 def _step_generator(seed: int, step: int, salt: int, device: torch.device) -> torch.Generator:
@@ -245,6 +257,8 @@ def _train(model_config: ModelConfig, cfg: TrainConfig, dataset_dir: str | os.Pa
             f"(expression {model_config.field.expression_dim}, identity {model_config.field.identity_dim})"
         )
 
+    if model_config.loss.motion_weight > 0 and cfg.batch_size % 2:
+        raise InputError(f"the motion term trains on frame pairs: the batch size must be even, got {cfg.batch_size}")
     if model_config.loss.region_weight > 0 and dataset.regions is None:
         raise InputError(f"region_weight > 0 needs expression-region maps in every clip of {dataset_dir} "
                          "(reenact train adds them to a cache; reenact.dataset.add_regions)")
@@ -284,6 +298,8 @@ def _train(model_config: ModelConfig, cfg: TrainConfig, dataset_dir: str | os.Pa
         network = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
     sample_weights = frame_weights(dataset.clip_index, cfg.clip_balance)
+    pairs = model_config.loss.motion_weight > 0
+    draw = cfg.batch_size // 2 if pairs else cfg.batch_size  # per rank; with pairs, the rest are partners
     preview_indices = torch.linspace(0, len(dataset) - 1, min(4, len(dataset))).round().long()
     history: list[float] = []
     step = start_step
@@ -295,9 +311,12 @@ def _train(model_config: ModelConfig, cfg: TrainConfig, dataset_dir: str | os.Pa
         index_gen = _step_generator(cfg.seed, step, 0, torch.device("cpu"))
         mine = slice(rank * cfg.batch_size, (rank + 1) * cfg.batch_size)
         if sample_weights is None:
-            global_batch = torch.randint(0, len(dataset), (cfg.batch_size * world_size,), generator=index_gen)
+            global_batch = torch.randint(0, len(dataset), (draw * world_size,), generator=index_gen)
         else:
-            global_batch = torch.multinomial(sample_weights, cfg.batch_size * world_size, replacement=True, generator=index_gen)
+            global_batch = torch.multinomial(sample_weights, draw * world_size, replacement=True, generator=index_gen)
+        if pairs:  # each rank's slice: its anchors, then their partners (the loss pairs the halves)
+            partners = partner_frames(dataset.clip_index, global_batch, index_gen)
+            global_batch = torch.stack([global_batch.view(world_size, draw), partners.view(world_size, draw)], 1).reshape(-1)
         batch = dataset.batch(global_batch[mine], device)
         if cfg.identity_noise > 0:
             noise = torch.randn((cfg.batch_size * world_size, dataset.identity_dim), generator=index_gen)[mine]
@@ -305,7 +324,7 @@ def _train(model_config: ModelConfig, cfg: TrainConfig, dataset_dir: str | os.Pa
         jitter = _step_generator(cfg.seed, step, 1 + rank, device)
         with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=use_amp):
             output = network(Camera(batch.cam_to_world), batch.expression, batch.identity, jitter, cfg.chunk_rays)
-            terms = loss_fn(output.image.float(), batch.image, batch.mask, output.opacity.float(), batch.regions)
+            terms = loss_fn(output.image.float(), batch.image, batch.mask, output.opacity.float(), batch.regions, pairs)
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(terms.total).backward()
         scaler.step(optimizer)
@@ -330,7 +349,8 @@ def _train(model_config: ModelConfig, cfg: TrainConfig, dataset_dir: str | os.Pa
         if progress is not None:
             progress(TrainProgress(step, cfg.steps, total_value, float(terms.l1), float(terms.perceptual), float(terms.opacity), now - last_time, preview_path, saved_path,
                                   None if terms.expression is None else float(terms.expression),
-                                  None if terms.region is None else float(terms.region)))
+                                  None if terms.region is None else float(terms.region),
+                                  None if terms.motion is None else float(terms.motion)))
         last_time = now
         if out_of_time:
             break

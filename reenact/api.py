@@ -302,7 +302,7 @@ def train_command(
     hold_out: tuple[str, ...] = (), vgg16: Path | None = None, resume: bool = True, time_limit: float | None = None,
     identity_source: str = "embedding", expression_reference: str = "clip_mean", init: Path | None = None,
     clip_balance: float = 0.0, identity_noise: float = 0.0, expression_components: int = 10,
-    expression_weight: float = 0.0, region_weight: float = 0.0, device: str = "auto", reporter: Reporter | None = None,
+    expression_weight: float = 0.0, region_weight: float = 0.0, motion_weight: float = 0.0, device: str = "auto", reporter: Reporter | None = None,
 ) -> dict[str, Any]:
     """Build (or reuse) the preprocessed cache from DATA (videos and still portraits), then train. DATA may
     itself be a cache folder.
@@ -340,7 +340,8 @@ def train_command(
     except ValueError as exc:
         raise InputError(f"--expression-components: {exc} (the cache has {expression_dim} components)") from None
     model_config = replace(model_config, field=field, loss=replace(model_config.loss, expression_weight=expression_weight,
-                                                                            region_weight=region_weight))
+                                                                            region_weight=region_weight,
+                                                                            motion_weight=motion_weight))
     overrides = {"steps": steps, "batch_size": batch_size, "lr": lr}
     train_config = replace(
         TrainConfig(), seed=seed, out_dir=str(output), device=str(resolve_device(device)),
@@ -364,6 +365,7 @@ def train_command(
             if p.checkpoint_path:
                 extra = "" if p.expression is None else f", expression {p.expression:.4f}"
                 extra += "" if p.region is None else f", region {p.region:.4f}"
+                extra += "" if p.motion is None else f", motion {p.motion:.4f}"
                 reporter.debug(f"step {p.step}: loss {p.loss:.4f} (l1 {p.l1:.4f}{extra}) → {p.checkpoint_path}")
 
         result = train(model_config, train_config, cache_dir, resume=resume, progress=on_progress)

@@ -82,3 +82,38 @@ def test_region_term_is_the_image_loss_again_inside_the_regions():
     outside[..., 12, 12] += 0.5  # one pixel of the head outside the regions
     assert float(perceptual(changed, image, mask, None, regions).region) > 0
     assert float(perceptual(outside, image, mask, None, regions).region) < 1e-7
+
+
+def test_motion_term_is_l1_of_the_change_between_paired_frames():
+    from model.losses import motion_l1
+
+    g = torch.Generator().manual_seed(0)
+    target = torch.rand(4, 3, 8, 8, generator=g)
+    mask = torch.ones(4, 1, 8, 8)
+    # A render off by the same amount in both frames of a pair has the photos' change exactly: no motion error.
+    offset = torch.rand(2, 3, 8, 8, generator=g)
+    render = target + offset.repeat(2, 1, 1, 1)
+    assert float(motion_l1(render, target, mask)) < 1e-6
+    # A render that does not move while the photos do: the error is the photos' change.
+    still = target[:2].repeat(2, 1, 1, 1)
+    expected = (target[:2] - target[2:]).abs().mean()
+    assert float(motion_l1(still, target, mask)) == pytest.approx(float(expected), rel=1e-5)
+    # Only pixels inside either frame's mask count.
+    half_mask = torch.zeros(4, 1, 8, 8)
+    half_mask[:, :, :, :4] = 1
+    expected = (target[:2] - target[2:])[..., :4].abs().mean()
+    assert float(motion_l1(still, target, half_mask)) == pytest.approx(float(expected), rel=1e-5)
+    with pytest.raises(ValueError, match="even"):
+        motion_l1(render[:3], target[:3], mask[:3])
+
+
+def test_motion_term_only_with_pairs_and_weight():
+    image = torch.rand(2, 3, 16, 16)
+    mask = torch.ones(2, 1, 16, 16)
+    render = image[:1].repeat(2, 1, 1, 1)  # right on frame one, still on frame two
+    loss = HeadLoss(LossConfig(perceptual="none", motion_weight=2.0))
+    paired = loss(render, image, mask, pairs=True)
+    assert paired.motion is not None and float(paired.motion) > 0.01
+    assert float(paired.total) == pytest.approx(float(paired.l1) + 2.0 * float(paired.motion), rel=1e-5)
+    assert loss(render, image, mask).motion is None  # a fit's single images are never paired
+    assert HeadLoss(LossConfig(perceptual="none")).forward(render, image, mask, pairs=True).motion is None

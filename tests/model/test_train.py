@@ -133,3 +133,31 @@ def test_region_weight_needs_region_maps(tmp_path, clip_frames):
     reports = []
     train(model_config, config, cache, progress=reports.append)
     assert all(r.region is not None and r.region > 0 for r in reports)
+
+
+def test_partner_frames_stay_in_the_anchor_clip():
+    from model.train import partner_frames
+
+    clip_index = torch.tensor([0] * 5 + [1] + [2] * 3)  # a 5-frame clip, a portrait, a 3-frame clip
+    anchors = torch.arange(9).repeat(50)
+    partners = partner_frames(clip_index, anchors, torch.Generator().manual_seed(0))
+    assert torch.equal(clip_index[partners], clip_index[anchors])
+    assert torch.all(partners[anchors == 5] == 5)  # the portrait pairs with itself
+    assert set(partners[anchors < 5].tolist()) == set(range(5))  # every frame of the clip is drawn
+
+
+def test_motion_weight_trains_on_pairs_of_one_clip(tmp_path, clip_frames):
+    from reenact.errors import InputError
+
+    cache = write_cache(tmp_path / "cache", clip_frames[:6])
+    write_cache(cache, clip_frames[6:9], person="other", seed=1)
+    model_config = preset("tiny")
+    model_config = replace(model_config, loss=replace(model_config.loss, motion_weight=1.0))
+    config = TrainConfig(steps=3, batch_size=4, checkpoint_every=10, preview_every=0, out_dir=str(tmp_path / "run"))
+    reports = []
+    train(model_config, config, cache, progress=reports.append)
+    assert all(r.motion is not None and r.motion > 0 for r in reports)
+    with pytest.raises(InputError, match="even"):
+        train(model_config, replace(config, batch_size=3, out_dir=str(tmp_path / "odd")), cache)
+    _, meta = load_checkpoint(tmp_path / "run" / "last.pt")
+    assert meta.config.loss.motion_weight == 1.0

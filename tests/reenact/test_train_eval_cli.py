@@ -80,6 +80,19 @@ def test_region_weight_completes_an_old_cache_and_trains(capsys, trained, tmp_pa
     assert load_checkpoint(tmp_path / "region_run" / "last.pt")[0].config.loss.region_weight == 0.5
 
 
+def test_motion_weight_from_the_command_line(capsys, trained, tmp_path):
+    from model.checkpoint import load_checkpoint
+
+    run_dir, _ = trained
+    code, stdout, err = run(capsys, "train", run_dir / "cache", "-o", tmp_path / "motion_run", "--preset", "tiny", "--steps", "2",
+                            "--init", run_dir / "last.pt", "--motion-weight", "2", "--json")
+    assert code == 0, err
+    assert load_checkpoint(tmp_path / "motion_run" / "last.pt")[0].config.loss.motion_weight == 2.0
+    code, _, err = run(capsys, "train", run_dir / "cache", "-o", tmp_path / "odd", "--preset", "tiny", "--steps", "2",
+                       "--batch-size", "3", "--motion-weight", "2")
+    assert code == 3 and "batch size must be even" in err and "Traceback" not in err
+
+
 def test_fit_render_and_export(capsys, trained, shared_data, tmp_path):
     run_dir, _ = trained
     checkpoint = run_dir / "last.pt"
