@@ -16,9 +16,10 @@ minus the first real frame's, so a fixed offset between how the tracker reads ou
 (blur, identity) cancels, and the static baseline scores exactly how far the driver's expression moves.
 The driving parameters are in the tracker's terms, whatever the model does inside: for
 self-reenactment the real frame's tracked pose and expression. The static baseline is the fitted first
-frame repeated. The pose-only baseline is the model driven by the head pose alone, its expression code held at
-the fitted frame's: model against pose-only is what transferring the expression adds (or costs) on top of
-the head motion, which the static baseline cannot tell apart. The first frame is fitted as a single image would be (``pipeline.initial_expression``).
+frame repeated. The pose-only baseline is the model driven by the head pose alone, its expression code held
+at the fitted frame's: model against pose-only is what transferring the expression adds (or costs) on top of
+the head motion, which the static baseline cannot tell apart. The first frame is fitted as a single image
+would be (``pipeline.initial_expression``).
 
 Cross-identity: a portrait is fitted and driven by the clip; identity similarity is to the portrait,
 expression/pose distances to the driving parameters: the portrait's tracked pose and expression moved by
@@ -127,9 +128,10 @@ def load_clip(clip: Path, max_frames: int, size: int, config: TrackerConfig) -> 
 
 def evaluate_self(
     engine: Engine, track: Track, crops: np.ndarray, masks: np.ndarray, fit_config: FitConfig, config: TrackerConfig,
-    batch_size: int = 8,
+    batch_size: int = 8, baselines: bool = True,
 ) -> dict[str, dict[str, float]]:
-    """Self-reenactment of one clip: the model, the static baseline and the pose-only baseline."""
+    """Self-reenactment of one clip: the model, and with ``baselines`` the static and the pose-only baseline (a
+    second checkpoint measured beside the first, the ablation, needs only its model row)."""
     valid = np.flatnonzero(track.valid & track.detected)
     if valid.size < 2:
         raise NoFaceError("fewer than two tracked frames")
@@ -139,27 +141,27 @@ def evaluate_self(
     pose, expression = drive_parameters(track.pose, track.expression, track.valid, result.cam_to_world,
                                         result.expression, "relative")
     identity = np.repeat(result.identity[None], len(rest), 0)
-    renders = np.concatenate(list(engine.render_batches(pose[rest], expression[rest], identity, batch_size)))
-    held = np.repeat(result.expression[None], len(rest), 0)
-    pose_only = np.concatenate(list(engine.render_batches(pose[rest], held, identity, batch_size)))
-    static = np.repeat(engine.render(result.cam_to_world[None], result.expression[None], result.identity[None]),
-                       len(rest), 0)
+    fitted = engine.render(result.cam_to_world[None], result.expression[None], result.identity[None])
+    methods = {"model": np.concatenate(list(engine.render_batches(pose[rest], expression[rest], identity, batch_size)))}
+    if baselines:
+        methods["static"] = np.repeat(fitted, len(rest), 0)
+        held = np.repeat(result.expression[None], len(rest), 0)
+        methods["pose_only"] = np.concatenate(list(engine.render_batches(pose[rest], held, identity, batch_size)))
     reals, real_masks = crops[rest], masks[rest]
     driving_pose, driving_expression = track.pose[rest], track.expression[rest]
     with Tracker(config) as tracker:
         # Reference identity: the recognition embedding of the real frames (the clip's average).
         reference = track.embedding
         try:  # where the motion starts: the fitted frame's render, as the tracker reads it, and the real frame
-            start = (tracker.track_image(static[0]).expression[0], track.expression[first])
+            start = (tracker.track_image(fitted[0]).expression[0], track.expression[first])
         except NoFaceError:
             start = None
-        out = {
+        return {
             method: {**image_metrics(images, reals, real_masks),
                      **motion_metrics(images, driving_pose, driving_expression, reference, tracker, start),
                      "fit_psnr": result.psnr}
-            for method, images in (("model", renders), ("static", static), ("pose_only", pose_only))
+            for method, images in methods.items()
         }
-    return out
 
 
 def evaluate_cross(
@@ -213,7 +215,8 @@ def evaluate(
                 self_result = evaluate_self(engines["model"], track, crops, masks, fit_config, config)
                 row.update(self_result)
                 if "ablation" in engines:
-                    row["ablation"] = evaluate_self(engines["ablation"], track, crops, masks, fit_config, config)["model"]
+                    row["ablation"] = evaluate_self(engines["ablation"], track, crops, masks, fit_config, config,
+                                                   baselines=False)["model"]
                 for portrait in portraits:
                     cross.append({"clip": str(clip), "portrait": str(portrait),
                                   **evaluate_cross(engines["model"], track, portrait, fit_config, config)})

@@ -120,9 +120,11 @@ def test_eval_on_a_short_clip(capsys, trained, short_clip, shared_data):
     run_dir, _ = trained
     portrait = shared_data / "portraits" / "liveportrait" / "s2.jpg"
     code, stdout, err = run(capsys, "eval", run_dir / "last.pt", short_clip, "--max-frames", 6,
-                            "--fit-iterations", 2, "--cross", portrait, "--json")
+                            "--fit-iterations", 2, "--cross", portrait, "--ablation", run_dir / "last.pt", "--json")
     assert code == 0, err
     result = json.loads(stdout)
+    # The same checkpoint as its own ablation: the same fit and renders, so the same row (its baselines are not re-run).
+    assert result["clips"][0]["ablation"] == result["clips"][0]["model"]
     for method in ("model", "static", "pose_only"):
         values = result["summary"][method]
         assert 0.0 <= values["l1"] <= 1.0 and math.isfinite(values["psnr"]) and -1.0 <= values["ssim"] <= 1.0
