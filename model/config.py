@@ -48,6 +48,10 @@ class FieldConfig:
     trailing components (landmark motion of ~1% of a head, mostly tracking jitter) are as loud as the leading
     ones; a model that sees them learns per-frame appearance from noise (see the README, "Expression
     components")."""
+    warp_radius: float = 0.0
+    """Width (head units) of the landmark-driven expression warp (``model/warp.py``): β moves the sample points
+    as the landmark model moves the face, before γ(x). 0 = off (the paper's field, β only as an MLP input).
+    The mean landmark spacing is ~0.04, so ~0.06 averages a landmark's few neighbours."""
     identity_dim: int = 128
     """Size of the identity embedding z_id as the encoder gives it (dlib: 128, AdaFace: 512)."""
     identity_projection: int = 64
@@ -58,6 +62,8 @@ class FieldConfig:
             raise ValueError("FieldConfig: width, depth, feature_dim and identity_projection must be >= 1")
         if not 0 <= self.expression_components <= self.expression_dim:
             raise ValueError(f"FieldConfig: expression_components {self.expression_components} must be in [0, {self.expression_dim}]")
+        if self.warp_radius < 0:
+            raise ValueError(f"FieldConfig: warp_radius must be >= 0, got {self.warp_radius}")
         if self.skip >= self.depth:
             raise ValueError(f"FieldConfig: skip {self.skip} must be < depth {self.depth} (or -1)")
 
@@ -190,7 +196,7 @@ class ModelConfig:
         return ModelConfig(format_version=version, **parts)
 
 
-_ADDED_LATER: dict[str, dict[str, Any]] = {"field": {"expression_components": 0}, "loss": {"expression_weight": 0.0, "region_weight": 0.0,
+_ADDED_LATER: dict[str, dict[str, Any]] = {"field": {"expression_components": 0, "warp_radius": 0.0}, "loss": {"expression_weight": 0.0, "region_weight": 0.0,
                                                                                                   "motion_weight": 0.0}}
 """Keys added after format version 1, with the value that reproduces how older checkpoints behave."""
 

@@ -9,6 +9,8 @@ Outputs
 
 Conventions
     * Points are divided by ``HEAD_RADIUS`` before γ, so the bounding sphere maps to the unit ball.
+    * With ``warp_radius`` > 0 the points are first moved by the expression warp (``model/warp.py``): σ then
+      depends on β also through where a point lands, still never on d.
     * z_id first passes through a learned linear layer (``identity_projection`` wide) so any encoder size
       works; then γ(x) ⊕ β ⊕ proj(z_id) feeds a ReLU MLP with a NeRF-style skip. The first and skip layers
       are computed as W_x·γ(x) + W_c·(β ⊕ proj(z_id)) — identical to a linear layer on the concatenation,
@@ -28,6 +30,7 @@ from torch.nn import functional as F
 from model.camera import HEAD_RADIUS
 from model.config import FieldConfig
 from model.encoding import encoded_dim, positional_encoding
+from model.warp import ExpressionWarp
 
 
 @dataclass
@@ -66,6 +69,7 @@ class HeadField(nn.Module):
         # Not persistent: a function of the config, so state dicts stay as they were.
         self.register_buffer("expression_mask", (torch.arange(config.expression_dim) < used).float(), persistent=False)
         self.identity_projection = nn.Linear(config.identity_dim, config.identity_projection)
+        self.warp = ExpressionWarp(config.expression_dim, config.warp_radius) if config.warp_radius > 0 else None
         layers = []
         for index in range(config.depth):
             if index == 0:
@@ -82,8 +86,12 @@ class HeadField(nn.Module):
 
     def _trunk(self, points: torch.Tensor, expression: torch.Tensor, identity: torch.Tensor) -> torch.Tensor:
         batch, rays, samples, _ = points.shape
-        encoded = positional_encoding(points.reshape(batch, rays * samples, 3) / HEAD_RADIUS, self.config.pos_freqs)
-        codes = torch.cat([expression * self.expression_mask, self.identity_projection(identity)], dim=-1)
+        expression = expression * self.expression_mask
+        points = points.reshape(batch, rays * samples, 3)
+        if self.warp is not None:
+            points = self.warp(points, expression)
+        encoded = positional_encoding(points / HEAD_RADIUS, self.config.pos_freqs)
+        codes = torch.cat([expression, self.identity_projection(identity)], dim=-1)
         hidden = encoded
         for index, layer in enumerate(self.trunk):
             if index == 0:

@@ -171,18 +171,26 @@ def _step_generator(seed: int, step: int, salt: int, device: torch.device) -> to
 
 def _architecture(config: dict, weights_only: bool = False) -> dict:
     """A stored model config without its loss settings: what must match to resume a run. ``weights_only``
-    also drops what does not change the weights' shapes (``field.expression_components``): what must match
-    to start a new run from a checkpoint's weights."""
+    also drops what the trained weights do not depend on (``field.expression_components``,
+    ``field.warp_radius``: the warp adds fixed buffers only): what must match to start a new run from a
+    checkpoint's weights."""
     kept = {k: v for k, v in config.items() if k != "loss"}
     if weights_only:
-        kept["field"] = {k: v for k, v in kept["field"].items() if k != "expression_components"}
+        kept["field"] = {k: v for k, v in kept["field"].items() if k not in ("expression_components", "warp_radius")}
     return kept
 
 
+_WARP_BUFFERS = ("field.warp.anchors", "field.warp.basis")
+
+
 def _with_config(model: HeadModel, config: ModelConfig) -> HeadModel:
-    """A copy of ``model`` carrying ``config`` (same architecture, e.g. other loss settings)."""
+    """A copy of ``model`` carrying ``config`` (same trained weights; other loss settings, or the expression
+    warp switched on — its buffers are then left unset for :func:`_train` to fill — or off)."""
     rebuilt = HeadModel(config).to(next(model.parameters()).device)
-    rebuilt.load_state_dict(model.state_dict())
+    state = {k: v for k, v in model.state_dict().items() if rebuilt.field.warp is not None or k not in _WARP_BUFFERS}
+    missing, unexpected = rebuilt.load_state_dict(state, strict=False)
+    if unexpected or set(missing) - set(_WARP_BUFFERS):
+        raise CheckpointError(f"weights do not fit the model config (missing {missing}, unexpected {unexpected})")
     return rebuilt
 
 
@@ -199,8 +207,13 @@ def _preview(model: HeadModel, dataset: FrameDataset, indices: torch.Tensor, dev
     return (grid.permute(1, 2, 0).cpu().numpy() * 255.0 + 0.5).astype(np.uint8)
 
 
-def train(model_config: ModelConfig, train_config: TrainConfig, dataset_dir: str | os.PathLike, resume: bool = True, progress: Callable[[TrainProgress], None] | None = None) -> TrainResult:
-    """Train (or resume training of) a head model on the cache at ``dataset_dir``; see the module docstring."""
+def train(model_config: ModelConfig, train_config: TrainConfig, dataset_dir: str | os.PathLike, resume: bool = True, progress: Callable[[TrainProgress], None] | None = None,
+          landmark_shape: tuple[np.ndarray, np.ndarray] | None = None) -> TrainResult:
+    """Train (or resume training of) a head model on the cache at ``dataset_dir``; see the module docstring.
+
+    ``landmark_shape``: the landmark model's mean (468, 3) and expression basis (E, 468, 3) — the one the
+    cache's β was tracked with — needed when ``field.warp_radius`` > 0 and the run does not resume a
+    checkpoint that already holds them."""
     started = time.perf_counter()
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     distributed = "RANK" in os.environ and world_size > 1
@@ -219,7 +232,7 @@ def train(model_config: ModelConfig, train_config: TrainConfig, dataset_dir: str
     else:
         device = torch.device(train_config.device)
     try:
-        return _train(model_config, train_config, dataset_dir, resume, progress, device, rank, world_size if distributed else 1, started)
+        return _train(model_config, train_config, dataset_dir, resume, progress, device, rank, world_size if distributed else 1, started, landmark_shape)
     finally:
         if distributed and dist.is_initialized():
             dist.destroy_process_group()
@@ -246,7 +259,8 @@ def _expression_critic(model_config: ModelConfig, cfg: TrainConfig, dataset: Fra
     return critic
 
 
-def _train(model_config: ModelConfig, cfg: TrainConfig, dataset_dir: str | os.PathLike, resume: bool, progress: Callable[[TrainProgress], None] | None, device: torch.device, rank: int, world_size: int, started: float) -> TrainResult:
+def _train(model_config: ModelConfig, cfg: TrainConfig, dataset_dir: str | os.PathLike, resume: bool, progress: Callable[[TrainProgress], None] | None, device: torch.device, rank: int, world_size: int, started: float,
+           landmark_shape: tuple[np.ndarray, np.ndarray] | None) -> TrainResult:
     out_dir = Path(cfg.out_dir)
     checkpoint_path = out_dir / "last.pt"
     dataset = FrameDataset(dataset_dir, model_config.renderer.output_size, exclude_persons=cfg.exclude_persons, identity_key=cfg.identity_key,
@@ -284,6 +298,11 @@ def _train(model_config: ModelConfig, cfg: TrainConfig, dataset_dir: str | os.Pa
             torch.manual_seed(cfg.seed)
             model = HeadModel(model_config)
         model = model.to(device)
+    warp = model.field.warp
+    if warp is not None and not warp.is_set:
+        if landmark_shape is None:
+            raise CheckpointError("field.warp_radius > 0 needs the landmark model's mean and expression basis (landmark_shape)")
+        warp.set_shape(*landmark_shape)
     model.train()
     model.rgb_head.requires_grad_(False)  # only the plain-NeRF benchmark baseline uses it
     params = [p for p in model.parameters() if p.requires_grad]

@@ -302,7 +302,8 @@ def train_command(
     hold_out: tuple[str, ...] = (), vgg16: Path | None = None, resume: bool = True, time_limit: float | None = None,
     identity_source: str = "embedding", expression_reference: str = "clip_mean", init: Path | None = None,
     clip_balance: float = 0.0, identity_noise: float = 0.0, expression_components: int = 10,
-    expression_weight: float = 0.0, region_weight: float = 0.0, motion_weight: float = 0.0, device: str = "auto", reporter: Reporter | None = None,
+    expression_weight: float = 0.0, region_weight: float = 0.0, motion_weight: float = 0.0, warp_radius: float = 0.0,
+    device: str = "auto", reporter: Reporter | None = None,
 ) -> dict[str, Any]:
     """Build (or reuse) the preprocessed cache from DATA (videos and still portraits), then train. DATA may
     itself be a cache folder.
@@ -336,7 +337,7 @@ def train_command(
         expression_dim = int(clip["expression"].shape[1])
     try:  # FieldConfig holds the bound; say it in the flag's terms
         field = replace(model_config.field, identity_dim=identity_dim, expression_dim=expression_dim,
-                        expression_components=expression_components)
+                        expression_components=expression_components, warp_radius=warp_radius)
     except ValueError as exc:
         raise InputError(f"--expression-components: {exc} (the cache has {expression_dim} components)") from None
     model_config = replace(model_config, field=field, loss=replace(model_config.loss, expression_weight=expression_weight,
@@ -368,7 +369,13 @@ def train_command(
                 extra += "" if p.motion is None else f", motion {p.motion:.4f}"
                 reporter.debug(f"step {p.step}: loss {p.loss:.4f} (l1 {p.l1:.4f}{extra}) → {p.checkpoint_path}")
 
-        result = train(model_config, train_config, cache_dir, resume=resume, progress=on_progress)
+        # The warp moves points as the landmark model moves the face: the model the cache's β was tracked with.
+        shape = None
+        if warp_radius > 0:
+            from tracking.landmark_model import LandmarkModel
+            landmarks = LandmarkModel.default()
+            shape = (landmarks.mean, landmarks.expression_basis)
+        result = train(model_config, train_config, cache_dir, resume=resume, progress=on_progress, landmark_shape=shape)
     reporter.info(f"trained to step {result.step} in {result.seconds:.0f} s → {result.checkpoint_path}")
     return {"checkpoint": result.checkpoint_path, "step": result.step, "start_step": result.start_step,
             "seconds": result.seconds, "final_loss": result.loss_history[-1] if result.loss_history else None,

@@ -61,3 +61,13 @@ def test_expression_components_default_for_older_checkpoints():
     assert ModelConfig.from_dict(limited.to_dict()) == limited
     with pytest.raises(ValueError, match="expression_components"):
         FieldConfig(expression_dim=46, expression_components=47)
+
+
+def test_warp_radius_defaults_to_off_for_older_checkpoints():
+    data = preset("cpu").to_dict()
+    del data["field"]["warp_radius"]
+    assert ModelConfig.from_dict(data).field.warp_radius == 0.0
+    warped = dataclasses.replace(preset("cpu"), field=dataclasses.replace(preset("cpu").field, warp_radius=0.1))
+    assert ModelConfig.from_dict(warped.to_dict()) == warped
+    with pytest.raises(ValueError, match="warp_radius"):
+        FieldConfig(warp_radius=-0.1)

@@ -161,3 +161,26 @@ def test_motion_weight_trains_on_pairs_of_one_clip(tmp_path, clip_frames):
         train(model_config, replace(config, batch_size=3, out_dir=str(tmp_path / "odd")), cache)
     _, meta = load_checkpoint(tmp_path / "run" / "last.pt")
     assert meta.config.loss.motion_weight == 1.0
+
+
+def test_warp_switched_on_from_a_checkpoint_without_it(tmp_path, cache_dir):
+    from tracking.landmark_model import LandmarkModel
+
+    base = TrainConfig(steps=1, batch_size=2, lr=1e-3, checkpoint_every=10, preview_every=0, out_dir=str(tmp_path / "a"))
+    train(preset("tiny"), base, cache_dir)
+    warped = replace(preset("tiny"), field=replace(preset("tiny").field, warp_radius=0.08))
+    run = replace(base, steps=1, lr=0.0, lr_final_ratio=1.0, out_dir=str(tmp_path / "b"), init_from=str(tmp_path / "a" / "last.pt"))
+    with pytest.raises(CheckpointError, match="landmark"):
+        train(warped, run, cache_dir)  # nothing to fill the warp with
+    landmarks = LandmarkModel.default()
+    train(warped, run, cache_dir, landmark_shape=(landmarks.mean, landmarks.expression_basis))
+    first, _ = load_checkpoint(tmp_path / "a" / "last.pt")
+    second, meta = load_checkpoint(tmp_path / "b" / "last.pt")  # strict load: the buffers are stored
+    assert meta.config.field.warp_radius == 0.08
+    assert torch.equal(second.field.warp.basis, torch.as_tensor(landmarks.expression_basis))
+    for name, tensor in first.state_dict().items():  # the trained weights are the init's (lr 0)
+        assert torch.equal(tensor, second.state_dict()[name]), name
+    # Resuming reads the buffers from the run's own checkpoint; no landmark model needed.
+    assert train(warped, replace(run, steps=2, lr=1e-3), cache_dir).start_step == 1
+    # And a run without the warp can start from a warped checkpoint (the buffers are dropped).
+    assert train(preset("tiny"), replace(run, out_dir=str(tmp_path / "c"), init_from=str(tmp_path / "b" / "last.pt")), cache_dir).step == 1

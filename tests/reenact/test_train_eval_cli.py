@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+import torch
 
 from reenact.cli import main
 from reenact.evaluate import image_metrics, rotation_distance_deg
@@ -91,6 +92,19 @@ def test_motion_weight_from_the_command_line(capsys, trained, tmp_path):
     code, _, err = run(capsys, "train", run_dir / "cache", "-o", tmp_path / "odd", "--preset", "tiny", "--steps", "2",
                        "--batch-size", "3", "--motion-weight", "2")
     assert code == 3 and "batch size must be even" in err and "Traceback" not in err
+
+
+def test_warp_radius_from_the_command_line(capsys, trained, tmp_path):
+    from model.checkpoint import load_checkpoint
+    from tracking.landmark_model import LandmarkModel
+
+    run_dir, _ = trained
+    code, _, err = run(capsys, "train", run_dir / "cache", "-o", tmp_path / "warp_run", "--preset", "tiny", "--steps", "2",
+                       "--init", run_dir / "last.pt", "--warp-radius", "0.08")
+    assert code == 0, err
+    model = load_checkpoint(tmp_path / "warp_run" / "last.pt")[0]
+    assert model.config.field.warp_radius == 0.08
+    assert torch.equal(model.field.warp.anchors, torch.as_tensor(LandmarkModel.default().mean))
 
 
 def test_fit_render_and_export(capsys, trained, shared_data, tmp_path):

@@ -1,0 +1,78 @@
+"""The expression warp: β bends the field's sample points the way the landmark model moves the face.
+
+Inputs
+    points (B, P, 3) in the canonical head frame (``model/camera.py``), expression β (B, E) (already masked to
+    the components the field uses).
+Outputs
+    points (B, P, 3) moved back to where they were before the expression: x − D(x, β).
+
+Why: trained on ~30 people, the field's response to β as a plain input is weak (gain ~0.15 on new faces:
+README, "Expression critic") — it learns β per person, not as motion. The landmark model (``tracking/``) says
+how every one of the 468 face landmarks moves per unit of each β component, for any face; carrying that
+motion into the space around the landmarks gives β a geometric meaning that does not have to be learned
+from the few identities we have. β still enters the MLP for what geometry cannot explain (teeth, wrinkles).
+
+Conventions
+    * Anchors are the mean face's landmarks; ``basis[k]`` is the motion of each landmark per unit of β_k
+      (head units), both set once from the landmark model by training (:meth:`set_shape`) and stored in the
+      checkpoint's state dict, so a checkpoint renders without ``tracking/``.
+    * D(x) = Σ_j g_j(x) m_j / max(Σ_j g_j(x), 1), with m_j the motion of landmark j and g_j a Gaussian of
+      width ``radius`` around the *moved* landmark: near the face D is the average motion of the nearby
+      landmarks; farther than ~2 radii from every landmark (hair, the back of the head) it fades to zero.
+    * With β = 0 the warp is the identity, so the warp is a backward map from the posed to the canonical face
+      (the face of the clip's mean expression, or the fitted frame's own).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+NUM_LANDMARKS = 468
+"""Landmarks of the MediaPipe face mesh the landmark model is defined on."""
+
+
+class ExpressionWarp(nn.Module):
+    """x ↦ x − D(x, β); see the module docstring."""
+
+    def __init__(self, expression_dim: int, radius: float) -> None:
+        super().__init__()
+        if radius <= 0:
+            raise ValueError(f"warp radius must be > 0, got {radius}")
+        self.radius = float(radius)
+        self.register_buffer("anchors", torch.zeros(NUM_LANDMARKS, 3))
+        self.register_buffer("basis", torch.zeros(expression_dim, NUM_LANDMARKS, 3))
+
+    def set_shape(self, mean: np.ndarray, expression_basis: np.ndarray) -> None:
+        """Take the landmark model's mean (468, 3) and expression basis (E', 468, 3); components beyond the
+        field's ``expression_dim`` are dropped, missing ones stay zero."""
+        mean = torch.as_tensor(np.asarray(mean, np.float32))
+        basis = torch.as_tensor(np.asarray(expression_basis, np.float32))
+        if mean.shape != self.anchors.shape or basis.shape[1:] != self.basis.shape[1:]:
+            raise ValueError(f"landmark model shapes {tuple(mean.shape)}, {tuple(basis.shape)} do not fit the warp "
+                             f"({tuple(self.anchors.shape)}, {tuple(self.basis.shape)})")
+        used = min(basis.shape[0], self.basis.shape[0])
+        with torch.no_grad():
+            self.anchors.copy_(mean)
+            self.basis.zero_()
+            self.basis[:used].copy_(basis[:used])
+
+    @property
+    def is_set(self) -> bool:
+        """False until :meth:`set_shape` ran (or a state dict filled the buffers)."""
+        return bool(self.basis.abs().sum() > 0)
+
+    def displacement(self, points: torch.Tensor, expression: torch.Tensor) -> torch.Tensor:
+        """D(x, β) (B, P, 3) for points (B, P, 3) and β (B, E)."""
+        motion = torch.einsum("be,ejc->bjc", expression.to(self.basis.dtype), self.basis)  # (B, J, 3)
+        moved = self.anchors.unsqueeze(0) + motion
+        moved = moved.to(points.dtype)
+        # |x − a|² expanded (no sqrt: cdist's gradient is undefined at a distance of zero)
+        squared = points.square().sum(-1, keepdim=True) + moved.square().sum(-1).unsqueeze(1) - 2.0 * torch.bmm(points, moved.transpose(1, 2))
+        weights = torch.exp(squared * (-0.5 / self.radius**2))
+        total = weights.sum(-1, keepdim=True).clamp_min(1.0)
+        return torch.bmm(weights, motion.to(points.dtype)) / total
+
+    def forward(self, points: torch.Tensor, expression: torch.Tensor) -> torch.Tensor:
+        return points - self.displacement(points, expression)

@@ -1,0 +1,87 @@
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from model.config import preset
+from model.field import HeadField
+from model.warp import NUM_LANDMARKS, ExpressionWarp
+
+
+def _spread_warp(radius=0.05, expression_dim=4):
+    """Landmarks on a grid 1 head unit apart (≫ radius), so each point feels one landmark at most."""
+    grid = np.stack(np.meshgrid(np.arange(9), np.arange(9), np.arange(6), indexing="ij"), -1).reshape(-1, 3)[:NUM_LANDMARKS]
+    mean = grid.astype(np.float32)
+    basis = np.zeros((expression_dim, NUM_LANDMARKS, 3), np.float32)
+    basis[0, 10] = (0.02, -0.01, 0.0)  # landmark 10 moves with β_0
+    basis[1, 10] = (0.0, 0.0, 0.03)  # and with β_1
+    warp = ExpressionWarp(expression_dim, radius)
+    warp.set_shape(mean, basis)
+    return warp, mean, basis
+
+
+def test_zero_expression_is_the_identity():
+    warp, mean, _ = _spread_warp()
+    points = torch.randn(2, 50, 3)
+    assert torch.allclose(warp(points, torch.zeros(2, 4)), points, atol=1e-6)
+
+
+def test_a_moved_landmark_maps_back_to_its_neutral_place():
+    warp, mean, basis = _spread_warp()
+    beta = torch.tensor([[1.5, -0.5, 0.0, 0.0]])
+    moved = mean[10] + 1.5 * basis[0, 10] - 0.5 * basis[1, 10]  # where the expression put landmark 10
+    out = warp(torch.tensor(moved)[None, None], beta)
+    assert torch.allclose(out[0, 0], torch.tensor(mean[10]), atol=1e-6)
+    # A point between landmarks (farther than ~2 radii from every one) does not move.
+    far = torch.tensor(mean[10] + 0.5)[None, None]
+    assert torch.allclose(warp(far, beta), far, atol=1e-6)
+    # Beside the moved landmark the motion fades with a Gaussian of the radius: one radius away, by exp(-1/2).
+    beside = torch.tensor(moved + np.array([0.05, 0.0, 0.0], np.float32))[None, None]
+    expected = torch.tensor(1.5 * basis[0, 10] - 0.5 * basis[1, 10]) * np.exp(-0.5)
+    assert torch.allclose(beside - warp(beside, beta), expected, atol=1e-5)  # float32 |x|² expansion: ~3e-4 relative
+
+
+def test_components_beyond_the_basis_stay_zero_and_gradients_reach_beta():
+    warp, _, _ = _spread_warp(expression_dim=4)
+    assert warp.is_set and not ExpressionWarp(4, 0.05).is_set
+    beta = torch.zeros(1, 4, requires_grad=True)
+    point = torch.tensor(_spread_warp()[1][10])[None, None]
+    (grad,) = torch.autograd.grad(warp(point, beta).sum(), beta)
+    assert torch.isfinite(grad).all() and torch.count_nonzero(grad[0, :2]) == 2 and torch.count_nonzero(grad[0, 2:]) == 0
+    with pytest.raises(ValueError):
+        warp.set_shape(np.zeros((10, 3)), np.zeros((4, 10, 3)))
+    with pytest.raises(ValueError):
+        ExpressionWarp(4, 0.0)
+
+
+def test_field_with_warp_keeps_density_blind_to_direction_and_stores_the_shape():
+    from tracking.landmark_model import LandmarkModel
+
+    config = dataclasses.replace(preset("tiny").field, warp_radius=0.08, expression_components=10)
+    torch.manual_seed(0)
+    field = HeadField(config)
+    landmarks = LandmarkModel.default()
+    field.warp.set_shape(landmarks.mean, landmarks.expression_basis)
+    assert {"warp.anchors", "warp.basis"} <= set(field.state_dict())
+    points = torch.tensor(landmarks.mean[None, :, None, :])  # every landmark, one sample each
+    directions = torch.nn.functional.normalize(torch.randn(1, NUM_LANDMARKS, 3), dim=-1).requires_grad_(True)
+    expression, identity = torch.zeros(1, 46), torch.randn(1, 128)
+    expression[0, 0] = 2.0
+    out = field(points, directions, expression, identity)
+    (grad,) = torch.autograd.grad(out.density.sum(), directions, allow_unused=True)
+    assert grad is None or torch.count_nonzero(grad) == 0
+    # The warp sees the masked code: hidden trailing components move nothing.
+    trailing = expression.clone()
+    trailing[0, 20] = 5.0
+    assert torch.equal(field.density_only(points, trailing, identity), out.density)
+    # With the MLP's expression weights zeroed, β still changes σ — through where the points land.
+    with torch.no_grad():
+        for layer in field.trunk:
+            if hasattr(layer, "code"):  # the layers that take β ⊕ proj(z_id)
+                layer.code.weight[:, :46] = 0.0
+    base = field.density_only(points, torch.zeros(1, 46), identity)
+    assert not torch.allclose(field.density_only(points, expression, identity), base)
+    without = HeadField(dataclasses.replace(config, warp_radius=0.0))
+    without.load_state_dict({k: v for k, v in field.state_dict().items() if not k.startswith("warp.")})
+    assert torch.equal(without.density_only(points, expression, identity), base)
