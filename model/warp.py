@@ -64,15 +64,17 @@ class ExpressionWarp(nn.Module):
         return bool(self.basis.abs().sum() > 0)
 
     def displacement(self, points: torch.Tensor, expression: torch.Tensor) -> torch.Tensor:
-        """D(x, β) (B, P, 3) for points (B, P, 3) and β (B, E)."""
-        motion = torch.einsum("be,ejc->bjc", expression.to(self.basis.dtype), self.basis)  # (B, J, 3)
-        moved = self.anchors.unsqueeze(0) + motion
-        moved = moved.to(points.dtype)
-        # |x − a|² expanded (no sqrt: cdist's gradient is undefined at a distance of zero)
-        squared = points.square().sum(-1, keepdim=True) + moved.square().sum(-1).unsqueeze(1) - 2.0 * torch.bmm(points, moved.transpose(1, 2))
-        weights = torch.exp(squared * (-0.5 / self.radius**2))
-        total = weights.sum(-1, keepdim=True).clamp_min(1.0)
-        return torch.bmm(weights, motion.to(points.dtype)) / total
+        """D(x, β) (B, P, 3) for points (B, P, 3) and β (B, E), in float32 (also under autocast: the squared
+        distances below are differences of numbers ~1 against a width² of ~0.01, too fine for float16)."""
+        with torch.autocast(points.device.type, enabled=False):
+            points = points.float()
+            motion = torch.einsum("be,ejc->bjc", expression.float(), self.basis.float())  # (B, J, 3)
+            moved = self.anchors.float().unsqueeze(0) + motion
+            # |x − a|² expanded (no sqrt: cdist's gradient is undefined at a distance of zero)
+            squared = points.square().sum(-1, keepdim=True) + moved.square().sum(-1).unsqueeze(1) - 2.0 * torch.bmm(points, moved.transpose(1, 2))
+            weights = torch.exp(squared * (-0.5 / self.radius**2))
+            total = weights.sum(-1, keepdim=True).clamp_min(1.0)
+            return torch.bmm(weights, motion) / total
 
     def forward(self, points: torch.Tensor, expression: torch.Tensor) -> torch.Tensor:
-        return points - self.displacement(points, expression)
+        return (points - self.displacement(points, expression)).to(points.dtype)

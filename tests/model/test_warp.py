@@ -85,3 +85,12 @@ def test_field_with_warp_keeps_density_blind_to_direction_and_stores_the_shape()
     without = HeadField(dataclasses.replace(config, warp_radius=0.0))
     without.load_state_dict({k: v for k, v in field.state_dict().items() if not k.startswith("warp.")})
     assert torch.equal(without.density_only(points, expression, identity), base)
+
+
+def test_warp_stays_float32_under_autocast():
+    warp, mean, basis = _spread_warp()
+    points = torch.tensor(mean[:20])[None] + 0.01
+    beta = torch.tensor([[1.0, 2.0, 0.0, 0.0]])
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # the engine renders under float16 autocast on CUDA
+        low = warp(points, beta)
+    assert low.dtype == torch.float32 and torch.equal(low, warp(points, beta))
