@@ -24,30 +24,15 @@ import numpy as np
 from reenact.console import Reporter
 from reenact.errors import InputError, NoFaceError
 from reenact.pipeline import load_target
-from reenact.video import VIDEO_SUFFIXES, is_image_path, open_video
+from reenact.video import is_image_path, open_video
 from tracking.build_basis import person_of
 from tracking.landmark_model import LandmarkModel
+from tracking.media_files import find_videos  # noqa: F401 - also the name reenact.api and the tests use here
 from tracking.npz_io import save_npz
 from tracking.regions import clip_regions
 from tracking.tracker import Tracker, TrackerConfig
 from tracking.types import Track
 
-
-
-def find_videos(inputs: list[str | Path], stills: bool = False) -> list[Path]:
-    """Videos (and still images when ``stills``) given directly or found (recursively) in the given folders,
-    sorted per folder. ``reenact eval`` wants videos only; the training cache takes stills too."""
-    videos: list[Path] = []
-    for item in inputs:
-        path = Path(item)
-        if path.is_dir():
-            videos.extend(sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")
-                                 and (p.suffix.lower() in VIDEO_SUFFIXES or (stills and is_image_path(p)))))
-        elif path.is_file():
-            videos.append(path)
-        else:
-            raise InputError(f"not found: {item}")
-    return videos
 
 
 def clip_name(path: Path) -> str:

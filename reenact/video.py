@@ -48,9 +48,11 @@ from av.video.reformatter import ColorRange, Colorspace
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from reenact.errors import InputError
+from tracking.media_files import IMAGE_SUFFIXES, VIDEO_SUFFIXES, is_image_path  # the one list; re-exported here
 
 __all__ = [
     "IMAGE_SUFFIXES",
+    "VIDEO_SUFFIXES",
     "Frame",
     "VideoInfo",
     "VideoReader",
@@ -61,10 +63,6 @@ __all__ = [
     "read_image",
 ]
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})
-VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv", ".ts", ".3gp"})
-"""What counts as a video when a folder is searched (batch runs, training data); any file can still be
-opened directly."""
 STDIO = "-"
 DEFAULT_FOLDER_FPS = 25.0
 
@@ -105,11 +103,6 @@ class Frame:
 
 # --------------------------------------------------------------------------------------------------
 # Images
-
-
-def is_image_path(path: str | os.PathLike) -> bool:
-    """True when ``path`` names a still image by its suffix (case-insensitive)."""
-    return Path(path).suffix.lower() in IMAGE_SUFFIXES
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:

@@ -31,13 +31,14 @@ from __future__ import annotations
 
 import argparse
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from model.camera import EYE_CORNER_DISTANCE, HEAD_CENTER_DEPTH
 from tracking.landmark_model import NUM_EXPRESSION, LandmarkModel
+from tracking.media_files import find_videos
 from tracking.landmarks import (
     CHIN,
     FOREHEAD,
@@ -47,8 +48,6 @@ from tracking.landmarks import (
     FaceFollower,
     FaceMeshDetector,
 )
-
-VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v")
 
 # Clips known to show the same person (data README): mapped to one person label.
 _KNOWN_SAME_PERSON = {
@@ -74,20 +73,6 @@ def person_of(path: str | Path) -> str:
     if match:
         return f"mead_{match.group(1)}"
     return key
-
-
-def find_videos(inputs: Iterable[str | Path]) -> list[Path]:
-    """Video files given directly or found (recursively) in the given folders, sorted."""
-    videos: list[Path] = []
-    for item in inputs:
-        item = Path(item)
-        if item.is_dir():
-            videos.extend(p for p in sorted(item.rglob("*")) if p.suffix.lower() in VIDEO_SUFFIXES)
-        elif item.is_file():
-            videos.append(item)
-        else:
-            raise FileNotFoundError(item)
-    return videos
 
 
 def video_landmarks(path: Path, every: int = 3, max_frames: int | None = None, z_scale: float = 1.0) -> np.ndarray:
