@@ -70,11 +70,16 @@ class ExpressionWarp(nn.Module):
             points = points.float()
             motion = torch.einsum("be,ejc->bjc", expression.float(), self.basis.float())  # (B, J, 3)
             moved = self.anchors.float().unsqueeze(0) + motion
+            scale = -0.5 / self.radius**2
             # |x − a|² expanded (no sqrt: cdist's gradient is undefined at a distance of zero)
-            squared = points.square().sum(-1, keepdim=True) + moved.square().sum(-1).unsqueeze(1) - 2.0 * torch.bmm(points, moved.transpose(1, 2))
-            weights = torch.exp(squared * (-0.5 / self.radius**2))
-            total = weights.sum(-1, keepdim=True).clamp_min(1.0)
-            return torch.bmm(weights, motion) / total
+            squared = torch.baddbmm(moved.square().sum(-1).unsqueeze(1), points, moved.transpose(1, 2), alpha=-2.0)
+            if torch.is_grad_enabled() and (points.requires_grad or motion.requires_grad):
+                weights = torch.exp((squared + points.square().sum(-1, keepdim=True)) * scale)
+                return torch.bmm(weights, motion) / weights.sum(-1, keepdim=True).clamp_min(1.0)
+            # Rendering: the same numbers in place — the (B, P, 468) buffers dominate the warp's cost.
+            weights = squared.add_(points.square().sum(-1, keepdim=True)).mul_(scale).exp_()
+            total = weights.sum(-1, keepdim=True).clamp_min_(1.0)
+            return torch.bmm(weights, motion).div_(total)
 
     def forward(self, points: torch.Tensor, expression: torch.Tensor) -> torch.Tensor:
         return (points - self.displacement(points, expression)).to(points.dtype)
