@@ -269,7 +269,7 @@ def eval_command(
 ) -> dict[str, Any]:
     from rich.table import Table
 
-    from reenact.dataset import find_videos
+    from tracking.media_files import find_videos
     from reenact.evaluate import LEADING_EXPRESSION, METRIC_KEYS, evaluate
 
     reporter = reporter or quiet_reporter()

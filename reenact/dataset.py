@@ -27,7 +27,7 @@ from reenact.pipeline import load_target
 from reenact.video import is_image_path, open_video
 from tracking.build_basis import person_of
 from tracking.landmark_model import LandmarkModel
-from tracking.media_files import find_videos  # noqa: F401 - also the name reenact.api and the tests use here
+from tracking.media_files import find_videos
 from tracking.npz_io import save_npz
 from tracking.regions import clip_regions
 from tracking.tracker import Tracker, TrackerConfig

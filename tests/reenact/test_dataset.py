@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from model.data import FrameDataset
-from reenact.dataset import build_cache, clip_name, find_videos
+from reenact.dataset import build_cache, clip_name
+from tracking.media_files import find_videos
 
 
 def test_a_portrait_becomes_a_one_frame_clip(tmp_path, shared_data, short_clip):
