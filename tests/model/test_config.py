@@ -52,22 +52,16 @@ def test_invalid_configs():
         preset("tiny").field.width = 3  # type: ignore[misc]
 
 
-def test_expression_components_default_for_older_checkpoints():
-    # Checkpoints written before the key existed saw every component; their stored config must still load.
+@pytest.mark.parametrize("key, old_behaviour, value, invalid", [
+    ("expression_components", 0, 10, {"expression_dim": 46, "expression_components": 47}),  # 0: every component
+    ("warp_radius", 0.0, 0.1, {"warp_radius": -0.1}),  # 0: no expression warp
+])
+def test_field_keys_added_later_default_to_how_older_checkpoints_behave(key, old_behaviour, value, invalid):
+    # Checkpoints written before the key existed must still load, and behave as they were trained.
     data = preset("cpu").to_dict()
-    del data["field"]["expression_components"]
-    assert ModelConfig.from_dict(data).field.expression_components == 0
-    limited = dataclasses.replace(preset("cpu"), field=dataclasses.replace(preset("cpu").field, expression_components=10))
-    assert ModelConfig.from_dict(limited.to_dict()) == limited
-    with pytest.raises(ValueError, match="expression_components"):
-        FieldConfig(expression_dim=46, expression_components=47)
-
-
-def test_warp_radius_defaults_to_off_for_older_checkpoints():
-    data = preset("cpu").to_dict()
-    del data["field"]["warp_radius"]
-    assert ModelConfig.from_dict(data).field.warp_radius == 0.0
-    warped = dataclasses.replace(preset("cpu"), field=dataclasses.replace(preset("cpu").field, warp_radius=0.1))
-    assert ModelConfig.from_dict(warped.to_dict()) == warped
-    with pytest.raises(ValueError, match="warp_radius"):
-        FieldConfig(warp_radius=-0.1)
+    del data["field"][key]
+    assert getattr(ModelConfig.from_dict(data).field, key) == old_behaviour
+    changed = dataclasses.replace(preset("cpu"), field=dataclasses.replace(preset("cpu").field, **{key: value}))
+    assert ModelConfig.from_dict(changed.to_dict()) == changed
+    with pytest.raises(ValueError, match=key):
+        FieldConfig(**invalid)
