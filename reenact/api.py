@@ -290,7 +290,7 @@ def eval_command(
     for header in headers:
         table.add_column(header, justify="right")
     for method, values in result["summary"].items():
-        table.add_row(method, *(f"{values.get(c, float('nan')):.4g}" for c in columns))
+        table.add_row(method, *(f"{values[c]:.4g}" if c in values else "—" for c in columns))
     reporter.table(table)
     return result
 

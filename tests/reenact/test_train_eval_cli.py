@@ -148,6 +148,10 @@ def test_eval_on_a_short_clip(capsys, trained, short_clip, shared_data):
     # The clip's head moves, so driving by pose alone is not the still frame.
     assert clip["pose_only"]["l1"] != clip["static"]["l1"]
     assert "cross" in result["summary"] and len(result["cross"]) == 1
+    # The real crops through the motion metrics only: every one has a face, and there is no image row to fake.
+    real = result["summary"]["real"]
+    assert real["face_found"] == 1.0 and "l1" not in real and "fit_psnr" not in real
+    assert real["pose_distance_deg"] < 5.0, real  # the tracker reads a real crop's pose as it read the frame
 
 
 def test_image_metrics_hand_values():
