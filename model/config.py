@@ -52,6 +52,13 @@ class FieldConfig:
     """Width (head units) of the landmark-driven expression warp (``model/warp.py``): β moves the sample points
     as the landmark model moves the face, before γ(x). 0 = off (the paper's field, β only as an MLP input).
     The mean landmark spacing is ~0.04, so ~0.06 averages a landmark's few neighbours."""
+    warp_gain: bool = False
+    """Learn one gain per β component on the warp's landmark motion (``model/warp.py``; starts at 1). The warp
+    averages a landmark's motion with its neighbours', so e.g. the lips move less than the landmark model
+    says; the gain lets training scale each component's motion back. False: the motion as the basis gives it."""
+    expression_in_mlp: bool = True
+    """β also enters the MLP beside γ(x) (the paper's field). False: β acts only through the warp (needs
+    ``warp_radius`` > 0) — a person-independent, geometric expression with no per-person β path to learn."""
     identity_dim: int = 128
     """Size of the identity embedding z_id as the encoder gives it (dlib: 128, AdaFace: 512)."""
     identity_projection: int = 64
@@ -64,6 +71,8 @@ class FieldConfig:
             raise ValueError(f"FieldConfig: expression_components {self.expression_components} must be in [0, {self.expression_dim}]")
         if self.warp_radius < 0:
             raise ValueError(f"FieldConfig: warp_radius must be >= 0, got {self.warp_radius}")
+        if (self.warp_gain or not self.expression_in_mlp) and self.warp_radius <= 0:
+            raise ValueError("FieldConfig: warp_gain and expression_in_mlp=False need warp_radius > 0")
         if self.skip >= self.depth:
             raise ValueError(f"FieldConfig: skip {self.skip} must be < depth {self.depth} (or -1)")
 
@@ -196,7 +205,8 @@ class ModelConfig:
         return ModelConfig(format_version=version, **parts)
 
 
-_ADDED_LATER: dict[str, dict[str, Any]] = {"field": {"expression_components": 0, "warp_radius": 0.0}, "loss": {"expression_weight": 0.0, "region_weight": 0.0,
+_ADDED_LATER: dict[str, dict[str, Any]] = {"field": {"expression_components": 0, "warp_radius": 0.0, "warp_gain": False,
+                                                                  "expression_in_mlp": True}, "loss": {"expression_weight": 0.0, "region_weight": 0.0,
                                                                                                   "motion_weight": 0.0}}
 """Keys added after format version 1, with the value that reproduces how older checkpoints behave."""
 

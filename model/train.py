@@ -172,24 +172,29 @@ def _step_generator(seed: int, step: int, salt: int, device: torch.device) -> to
 def _architecture(config: dict, weights_only: bool = False) -> dict:
     """A stored model config without its loss settings: what must match to resume a run. ``weights_only``
     also drops what the trained weights do not depend on (``field.expression_components``,
-    ``field.warp_radius``: the warp adds fixed buffers only): what must match to start a new run from a
-    checkpoint's weights."""
+    ``field.warp_radius``, ``field.expression_in_mlp``: the warp adds fixed buffers only, and its gain starts at 1
+    when the checkpoint has none): what must match to start a new run from a checkpoint's weights."""
     kept = {k: v for k, v in config.items() if k != "loss"}
     if weights_only:
-        kept["field"] = {k: v for k, v in kept["field"].items() if k not in ("expression_components", "warp_radius")}
+        kept["field"] = {k: v for k, v in kept["field"].items() if k not in _WEIGHTLESS_FIELD_KEYS}
     return kept
 
 
+_WEIGHTLESS_FIELD_KEYS = ("expression_components", "warp_radius", "warp_gain", "expression_in_mlp")
+"""Field settings a run may change when it starts from another checkpoint's weights (``--init``)."""
 _WARP_BUFFERS = ("field.warp.anchors", "field.warp.basis")
+_WARP_GAIN = "field.warp.gain"
 
 
 def _with_config(model: HeadModel, config: ModelConfig) -> HeadModel:
     """A copy of ``model`` carrying ``config`` (same trained weights; other loss settings, or the expression
-    warp switched on — its buffers are then left unset for :func:`_train` to fill — or off)."""
+    warp switched on — its buffers are then left unset for :func:`_train` to fill, a new gain starts at 1 — or
+    off)."""
     rebuilt = HeadModel(config).to(next(model.parameters()).device)
-    state = {k: v for k, v in model.state_dict().items() if rebuilt.field.warp is not None or k not in _WARP_BUFFERS}
+    wanted = rebuilt.state_dict().keys()
+    state = {k: v for k, v in model.state_dict().items() if k in wanted or k not in (*_WARP_BUFFERS, _WARP_GAIN)}
     missing, unexpected = rebuilt.load_state_dict(state, strict=False)
-    if unexpected or set(missing) - set(_WARP_BUFFERS):
+    if unexpected or set(missing) - {*_WARP_BUFFERS, _WARP_GAIN}:
         raise CheckpointError(f"weights do not fit the model config (missing {missing}, unexpected {unexpected})")
     return rebuilt
 

@@ -303,7 +303,7 @@ def train_command(
     identity_source: str = "embedding", expression_reference: str = "clip_mean", init: Path | None = None,
     clip_balance: float = 0.0, identity_noise: float = 0.0, expression_components: int = 10,
     expression_weight: float = 0.0, region_weight: float = 0.0, motion_weight: float = 0.0, warp_radius: float = 0.0,
-    device: str = "auto", reporter: Reporter | None = None,
+    warp_gain: bool = False, expression_in_mlp: bool = True, device: str = "auto", reporter: Reporter | None = None,
 ) -> dict[str, Any]:
     """Build (or reuse) the preprocessed cache from DATA (videos and still portraits), then train. DATA may
     itself be a cache folder.
@@ -335,9 +335,12 @@ def train_command(
             raise InputError(f"cache {cache_dir} has no {identity_key!r} array")
         identity_dim = int(clip[identity_key].shape[0])
         expression_dim = int(clip["expression"].shape[1])
+    if (warp_gain or not expression_in_mlp) and warp_radius <= 0:
+        raise InputError("--warp-gain and --no-expression-in-mlp need the expression warp (--warp-radius > 0)")
     try:  # FieldConfig holds the bound; say it in the flag's terms
         field = replace(model_config.field, identity_dim=identity_dim, expression_dim=expression_dim,
-                        expression_components=expression_components, warp_radius=warp_radius)
+                        expression_components=expression_components, warp_radius=warp_radius, warp_gain=warp_gain,
+                        expression_in_mlp=expression_in_mlp)
     except ValueError as exc:
         raise InputError(f"--expression-components: {exc} (the cache has {expression_dim} components)") from None
     model_config = replace(model_config, field=field, loss=replace(model_config.loss, expression_weight=expression_weight,

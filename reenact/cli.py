@@ -173,6 +173,8 @@ def render(reporter: Reporter, device: str, **options: Any) -> None:
 @click.option("--region-weight", type=click.FloatRange(min=0.0), default=0.0, show_default=True, help="Weight of the image loss repeated inside the mouth and eye regions (from the tracked landmarks; added to the cache if missing; 0 = off).")
 @click.option("--motion-weight", type=click.FloatRange(min=0.0), default=0.0, show_default=True, help="Weight of the frame-pair motion loss (batches become pairs of frames of one clip; L1 between the render's and the photo's change; 0 = off).")
 @click.option("--warp-radius", type=click.FloatRange(min=0.0), default=0.0, show_default=True, help="Expression warp: β moves the field's sample points as the landmark model moves the face, Gaussian-averaged over landmarks this far (head units, ~0.06-0.1); 0 = off.")
+@click.option("--warp-gain/--no-warp-gain", default=False, show_default=True, help="Learn one gain per β component on the warp's landmark motion (needs --warp-radius).")
+@click.option("--expression-in-mlp/--no-expression-in-mlp", default=True, show_default=True, help="β also enters the field's MLP (the paper); --no-expression-in-mlp: β acts only through the warp (needs --warp-radius).")
 @click.option("--resume/--no-resume", default=True, show_default=True)
 @click.option("--time-limit", type=click.FloatRange(min=0.0), default=None, help="Stop (with a checkpoint) after this many minutes.")
 @common_options

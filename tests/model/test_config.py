@@ -52,16 +52,18 @@ def test_invalid_configs():
         preset("tiny").field.width = 3  # type: ignore[misc]
 
 
-@pytest.mark.parametrize("key, old_behaviour, value, invalid", [
-    ("expression_components", 0, 10, {"expression_dim": 46, "expression_components": 47}),  # 0: every component
-    ("warp_radius", 0.0, 0.1, {"warp_radius": -0.1}),  # 0: no expression warp
+@pytest.mark.parametrize("key, old_behaviour, values, invalid", [
+    ("expression_components", 0, {"expression_components": 10}, {"expression_dim": 46, "expression_components": 47}),
+    ("warp_radius", 0.0, {"warp_radius": 0.1}, {"warp_radius": -0.1}),  # 0: no expression warp
+    ("warp_gain", False, {"warp_radius": 0.1, "warp_gain": True}, {"warp_gain": True}),  # a gain needs the warp
+    ("expression_in_mlp", True, {"warp_radius": 0.1, "expression_in_mlp": False}, {"expression_in_mlp": False}),
 ])
-def test_field_keys_added_later_default_to_how_older_checkpoints_behave(key, old_behaviour, value, invalid):
+def test_field_keys_added_later_default_to_how_older_checkpoints_behave(key, old_behaviour, values, invalid):
     # Checkpoints written before the key existed must still load, and behave as they were trained.
     data = preset("cpu").to_dict()
     del data["field"][key]
     assert getattr(ModelConfig.from_dict(data).field, key) == old_behaviour
-    changed = dataclasses.replace(preset("cpu"), field=dataclasses.replace(preset("cpu").field, **{key: value}))
+    changed = dataclasses.replace(preset("cpu"), field=dataclasses.replace(preset("cpu").field, **values))
     assert ModelConfig.from_dict(changed.to_dict()) == changed
     with pytest.raises(ValueError, match=key):
         FieldConfig(**invalid)

@@ -182,5 +182,11 @@ def test_warp_switched_on_from_a_checkpoint_without_it(tmp_path, cache_dir):
         assert torch.equal(tensor, second.state_dict()[name]), name
     # Resuming reads the buffers from the run's own checkpoint; no landmark model needed.
     assert train(warped, replace(run, steps=2, lr=1e-3), cache_dir).start_step == 1
+    # A run that adds the learned gain and takes β out of the MLP starts from it too: the gain starts at 1.
+    gained = replace(warped, field=replace(warped.field, warp_gain=True, expression_in_mlp=False))
+    train(gained, replace(run, out_dir=str(tmp_path / "d"), init_from=str(tmp_path / "b" / "last.pt")), cache_dir)
+    third, meta = load_checkpoint(tmp_path / "d" / "last.pt")
+    assert meta.config.field.warp_gain and not meta.config.field.expression_in_mlp
+    assert torch.equal(third.field.warp.gain, torch.ones(46)) and torch.equal(third.field.warp.basis, second.field.warp.basis)
     # And a run without the warp can start from a warped checkpoint (the buffers are dropped).
     assert train(preset("tiny"), replace(run, out_dir=str(tmp_path / "c"), init_from=str(tmp_path / "b" / "last.pt")), cache_dir).step == 1

@@ -117,3 +117,43 @@ def test_gradient_flows_through_the_landmark_motion_only():
     expected = -torch.einsum("bpj,ejc->be", weights, basis)
     assert torch.allclose(grad, expected, rtol=1e-4, atol=1e-5)
     assert (out - points).abs().max() > 1e-3  # the points near the face did move
+
+
+def test_a_learned_gain_scales_each_components_motion_and_is_trained():
+    warp, mean, basis = _spread_warp()
+    gained = ExpressionWarp(4, 0.05, learn_gain=True)
+    gained.set_shape(mean, basis)
+    assert torch.equal(gained.gain, torch.ones(4))  # starts as the plain warp
+    beta = torch.tensor([[1.5, -0.5, 0.0, 0.0]])
+    points = torch.tensor(mean[8:12])[None] + 0.01
+    assert torch.equal(gained(points, beta), warp(points, beta))
+    with torch.no_grad():
+        gained.gain[0] = 2.0
+    # β_0 now moves the landmark twice as far: the point it lands on maps back to its neutral place.
+    moved = torch.tensor(mean[10] + 2.0 * 1.5 * basis[0, 10] - 0.5 * basis[1, 10])[None, None]
+    assert torch.allclose(gained(moved, beta)[0, 0], torch.tensor(mean[10]), atol=1e-6)
+    (grad,) = torch.autograd.grad(gained(moved, beta).sum(), gained.gain)
+    assert torch.count_nonzero(grad[:2]) == 2 and torch.count_nonzero(grad[2:]) == 0
+
+
+def test_without_expression_in_the_mlp_beta_acts_only_through_the_warp():
+    from tracking.landmark_model import LandmarkModel
+
+    config = dataclasses.replace(preset("tiny").field, warp_radius=0.08, expression_components=10, expression_in_mlp=False)
+    torch.manual_seed(0)
+    field = HeadField(config)
+    landmarks = LandmarkModel.default()
+    points = torch.tensor(landmarks.mean[None, :, None, :])
+    expression, identity = torch.zeros(1, 46), torch.randn(1, 128)
+    expression[0, :3] = torch.tensor([2.0, -1.0, 1.0])
+    # Before the warp has its shape it is the identity map, and β then changes nothing at all.
+    assert torch.equal(field.density_only(points, expression, identity), field.density_only(points, 0 * expression, identity))
+    field.warp.set_shape(landmarks.mean, landmarks.expression_basis)
+    assert not torch.allclose(field.density_only(points, expression, identity), field.density_only(points, 0 * expression, identity))
+    # The MLP's β weights are unused: changing them changes nothing.
+    before = field.density_only(points, expression, identity)
+    with torch.no_grad():
+        for layer in field.trunk:
+            if hasattr(layer, "code"):
+                layer.code.weight[:, :46] = torch.randn_like(layer.code.weight[:, :46])
+    assert torch.equal(field.density_only(points, expression, identity), before)

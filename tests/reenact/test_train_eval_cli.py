@@ -105,6 +105,14 @@ def test_warp_radius_from_the_command_line(capsys, trained, tmp_path):
     model = load_checkpoint(tmp_path / "warp_run" / "last.pt")[0]
     assert model.config.field.warp_radius == 0.08
     assert torch.equal(model.field.warp.anchors, torch.as_tensor(LandmarkModel.default().mean))
+    code, _, err = run(capsys, "train", run_dir / "cache", "-o", tmp_path / "gain_run", "--preset", "tiny", "--steps", "2",
+                       "--init", run_dir / "last.pt", "--warp-radius", "0.08", "--warp-gain", "--no-expression-in-mlp")
+    assert code == 0, err
+    field = load_checkpoint(tmp_path / "gain_run" / "last.pt")[0].config.field
+    assert field.warp_gain and not field.expression_in_mlp
+    for flag in ("--warp-gain", "--no-expression-in-mlp"):  # both need the warp: one line, no traceback
+        code, _, err = run(capsys, "train", run_dir / "cache", "-o", tmp_path / "bad", "--preset", "tiny", "--steps", "1", flag)
+        assert code != 0 and "--warp-radius" in err and "Traceback" not in err
 
 
 def test_fit_render_and_export(capsys, trained, shared_data, tmp_path):
