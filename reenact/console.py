@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
 from rich.console import Console
+from rich.measure import Measurement
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -46,8 +47,19 @@ class Reporter:
         self.console.print(f"reenact: warning: {message}", style="yellow", markup=False, highlight=False)
 
     def table(self, table: Table) -> None:
-        if not self.quiet:
+        if self.quiet:
+            return
+        if self.console.is_terminal:
             self.console.print(table)
+            return
+        # A log file or a pipe has no width to fit: rich would assume 80 columns and cut numbers to "…".
+        natural = Measurement.get(self.console, self.console.options.update(width=1 << 16), table).maximum
+        width = self.console.width
+        self.console.width = max(width, natural)
+        try:
+            self.console.print(table)
+        finally:
+            self.console.width = width
 
     def emit_json(self, payload: dict[str, Any]) -> None:
         """One JSON object on one line of stdout."""

@@ -65,3 +65,23 @@ def test_track_text_file_named_mp4(capsys, tmp_path):
     code, _, err = run(capsys, "track", str(bad), "-o", str(tmp_path / "t.npz"))
     assert code == 3 and "Traceback" not in err
     assert not (tmp_path / "t.npz").exists()
+
+
+def test_tables_in_a_log_file_are_not_cut_to_80_columns():
+    import io
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from reenact.console import Reporter
+
+    stream = io.StringIO()
+    reporter = Reporter(console=Console(file=stream, width=80, highlight=False))  # not a terminal, as in a log
+    table = Table(title="ten wide columns")
+    for index in range(10):
+        table.add_column(f"metric {index}")
+    table.add_row(*[f"{1.23456789 + index:.4g}" for index in range(10)])
+    reporter.table(table)
+    text = stream.getvalue()
+    assert all(f"{1.23456789 + index:.4g}" in text for index in range(10)) and "…" not in text
+    assert reporter.console.width == 80  # restored for what follows
