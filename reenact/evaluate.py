@@ -21,7 +21,7 @@ at the fitted frame's: model against pose-only is what transferring the expressi
 the head motion, which the static baseline cannot tell apart. The first frame is fitted as a single image
 would be (``pipeline.initial_expression``). The ``real`` row puts the real crops themselves through the
 motion metrics (no image metrics: they would be perfect by definition): a perfect renderer's score, the
-floor the tracker's own noise sets — it reads a 128² crop differently from the full frame, and moves its
+floor the tracker's own noise sets — it reads a render-size crop differently from the full frame, and moves its
 reading by 0.1–0.3 σ for a half-pixel shift — so the motion columns are read against it, not against zero.
 
 Cross-identity: a portrait is fitted and driven by the clip; identity similarity is to the portrait,
