@@ -114,6 +114,15 @@ def motion_metrics(
     }
 
 
+def motion_start(tracker: Tracker, image: np.ndarray, driving_code: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Where a change is measured from (``motion_metrics``' ``reference``): the image the motion starts from as
+    the tracker reads it, and the driving code it starts from; None when the tracker finds no face in it."""
+    try:
+        return tracker.track_image(image).expression[0], driving_code
+    except NoFaceError:
+        return None
+
+
 def load_clip(clip: Path, max_frames: int, size: int, config: TrackerConfig) -> tuple[Track, np.ndarray, np.ndarray]:
     """Track the first ``max_frames`` frames; return the track and their real crops and head masks. Two
     decoding passes (the crop needs the whole track) share one tracker: its graphs take seconds to build."""
@@ -155,10 +164,7 @@ def evaluate_self(
     with Tracker(config) as tracker:
         # Reference identity: the recognition embedding of the real frames (the clip's average).
         reference = track.embedding
-        try:  # where the motion starts: the fitted frame's render, as the tracker reads it, and the real frame
-            start = (tracker.track_image(fitted[0]).expression[0], track.expression[first])
-        except NoFaceError:
-            start = None
+        start = motion_start(tracker, fitted[0], track.expression[first])
         rows = {
             method: {**image_metrics(images, reals, real_masks),
                      **motion_metrics(images, driving_pose, driving_expression, reference, tracker, start),
@@ -166,10 +172,7 @@ def evaluate_self(
             for method, images in methods.items()
         }
         if baselines:  # the real crops read like renders, starting from the real first crop
-            try:
-                real_start = (tracker.track_image(crops[first]).expression[0], track.expression[first])
-            except NoFaceError:
-                real_start = None
+            real_start = motion_start(tracker, crops[first], track.expression[first])
             rows["real"] = motion_metrics(reals, driving_pose, driving_expression, reference, tracker, real_start)
         return rows
 
