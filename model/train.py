@@ -35,6 +35,7 @@ import numpy as np
 import torch
 from torch import distributed as dist
 
+from model.augment import roll_batch
 from model.camera import Camera
 from model.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from model.config import ModelConfig
@@ -89,6 +90,9 @@ class TrainConfig:
     """Std of Gaussian noise added to each sample's z_id (per component). With a few dozen people the field
     only sees isolated identity codes; jitter makes it answer β and pose alike in their neighbourhood, where a
     fitted code for a new person lands."""
+    roll_augment: float = 0.0
+    """Roll each training frame's camera about its optical axis by a uniform random angle within ± this many
+    degrees and turn its photo to match (``model/augment.py``: an exact new view); 0 = off."""
     critic: CriticTrainConfig = CriticTrainConfig()
     """How the expression critic is trained, when ``LossConfig.expression_weight`` > 0."""
 
@@ -150,6 +154,8 @@ def _extra(cfg: TrainConfig, dataset_dir: str | os.PathLike) -> dict[str, str | 
         extra["clip_balance"] = float(cfg.clip_balance)
     if cfg.identity_noise:
         extra["identity_noise"] = float(cfg.identity_noise)
+    if cfg.roll_augment:
+        extra["roll_augment"] = float(cfg.roll_augment)
     return extra
 
 
@@ -345,6 +351,8 @@ def _train(model_config: ModelConfig, cfg: TrainConfig, dataset_dir: str | os.Pa
         if cfg.identity_noise > 0:
             noise = torch.randn((cfg.batch_size * world_size, dataset.identity_dim), generator=index_gen)[mine]
             batch = replace(batch, identity=batch.identity + cfg.identity_noise * noise.to(device))
+        if cfg.roll_augment > 0:
+            batch = roll_batch(batch, cfg.roll_augment, index_gen)
         jitter = _step_generator(cfg.seed, step, 1 + rank, device)
         with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=use_amp):
             output = network(Camera(batch.cam_to_world), batch.expression, batch.identity, jitter, cfg.chunk_rays)

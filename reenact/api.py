@@ -301,7 +301,7 @@ def train_command(
     batch_size: int | None = None, lr: float | None = None, seed: int = 0, every: int = 2,
     hold_out: tuple[str, ...] = (), vgg16: Path | None = None, resume: bool = True, time_limit: float | None = None,
     identity_source: str = "embedding", expression_reference: str = "clip_mean", init: Path | None = None,
-    clip_balance: float = 0.0, identity_noise: float = 0.0, expression_components: int = 10,
+    clip_balance: float = 0.0, identity_noise: float = 0.0, roll_augment: float = 0.0, expression_components: int = 10,
     expression_weight: float = 0.0, region_weight: float = 0.0, motion_weight: float = 0.0, warp_radius: float = 0.0,
     warp_gain: bool = False, expression_in_mlp: bool = True, device: str = "auto", reporter: Reporter | None = None,
 ) -> dict[str, Any]:
@@ -357,7 +357,7 @@ def train_command(
         raise InputError(f"--init checkpoint not found: {init}")
     train_config = replace(train_config, identity_key=identity_key, expression_reference=expression_reference,
                            init_from=str(init) if init is not None else None, clip_balance=clip_balance,
-                           identity_noise=identity_noise)
+                           identity_noise=identity_noise, roll_augment=roll_augment)
     if expression_weight > 0 and not (output / CRITIC_FILE).is_file():
         reporter.info(f"training the expression critic first ({train_config.critic.steps:,} small steps; ~5 min on one CPU thread)")
     total = train_config.steps

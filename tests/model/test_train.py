@@ -107,14 +107,14 @@ def test_identity_noise_and_clip_balance_are_used_and_recorded(tmp_path, clip_fr
         return train(preset("tiny"), config, cache)
 
     plain = run("plain")
-    augmented = run("augmented", clip_balance=1.0, identity_noise=0.05)
-    again = run("again", clip_balance=1.0, identity_noise=0.05)
+    augmented = run("augmented", clip_balance=1.0, identity_noise=0.05, roll_augment=10.0)
+    again = run("again", clip_balance=1.0, identity_noise=0.05, roll_augment=10.0)
     assert augmented.loss_history == again.loss_history  # noise and draws come from the step's seeded generator
     assert augmented.loss_history != plain.loss_history
     _, meta = load_checkpoint(tmp_path / "augmented" / "last.pt")
-    assert meta.extra["clip_balance"] == 1.0 and meta.extra["identity_noise"] == 0.05
+    assert meta.extra["clip_balance"] == 1.0 and meta.extra["identity_noise"] == 0.05 and meta.extra["roll_augment"] == 10.0
     _, meta = load_checkpoint(tmp_path / "plain" / "last.pt")
-    assert "clip_balance" not in meta.extra and "identity_noise" not in meta.extra
+    assert not {"clip_balance", "identity_noise", "roll_augment"} & set(meta.extra)
 
 
 def test_region_weight_needs_region_maps(tmp_path, clip_frames):
