@@ -265,9 +265,13 @@ def doctor_command(device: str = "auto", reporter: Reporter | None = None) -> di
 # ----------------------------------------------------------------------------------------------- eval
 def eval_command(
     checkpoint: Path, videos: tuple[str, ...], cross_targets: tuple[str, ...] = (), ablation_checkpoint: Path | None = None,
-    max_frames: int = 60, fit_iterations: int = 300, device: str = "auto", reporter: Reporter | None = None,
+    max_frames: int = 60, fit_iterations: int = 300, smooth: float | None = None, device: str = "auto",
+    reporter: Reporter | None = None,
 ) -> dict[str, Any]:
+    """``smooth``: strength of the ``smoothed`` row (None: ``reenact drive``'s default; 0: no such row)."""
     from rich.table import Table
+
+    from reenact.pipeline import DriveOptions
 
     from tracking.media_files import find_videos
     from reenact.evaluate import LEADING_EXPRESSION, METRIC_KEYS, evaluate
@@ -282,7 +286,9 @@ def eval_command(
         if not path.exists():
             raise InputError(f"portrait not found: {item}")
         portraits.extend(list_files(path, IMAGE_SUFFIXES) if path.is_dir() else [path])
-    result = evaluate(checkpoint, clips, portraits, ablation_checkpoint, max_frames, fit_iterations, device, reporter)
+    smooth = DriveOptions.smooth if smooth is None else smooth
+    result = evaluate(checkpoint, clips, portraits, ablation_checkpoint, max_frames, fit_iterations, device, reporter,
+                      smooth=smooth)
     table = Table(title=f"reenact eval: {len(clips)} clips, {max_frames} frames each, fit {fit_iterations} it")
     columns = METRIC_KEYS
     headers = ("L1", "PSNR", "SSIM", "ID sim", "expr dist", f"expr dist {LEADING_EXPRESSION}", f"expr Δ dist {LEADING_EXPRESSION}", "pose °", "face found")

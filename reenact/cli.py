@@ -196,6 +196,7 @@ def train(reporter: Reporter, device: str, **options: Any) -> None:
 @click.option("--ablation", "ablation_checkpoint", type=_path(dir_okay=False), default=None, help="Checkpoint of the landmark-identity ablation to compare in the same run.")
 @click.option("--max-frames", type=click.IntRange(min=2), default=60, show_default=True, help="Frames per clip evaluated.")
 @click.option("--fit-iterations", type=click.IntRange(min=0), default=300, show_default=True)
+@click.option("--smooth", type=click.FloatRange(min=0.0), default=None, help="Smoothing strength of the 'smoothed' row, the model driven as reenact drive drives it (default: drive's; 0 = no such row).")
 @common_options
 def eval_(reporter: Reporter, device: str, **options: Any) -> None:
     """Evaluate CHECKPOINT on VIDEOS of unseen people: self- and cross-reenactment against baselines."""

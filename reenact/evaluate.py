@@ -18,7 +18,9 @@ The driving parameters are in the tracker's terms, whatever the model does insid
 self-reenactment the real frame's tracked pose and expression. The static baseline is the fitted first
 frame repeated. The pose-only baseline is the model driven by the head pose alone, its expression code held
 at the fitted frame's: model against pose-only is what transferring the expression adds (or costs) on top of
-the head motion, which the static baseline cannot tell apart. The first frame is fitted as a single image
+the head motion, which the static baseline cannot tell apart. The ``smoothed`` row is the model as ``reenact drive``
+runs it by default: the same fit driven by the track after ``tracking.smoothing.smooth_track`` (drive's
+``--smooth``), still scored against the raw frames and the raw tracked parameters. The first frame is fitted as a single image
 would be (``pipeline.initial_expression``). The ``real`` row puts the real crops themselves through the
 motion metrics (no image metrics: they would be perfect by definition): a perfect renderer's score, the
 floor the tracker's own noise sets — it reads a render-size crop differently from the full frame, and moves its
@@ -46,8 +48,9 @@ from reenact.console import Reporter
 from reenact.engine import Engine, images_to_tensor
 from reenact.errors import NoFaceError
 from reenact.motion import drive_parameters
-from reenact.pipeline import fit_target, identity_input, initial_expression, load_target
+from reenact.pipeline import DriveOptions, fit_target, identity_input, initial_expression, load_target
 from reenact.video import open_video
+from tracking.smoothing import smooth_track
 from tracking.tracker import Tracker, TrackerConfig
 from tracking.types import Track
 
@@ -140,10 +143,12 @@ def load_clip(clip: Path, max_frames: int, size: int, config: TrackerConfig) -> 
 
 def evaluate_self(
     engine: Engine, track: Track, crops: np.ndarray, masks: np.ndarray, fit_config: FitConfig, config: TrackerConfig,
-    batch_size: int = 8, baselines: bool = True,
+    batch_size: int = 8, baselines: bool = True, smooth: float = 0.0,
 ) -> dict[str, dict[str, float]]:
     """Self-reenactment of one clip: the model, and with ``baselines`` the static and the pose-only baseline (a
-    second checkpoint measured beside the first, the ablation, needs only its model row)."""
+    second checkpoint measured beside the first, the ablation, needs only its model row). ``smooth`` > 0 adds
+    the ``smoothed`` row: the same fit driven by the track smoothed as ``reenact drive`` smooths it, scored
+    against the raw frames and parameters like every other row."""
     valid = np.flatnonzero(track.valid & track.detected)
     if valid.size < 2:
         raise NoFaceError("fewer than two tracked frames")
@@ -159,6 +164,11 @@ def evaluate_self(
         methods["static"] = np.repeat(fitted, len(rest), 0)
         held = np.repeat(result.expression[None], len(rest), 0)
         methods["pose_only"] = np.concatenate(list(engine.render_batches(pose[rest], held, identity, batch_size)))
+    if smooth > 0:
+        smoothed = smooth_track(track, smooth)
+        pose_s, expression_s = drive_parameters(smoothed.pose, smoothed.expression, smoothed.valid, result.cam_to_world,
+                                                result.expression, "relative")
+        methods["smoothed"] = np.concatenate(list(engine.render_batches(pose_s[rest], expression_s[rest], identity, batch_size)))
     reals, real_masks = crops[rest], masks[rest]
     driving_pose, driving_expression = track.pose[rest], track.expression[rest]
     with Tracker(config) as tracker:
@@ -209,8 +219,10 @@ def mean_rows(rows: list[dict[str, float]]) -> dict[str, float]:
 def evaluate(
     checkpoint: Path, clips: list[Path], portraits: list[Path] = (), ablation: Path | None = None,
     max_frames: int = 60, fit_iterations: int = 300, device: str = "auto", reporter: Reporter | None = None,
+    smooth: float = DriveOptions.smooth,
 ) -> dict[str, Any]:
-    """Run every evaluation; returns per-clip rows and means per method."""
+    """Run every evaluation; returns per-clip rows and means per method. ``smooth``: the strength of the
+    ``smoothed`` row (default: ``reenact drive``'s; 0 leaves the row out)."""
     reporter = reporter or Reporter(quiet=True)
     engines = {"model": Engine.load(checkpoint, device)}
     if ablation is not None:
@@ -225,7 +237,7 @@ def evaluate(
             track, crops, masks = load_clip(clip, max_frames, size, config)
             row: dict[str, Any] = {"clip": str(clip)}
             try:
-                self_result = evaluate_self(engines["model"], track, crops, masks, fit_config, config)
+                self_result = evaluate_self(engines["model"], track, crops, masks, fit_config, config, smooth=smooth)
                 row.update(self_result)
                 if "ablation" in engines:
                     row["ablation"] = evaluate_self(engines["ablation"], track, crops, masks, fit_config, config,
@@ -238,7 +250,7 @@ def evaluate(
                 reporter.warn(f"{clip}: {exc}")
             per_clip.append(row)
             advance(1)
-    methods = [m for m in ("model", "static", "pose_only", "ablation", "real") if any(m in row for row in per_clip)]
+    methods = [m for m in ("model", "smoothed", "static", "pose_only", "ablation", "real") if any(m in row for row in per_clip)]
     summary = {m: mean_rows([row[m] for row in per_clip if m in row]) for m in methods}
     if cross:
         summary["cross"] = mean_rows([{k: v for k, v in row.items() if isinstance(v, float)} for row in cross])

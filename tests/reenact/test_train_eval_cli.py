@@ -147,7 +147,7 @@ def test_eval_on_a_short_clip(capsys, trained, short_clip, shared_data):
     result = json.loads(stdout)
     # The same checkpoint as its own ablation: the same fit and renders, so the same row (its baselines are not re-run).
     assert result["clips"][0]["ablation"] == result["clips"][0]["model"]
-    for method in ("model", "static", "pose_only"):
+    for method in ("model", "smoothed", "static", "pose_only"):
         values = result["summary"][method]
         assert 0.0 <= values["l1"] <= 1.0 and math.isfinite(values["psnr"]) and -1.0 <= values["ssim"] <= 1.0
     clip = result["clips"][0]
@@ -155,6 +155,8 @@ def test_eval_on_a_short_clip(capsys, trained, short_clip, shared_data):
     assert clip["model"]["fit_psnr"] == clip["static"]["fit_psnr"] == clip["pose_only"]["fit_psnr"]
     # The clip's head moves, so driving by pose alone is not the still frame.
     assert clip["pose_only"]["l1"] != clip["static"]["l1"]
+    # drive's smoothing (on by default) changes the driving parameters, so the renders.
+    assert clip["smoothed"]["fit_psnr"] == clip["model"]["fit_psnr"] and clip["smoothed"]["l1"] != clip["model"]["l1"]
     assert "cross" in result["summary"] and len(result["cross"]) == 1
     # The real crops through the motion metrics only: every one has a face, and there is no image row to fake.
     real = result["summary"]["real"]
