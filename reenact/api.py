@@ -271,10 +271,9 @@ def eval_command(
     """``smooth``: strength of the ``smoothed`` row (None: ``reenact drive``'s default; 0: no such row)."""
     from rich.table import Table
 
-    from reenact.pipeline import DriveOptions
-
     from tracking.media_files import find_videos
     from reenact.evaluate import LEADING_EXPRESSION, METRIC_KEYS, evaluate
+    from reenact.pipeline import DriveOptions
 
     reporter = reporter or quiet_reporter()
     clips = find_videos(list(videos))
