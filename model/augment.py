@@ -51,13 +51,14 @@ def roll_images(images: torch.Tensor, angles: torch.Tensor, padding: str) -> tor
     return F.grid_sample(images, grid, mode="bilinear", padding_mode=padding, align_corners=False)
 
 
-def roll_batch(batch: FrameBatch, max_degrees: float, generator: torch.Generator) -> FrameBatch:
-    """Each frame's camera rolled by a uniform random angle in ±``max_degrees``, its image, mask and regions
-    turned to match. Codes are unchanged: the head did not move, only the camera turned."""
-    if max_degrees <= 0:
-        return batch
-    count = batch.image.shape[0]
-    angles = (torch.rand(count, generator=generator, device=generator.device) * 2 - 1) * math.radians(max_degrees)
+def random_roll_angles(count: int, max_degrees: float, generator: torch.Generator) -> torch.Tensor:
+    """(count,) radians, uniform in ±``max_degrees``, drawn on the generator's device."""
+    return (torch.rand(count, generator=generator, device=generator.device) * 2 - 1) * math.radians(max_degrees)
+
+
+def roll_batch(batch: FrameBatch, angles: torch.Tensor) -> FrameBatch:
+    """Each frame's camera rolled by its angle (B,) radians, its image, mask and regions turned to match.
+    Codes are unchanged: the head did not move, only the camera turned."""
     angles = angles.to(batch.image.device)
     regions = None if batch.regions is None else roll_images(batch.regions, angles, "zeros")
     return replace(batch, image=roll_images(batch.image, angles, "border"), mask=roll_images(batch.mask, angles, "zeros"),

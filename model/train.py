@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from torch import distributed as dist
 
-from model.augment import roll_batch
+from model.augment import random_roll_angles, roll_batch
 from model.camera import Camera
 from model.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from model.config import ModelConfig
@@ -351,8 +351,9 @@ def _train(model_config: ModelConfig, cfg: TrainConfig, dataset_dir: str | os.Pa
         if cfg.identity_noise > 0:
             noise = torch.randn((cfg.batch_size * world_size, dataset.identity_dim), generator=index_gen)[mine]
             batch = replace(batch, identity=batch.identity + cfg.identity_noise * noise.to(device))
-        if cfg.roll_augment > 0:
-            batch = roll_batch(batch, cfg.roll_augment, index_gen)
+        if cfg.roll_augment > 0:  # drawn for the global batch, like the identity noise, so ranks differ
+            angles = random_roll_angles(cfg.batch_size * world_size, cfg.roll_augment, index_gen)[mine]
+            batch = roll_batch(batch, angles)
         jitter = _step_generator(cfg.seed, step, 1 + rank, device)
         with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=use_amp):
             output = network(Camera(batch.cam_to_world), batch.expression, batch.identity, jitter, cfg.chunk_rays)
