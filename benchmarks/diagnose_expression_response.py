@@ -20,8 +20,7 @@ import numpy as np
 
 from model.fit import FitConfig
 from reenact.engine import Engine
-from reenact.evaluate import load_clip
-from reenact.pipeline import identity_input, initial_expression
+from reenact.evaluate import fit_first_frame, load_clip
 from tracking.tracker import Tracker, TrackerConfig
 from tracking.types import Track
 
@@ -31,9 +30,7 @@ AMPLITUDES = np.array([-2.0, -1.0, 0.0, 1.0, 2.0])
 def response(engine: Engine, track: Track, crops: np.ndarray, masks: np.ndarray, components: int,
              tracker: Tracker) -> tuple[np.ndarray, float]:
     """(gains (K,), crosstalk) of one checkpoint on one clip (its track and crops from ``load_clip``)."""
-    first = int(np.flatnonzero(track.valid & track.detected)[0])
-    fit = engine.fit(crops[first], masks[first], track.pose[first], initial_expression(track, first, engine),
-                     identity_input(track, engine), FitConfig())
+    _, fit = fit_first_frame(engine, track, crops, masks, FitConfig())
     slopes = np.zeros((components, components))
     for k in range(components):
         codes = np.repeat(fit.expression[None], len(AMPLITUDES), 0)

@@ -20,9 +20,8 @@ import numpy as np
 
 from model.fit import FitConfig
 from reenact.engine import Engine
-from reenact.evaluate import image_metrics, load_clip, motion_metrics, motion_start
+from reenact.evaluate import fit_first_frame, image_metrics, load_clip, motion_metrics, motion_start
 from reenact.motion import drive_parameters
-from reenact.pipeline import identity_input, initial_expression
 from tracking.tracker import Tracker, TrackerConfig
 
 COLUMNS = {"psnr": "PSNR", "ssim": "SSIM", "expression_distance_leading": "expr10", "expression_change_distance": "exprΔ10",
@@ -45,10 +44,8 @@ def main() -> int:
     rows: dict[str, list[dict[str, float]]] = {name: [] for name in names}
     for clip in args.clip:
         track, crops, masks = load_clip(clip, args.max_frames, engine.render_size, config)
-        valid = np.flatnonzero(track.valid & track.detected)
-        first, rest = int(valid[0]), valid[1:]
-        fit = engine.fit(crops[first], masks[first], track.pose[first], initial_expression(track, first, engine),
-                         identity_input(track, engine), fit_config)
+        first, fit = fit_first_frame(engine, track, crops, masks, fit_config)
+        rest = np.flatnonzero(track.valid & track.detected)[1:]
         pose, expression = drive_parameters(track.pose, track.expression, track.valid, fit.cam_to_world, fit.expression)
         identity = np.repeat(fit.identity[None], len(rest), 0)
         fitted = engine.render(fit.cam_to_world[None], fit.expression[None], fit.identity[None])

@@ -21,8 +21,7 @@ from scipy import ndimage
 
 from model.fit import FitConfig, corrected_camera
 from reenact.engine import Engine
-from reenact.evaluate import LEADING_EXPRESSION, load_clip
-from reenact.pipeline import identity_input, initial_expression
+from reenact.evaluate import LEADING_EXPRESSION, fit_first_frame, load_clip
 from tracking.tracker import Tracker, TrackerConfig
 
 ANGLES = (0.5, 1.0, 2.0, 4.0)
@@ -75,9 +74,7 @@ def main() -> int:
     with Tracker(config) as tracker:
         for clip in args.clip:
             track, crops, masks = load_clip(clip, 2, size, config)
-            first = int(np.flatnonzero(track.valid & track.detected)[0])
-            fit = engine.fit(crops[first], masks[first], track.pose[first], initial_expression(track, first, engine),
-                             identity_input(track, engine), FitConfig())
+            first, fit = fit_first_frame(engine, track, crops, masks, FitConfig())
             render = engine.render(fit.cam_to_world[None], fit.expression[None], fit.identity[None])[0]
             real = crops[first]
             kinds = {

@@ -45,7 +45,7 @@ from model.camera import axis_angle
 from model.fit import FitConfig
 from model.metrics import masked_l1, psnr, ssim
 from reenact.console import Reporter
-from reenact.engine import Engine, images_to_tensor
+from reenact.engine import Engine, Fit, images_to_tensor
 from reenact.errors import NoFaceError
 from reenact.motion import drive_parameters
 from reenact.pipeline import DriveOptions, fit_target, identity_input, initial_expression, load_target
@@ -141,6 +141,18 @@ def load_clip(clip: Path, max_frames: int, size: int, config: TrackerConfig) -> 
     return track, crops, masks
 
 
+def fit_first_frame(engine: Engine, track: Track, crops: np.ndarray, masks: np.ndarray,
+                    fit_config: FitConfig) -> tuple[int, Fit]:
+    """The clip's first tracked frame and the codes fitted to it, as a single target image is fitted
+    (``pipeline.initial_expression``): where self-reenactment and the diagnostics start from."""
+    hits = np.flatnonzero(track.valid & track.detected)
+    if not hits.size:
+        raise NoFaceError("no tracked frame")
+    first = int(hits[0])
+    return first, engine.fit(crops[first], masks[first], track.pose[first], initial_expression(track, first, engine),
+                             identity_input(track, engine), fit_config)
+
+
 def evaluate_self(
     engine: Engine, track: Track, crops: np.ndarray, masks: np.ndarray, fit_config: FitConfig, config: TrackerConfig,
     batch_size: int = 8, baselines: bool = True, smooth: float = 0.0,
@@ -152,11 +164,14 @@ def evaluate_self(
     valid = np.flatnonzero(track.valid & track.detected)
     if valid.size < 2:
         raise NoFaceError("fewer than two tracked frames")
-    first, rest = int(valid[0]), valid[1:]
-    result = engine.fit(crops[first], masks[first], track.pose[first], initial_expression(track, first, engine),
-                        identity_input(track, engine), fit_config)
-    pose, expression = drive_parameters(track.pose, track.expression, track.valid, result.cam_to_world,
-                                        result.expression, "relative")
+    rest = valid[1:]
+    first, result = fit_first_frame(engine, track, crops, masks, fit_config)
+
+    def drive(source: Track) -> tuple[np.ndarray, np.ndarray]:
+        return drive_parameters(source.pose, source.expression, source.valid, result.cam_to_world, result.expression,
+                                "relative")
+
+    pose, expression = drive(track)
     identity = np.repeat(result.identity[None], len(rest), 0)
     fitted = engine.render(result.cam_to_world[None], result.expression[None], result.identity[None])
     methods = {"model": np.concatenate(list(engine.render_batches(pose[rest], expression[rest], identity, batch_size)))}
@@ -165,9 +180,7 @@ def evaluate_self(
         held = np.repeat(result.expression[None], len(rest), 0)
         methods["pose_only"] = np.concatenate(list(engine.render_batches(pose[rest], held, identity, batch_size)))
     if smooth > 0:
-        smoothed = smooth_track(track, smooth)
-        pose_s, expression_s = drive_parameters(smoothed.pose, smoothed.expression, smoothed.valid, result.cam_to_world,
-                                                result.expression, "relative")
+        pose_s, expression_s = drive(smooth_track(track, smooth))
         methods["smoothed"] = np.concatenate(list(engine.render_batches(pose_s[rest], expression_s[rest], identity, batch_size)))
     reals, real_masks = crops[rest], masks[rest]
     driving_pose, driving_expression = track.pose[rest], track.expression[rest]
