@@ -152,6 +152,11 @@ class LossConfig:
     is the head-masked L1 between the render's change and the photo's change from one frame of a pair to the
     other. What a person's frames share (hair, skin detail the model cannot render) cancels in the change, so
     the term is about what moved: the pose and the expression. 0 disables (and batches are drawn as before)."""
+    geometry_weight: float = 0.0
+    """Weight of the geometry prior (training only; ``model/geometry.py``): L1, in head units, between where the
+    field ends a ray through a visible face landmark of the tracked codes and the landmark's own distance. 0 disables."""
+    geometry_landmarks: int = 64
+    """Landmarks drawn per frame and step for the geometry prior (of 468; the hidden ones among them are left out)."""
 
     def __post_init__(self) -> None:
         if self.perceptual not in PERCEPTUAL_KINDS:
@@ -162,6 +167,10 @@ class LossConfig:
             raise ValueError(f"region_weight must be >= 0, got {self.region_weight}")
         if self.motion_weight < 0:
             raise ValueError(f"motion_weight must be >= 0, got {self.motion_weight}")
+        if self.geometry_weight < 0:
+            raise ValueError(f"geometry_weight must be >= 0, got {self.geometry_weight}")
+        if self.geometry_landmarks < 1:
+            raise ValueError(f"geometry_landmarks must be >= 1, got {self.geometry_landmarks}")
 
 
 @dataclass(frozen=True)
@@ -207,7 +216,8 @@ class ModelConfig:
 
 _ADDED_LATER: dict[str, dict[str, Any]] = {"field": {"expression_components": 0, "warp_radius": 0.0, "warp_gain": False,
                                                                   "expression_in_mlp": True}, "loss": {"expression_weight": 0.0, "region_weight": 0.0,
-                                                                                                  "motion_weight": 0.0}}
+                                                                                                  "motion_weight": 0.0, "geometry_weight": 0.0,
+                                                                                                  "geometry_landmarks": 64}}
 """Keys added after format version 1, with the value that reproduces how older checkpoints behave."""
 
 

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from model.geometry import FaceMesh
 from reenact.errors import InputError
 
 CACHE_KEYS = ("images", "masks", "pose", "expression", "identity", "person")
@@ -73,6 +74,9 @@ class FrameBatch:
     """(B, D) identity embeddings."""
     regions: torch.Tensor | None = None
     """(B, 1, m, m) expression-region map in [0, 1], or None when the cache has none."""
+    landmarks: torch.Tensor | None = None
+    """(B, L, 3) head-frame face landmarks of the tracked codes (``model/geometry.py``), or None unless the
+    dataset was given a face mesh."""
 
 
 def _resize_uint8(frames: np.ndarray, size: int, chunk: int = 64) -> torch.Tensor:
@@ -95,13 +99,14 @@ class FrameDataset:
     ``expression_reference``: see :data:`EXPRESSION_REFERENCES`.
     """
 
-    def __init__(self, cache_dir: str | os.PathLike, output_size: int, persons: tuple[str, ...] | None = None, exclude_persons: tuple[str, ...] = (), identity_key: str = "identity", expression_reference: str = "none") -> None:
+    def __init__(self, cache_dir: str | os.PathLike, output_size: int, persons: tuple[str, ...] | None = None, exclude_persons: tuple[str, ...] = (), identity_key: str = "identity", expression_reference: str = "none",
+                 face_mesh: FaceMesh | None = None) -> None:
         relative_to_reference(np.zeros((1, 1), np.float32), expression_reference)  # unknown names fail before any I/O
         cache_dir = Path(cache_dir)
         files = sorted(cache_dir.glob("*.npz")) if cache_dir.is_dir() else []
         if not files:
             raise InputError(f"no .npz clip files in training cache {cache_dir}")
-        images, masks, poses, expressions, tracked, identities, clip_index = [], [], [], [], [], [], []
+        images, masks, poses, expressions, tracked, identities, clip_index, landmarks = [], [], [], [], [], [], [], []
         regions: list[torch.Tensor] | None = []
         self.persons: list[str] = []
         self.clip_files: list[Path] = []
@@ -119,6 +124,9 @@ class FrameDataset:
                         raise InputError(f"cache file {path} lacks {identity_key!r}")
                     pose, expression, identity = clip["pose"], clip["expression"], clip[identity_key]
                     clip_regions = clip["regions"] if "regions" in clip.files else None
+                    if face_mesh is not None and "identity_shape" not in clip.files:
+                        raise InputError(f"cache file {path} lacks 'identity_shape', which the geometry prior needs")
+                    identity_shape = clip["identity_shape"] if face_mesh is not None else None
             except (OSError, ValueError) as error:
                 raise InputError(f"cannot read cache file {path}: {error}") from error
             count = len(frames)
@@ -138,6 +146,8 @@ class FrameDataset:
             expressions.append(torch.from_numpy(relative_to_reference(expression, expression_reference)))
             tracked.append(torch.from_numpy(expression.astype(np.float32)))
             identities.append(torch.from_numpy(identity.astype(np.float32)).expand(count, -1))
+            if face_mesh is not None:
+                landmarks.append(torch.from_numpy(face_mesh.shape(identity_shape, expression)))
             clip_index.append(torch.full((count,), len(self.clip_files), dtype=torch.long))
             self.persons.append(person)
             self.clip_files.append(path)
@@ -152,6 +162,8 @@ class FrameDataset:
         self.tracked_expression = torch.cat(tracked)
         """(N, E) the tracker's codes as they are (``expression`` is them measured from the reference)."""
         self.identity = torch.cat(identities).contiguous()
+        self.landmarks = torch.cat(landmarks) if landmarks else None
+        """(N, L, 3) float32 landmarks of each frame's tracked codes, or None without a face mesh."""
         self.clip_index = torch.cat(clip_index)
         self.output_size = output_size
 
@@ -176,4 +188,5 @@ class FrameDataset:
             expression=self.expression[indices].to(device),
             identity=self.identity[indices].to(device),
             regions=None if self.regions is None else self.regions[indices].to(device).float() / 255.0,
+            landmarks=None if self.landmarks is None else self.landmarks[indices].to(device),
         )

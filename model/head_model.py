@@ -49,8 +49,8 @@ class HeadModel(nn.Module):
         self.renderer = NeuralRenderer(config.renderer, config.field.feature_dim)
         self.rgb_head = nn.Linear(config.field.feature_dim, 3)
 
-    def render_rays(self, rays: Rays, expression: torch.Tensor, identity: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Composited features (B, R, C) and opacity (B, R, 1) of ``rays``."""
+    def _ray_samples(self, rays: Rays, expression: torch.Tensor, identity: torch.Tensor, generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Merged sample distances t (B, R, S), their compositing weights (B, R, S) and features (B, R, S, C)."""
         sampler = self.config.sampler
         coarse_gen = generator if sampler.stratified else None
         t_coarse = stratified_samples(rays, sampler.coarse_samples, coarse_gen)
@@ -66,7 +66,21 @@ class HeadModel(nn.Module):
             merged = torch.cat([coarse.features, fine.features], dim=2)
             features = torch.gather(merged, 2, order.unsqueeze(-1).expand(-1, -1, -1, merged.shape[-1]))
         sample_weights = vr.weights(vr.alphas(density, vr.interval_lengths(t_all, rays.near, rays.far)))
+        return t_all, sample_weights, features
+
+    def render_rays(self, rays: Rays, expression: torch.Tensor, identity: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Composited features (B, R, C) and opacity (B, R, 1) of ``rays``."""
+        _, sample_weights, features = self._ray_samples(rays, expression, identity, generator)
         return vr.composite(sample_weights, features), vr.accumulated_opacity(sample_weights)
+
+    def ray_depth(self, rays: Rays, expression: torch.Tensor, identity: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Where ``rays`` end: the opacity-normalised mean distance Σ w t / Σ w (B, R, 1) and the opacity (B, R, 1).
+
+        The field alone (no neural renderer): what the geometry prior supervises and its diagnostic reads."""
+        t_all, sample_weights, _ = self._ray_samples(rays, expression, identity, generator)
+        opacity = vr.accumulated_opacity(sample_weights)
+        depth = vr.composite(sample_weights, t_all.unsqueeze(-1)) / opacity.clamp(min=1e-6)
+        return depth, opacity
 
     def _render_map(self, camera: Camera, size: int, expression: torch.Tensor, identity: torch.Tensor, generator: torch.Generator | None, chunk_rays: int) -> tuple[torch.Tensor, torch.Tensor]:
         rays = generate_rays(camera, size, size)

@@ -42,6 +42,7 @@ from model.config import ModelConfig
 from model.data import FrameDataset
 from model.head_model import HeadModel
 from model.image_io import write_png
+from model.geometry import FaceMesh, geometry_loss
 from model.expression_critic import CriticTrainConfig, ExpressionCritic, load_critic, save_critic, train_critic
 from model.losses import HeadLoss
 from reenact.errors import CheckpointError, InputError
@@ -116,6 +117,8 @@ class TrainProgress:
     """The expression-region term (None when it is off)."""
     motion: float | None = None
     """The frame-pair motion term (None when it is off)."""
+    geometry: float | None = None
+    """The geometry prior's mean landmark depth error in head units (None when it is off)."""
 
 
 @dataclass
@@ -219,12 +222,13 @@ def _preview(model: HeadModel, dataset: FrameDataset, indices: torch.Tensor, dev
 
 
 def train(model_config: ModelConfig, train_config: TrainConfig, dataset_dir: str | os.PathLike, resume: bool = True, progress: Callable[[TrainProgress], None] | None = None,
-          landmark_shape: tuple[np.ndarray, np.ndarray] | None = None) -> TrainResult:
+          landmark_shape: tuple[np.ndarray, np.ndarray] | None = None, face_mesh: FaceMesh | None = None) -> TrainResult:
     """Train (or resume training of) a head model on the cache at ``dataset_dir``; see the module docstring.
 
     ``landmark_shape``: the landmark model's mean (468, 3) and expression basis (E, 468, 3) — the one the
     cache's β was tracked with — needed when ``field.warp_radius`` > 0 and the run does not resume a
-    checkpoint that already holds them."""
+    checkpoint that already holds them. ``face_mesh``: the same landmark model with its triangles, needed when
+    ``loss.geometry_weight`` > 0 (``model/geometry.py``)."""
     started = time.perf_counter()
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     distributed = "RANK" in os.environ and world_size > 1
@@ -243,7 +247,7 @@ def train(model_config: ModelConfig, train_config: TrainConfig, dataset_dir: str
     else:
         device = torch.device(train_config.device)
     try:
-        return _train(model_config, train_config, dataset_dir, resume, progress, device, rank, world_size if distributed else 1, started, landmark_shape)
+        return _train(model_config, train_config, dataset_dir, resume, progress, device, rank, world_size if distributed else 1, started, landmark_shape, face_mesh)
     finally:
         if distributed and dist.is_initialized():
             dist.destroy_process_group()
@@ -271,11 +275,14 @@ def _expression_critic(model_config: ModelConfig, cfg: TrainConfig, dataset: Fra
 
 
 def _train(model_config: ModelConfig, cfg: TrainConfig, dataset_dir: str | os.PathLike, resume: bool, progress: Callable[[TrainProgress], None] | None, device: torch.device, rank: int, world_size: int, started: float,
-           landmark_shape: tuple[np.ndarray, np.ndarray] | None) -> TrainResult:
+           landmark_shape: tuple[np.ndarray, np.ndarray] | None, face_mesh: FaceMesh | None) -> TrainResult:
     out_dir = Path(cfg.out_dir)
     checkpoint_path = out_dir / "last.pt"
+    geometry = model_config.loss.geometry_weight > 0
+    if geometry and face_mesh is None:
+        raise CheckpointError("loss.geometry_weight > 0 needs the landmark model with its triangles (face_mesh)")
     dataset = FrameDataset(dataset_dir, model_config.renderer.output_size, exclude_persons=cfg.exclude_persons, identity_key=cfg.identity_key,
-                           expression_reference=cfg.expression_reference)
+                           expression_reference=cfg.expression_reference, face_mesh=face_mesh if geometry else None)
     if dataset.expression_dim != model_config.field.expression_dim or dataset.identity_dim != model_config.field.identity_dim:
         raise InputError(
             f"cache codes (expression {dataset.expression_dim}, identity {dataset.identity_dim}) do not match the model "
@@ -358,11 +365,19 @@ def _train(model_config: ModelConfig, cfg: TrainConfig, dataset_dir: str | os.Pa
         with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=use_amp):
             output = network(Camera(batch.cam_to_world), batch.expression, batch.identity, jitter, cfg.chunk_rays)
             terms = loss_fn(output.image.float(), batch.image, batch.mask, output.opacity.float(), batch.regions, pairs)
+            total = terms.total
+            geometry_term = None
+            if geometry:  # landmarks drawn for the global batch and sliced, like the other per-frame draws
+                picks = torch.randint(0, batch.landmarks.shape[1], (cfg.batch_size * world_size, model_config.loss.geometry_landmarks), generator=index_gen)[mine]
+                # The module itself, not the DDP wrapper: its reducer sees one backward of the summed loss either way.
+                geometry_term = geometry_loss(model, batch.landmarks, Camera(batch.cam_to_world), batch.expression, batch.identity,
+                                              face_mesh.triangles, picks.to(device), jitter)
+                total = total + model_config.loss.geometry_weight * geometry_term.float()
         optimizer.zero_grad(set_to_none=True)
-        scaler.scale(terms.total).backward()
+        scaler.scale(total).backward()
         scaler.step(optimizer)
         scaler.update()
-        total_value = float(terms.total.detach())
+        total_value = float(total.detach())
         if not math.isfinite(total_value):
             raise FloatingPointError(f"training loss became {total_value} at step {step}")
         if rank != 0:
@@ -383,7 +398,8 @@ def _train(model_config: ModelConfig, cfg: TrainConfig, dataset_dir: str | os.Pa
             progress(TrainProgress(step, cfg.steps, total_value, float(terms.l1), float(terms.perceptual), float(terms.opacity), now - last_time, preview_path, saved_path,
                                   None if terms.expression is None else float(terms.expression),
                                   None if terms.region is None else float(terms.region),
-                                  None if terms.motion is None else float(terms.motion)))
+                                  None if terms.motion is None else float(terms.motion),
+                                  None if geometry_term is None else float(geometry_term.detach())))
         last_time = now
         if out_of_time:
             break

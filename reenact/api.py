@@ -307,8 +307,8 @@ def train_command(
     hold_out: tuple[str, ...] = (), vgg16: Path | None = None, resume: bool = True, time_limit: float | None = None,
     identity_source: str = "embedding", expression_reference: str = "clip_mean", init: Path | None = None,
     clip_balance: float = 0.0, identity_noise: float = 0.0, roll_augment: float = 0.0, expression_components: int = 10,
-    expression_weight: float = 0.0, region_weight: float = 0.0, motion_weight: float = 0.0, warp_radius: float = 0.0,
-    warp_gain: bool = False, expression_in_mlp: bool = True, device: str = "auto", reporter: Reporter | None = None,
+    expression_weight: float = 0.0, region_weight: float = 0.0, motion_weight: float = 0.0, geometry_weight: float = 0.0,
+    warp_radius: float = 0.0, warp_gain: bool = False, expression_in_mlp: bool = True, device: str = "auto", reporter: Reporter | None = None,
 ) -> dict[str, Any]:
     """Build (or reuse) the preprocessed cache from DATA (videos and still portraits), then train. DATA may
     itself be a cache folder.
@@ -350,7 +350,8 @@ def train_command(
         raise InputError(f"--expression-components: {exc} (the cache has {expression_dim} components)") from None
     model_config = replace(model_config, field=field, loss=replace(model_config.loss, expression_weight=expression_weight,
                                                                             region_weight=region_weight,
-                                                                            motion_weight=motion_weight))
+                                                                            motion_weight=motion_weight,
+                                                                            geometry_weight=geometry_weight))
     overrides = {"steps": steps, "batch_size": batch_size, "lr": lr}
     train_config = replace(
         TrainConfig(), seed=seed, out_dir=str(output), device=str(resolve_device(device)),
@@ -375,15 +376,18 @@ def train_command(
                 extra = "" if p.expression is None else f", expression {p.expression:.4f}"
                 extra += "" if p.region is None else f", region {p.region:.4f}"
                 extra += "" if p.motion is None else f", motion {p.motion:.4f}"
+                extra += "" if p.geometry is None else f", geometry {p.geometry:.4f}"
                 reporter.debug(f"step {p.step}: loss {p.loss:.4f} (l1 {p.l1:.4f}{extra}) → {p.checkpoint_path}")
 
-        # The warp moves points as the landmark model moves the face: the model the cache's β was tracked with.
-        shape = None
-        if warp_radius > 0:
+        # The warp moves points as the landmark model moves the face, and the geometry prior puts the field's
+        # surface at its landmarks: the model the cache's codes were tracked with.
+        shape = mesh = None
+        if warp_radius > 0 or geometry_weight > 0:
             from tracking.landmark_model import LandmarkModel
             landmarks = LandmarkModel.default()
-            shape = (landmarks.mean, landmarks.expression_basis)
-        result = train(model_config, train_config, cache_dir, resume=resume, progress=on_progress, landmark_shape=shape)
+            shape = (landmarks.mean, landmarks.expression_basis) if warp_radius > 0 else None
+            mesh = landmarks.face_mesh() if geometry_weight > 0 else None
+        result = train(model_config, train_config, cache_dir, resume=resume, progress=on_progress, landmark_shape=shape, face_mesh=mesh)
     reporter.info(f"trained to step {result.step} in {result.seconds:.0f} s → {result.checkpoint_path}")
     return {"checkpoint": result.checkpoint_path, "step": result.step, "start_step": result.start_step,
             "seconds": result.seconds, "final_loss": result.loss_history[-1] if result.loss_history else None,

@@ -19,17 +19,36 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from reenact.errors import CheckpointError
 from tracking.npz_io import load_npz, save_npz
 
+if TYPE_CHECKING:
+    from model.geometry import FaceMesh
+
 NUM_EXPRESSION = 46
 """Length of the expression code β (paper: 46 FaceWarehouse coefficients)."""
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parent / "data" / "landmark_model.npz"
 MODEL_FORMAT_VERSION = 1
+
+
+@lru_cache(maxsize=1)
+def mesh_triangles() -> np.ndarray:
+    """(T, 3) int64 triangles of the 468-point face mesh: the 3-cliques of MediaPipe's tessellation edges
+    (its own connection set, the one source of the mesh's topology; it lists edges, not faces)."""
+    from mediapipe.python.solutions.face_mesh_connections import FACEMESH_TESSELATION
+
+    neighbours: dict[int, set[int]] = {}
+    for a, b in FACEMESH_TESSELATION:
+        neighbours.setdefault(a, set()).add(b)
+        neighbours.setdefault(b, set()).add(a)
+    triangles = {tuple(sorted((a, b, c))) for a, near in neighbours.items() for b in near for c in near & neighbours[b]}
+    return np.array(sorted(triangles), np.int64)
 
 
 @dataclass
@@ -111,6 +130,12 @@ class LandmarkModel:
             expression_std=arrays.get("expression_std", np.ones(num_ex, np.float32)),
             metadata={k[5:]: str(v) for k, v in arrays.items() if k.startswith("meta_")},
         )
+
+    def face_mesh(self) -> "FaceMesh":
+        """The model as ``model/geometry.py``'s geometry prior takes it (with the mesh's triangles)."""
+        from model.geometry import FaceMesh
+
+        return FaceMesh(self.mean, self.identity_basis, self.expression_basis, mesh_triangles())
 
     @staticmethod
     def default() -> "LandmarkModel":

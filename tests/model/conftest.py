@@ -39,8 +39,9 @@ def clip_frames() -> np.ndarray:
     return decode_frames(CLIP, 12, 4, 64)
 
 
-def write_cache(folder: Path, frames: np.ndarray, person: str = "M030", seed: int = 0) -> Path:
-    """One clip file in the cache format: full masks, frontal camera, zero expression, fixed identity."""
+def write_cache(folder: Path, frames: np.ndarray, person: str = "M030", seed: int = 0, identity_shape: bool = True) -> Path:
+    """One clip file in the cache format: full masks, frontal camera, zero expression, fixed identity (and the
+    mean face's identity-shape coefficients unless ``identity_shape`` is False)."""
     folder.mkdir(parents=True, exist_ok=True)
     count = len(frames)
     np.savez(
@@ -51,6 +52,7 @@ def write_cache(folder: Path, frames: np.ndarray, person: str = "M030", seed: in
         expression=np.zeros((count, 46), np.float32),
         identity=(np.random.RandomState(seed).randn(128) * 0.1).astype(np.float32),
         person=np.array(person),
+        **({"identity_shape": np.zeros(18, np.float32)} if identity_shape else {}),
     )
     return folder
 

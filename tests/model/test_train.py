@@ -190,3 +190,20 @@ def test_warp_switched_on_from_a_checkpoint_without_it(tmp_path, cache_dir):
     assert torch.equal(third.field.warp.gain, torch.ones(46)) and torch.equal(third.field.warp.basis, second.field.warp.basis)
     # And a run without the warp can start from a warped checkpoint (the buffers are dropped).
     assert train(preset("tiny"), replace(run, out_dir=str(tmp_path / "c"), init_from=str(tmp_path / "b" / "last.pt")), cache_dir).step == 1
+
+
+def test_geometry_prior_is_reported_and_needs_the_face_mesh(tmp_path, cache_dir):
+    from tracking.landmark_model import LandmarkModel
+
+    config = replace(preset("tiny"), loss=replace(preset("tiny").loss, geometry_weight=1.0, geometry_landmarks=16))
+    run = TrainConfig(steps=2, batch_size=2, lr=1e-3, checkpoint_every=10, preview_every=0, out_dir=str(tmp_path / "geo"))
+    with pytest.raises(CheckpointError, match="face_mesh"):
+        train(config, run, cache_dir)
+    reports = []
+    plain = train(preset("tiny"), replace(run, out_dir=str(tmp_path / "plain")), cache_dir)
+    result = train(config, run, cache_dir, progress=reports.append, face_mesh=LandmarkModel.default().face_mesh())
+    assert all(r.geometry is not None and 0.0 < r.geometry < 1.35 for r in reports)  # head units, inside the sphere
+    # Step 1 starts from the same weights and draws the same frames: the total is the image loss plus the prior.
+    assert result.loss_history[0] == pytest.approx(plain.loss_history[0] + reports[0].geometry, rel=1e-5)
+    _, meta = load_checkpoint(tmp_path / "geo" / "last.pt")
+    assert meta.config.loss.geometry_weight == 1.0

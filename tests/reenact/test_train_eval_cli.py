@@ -94,6 +94,16 @@ def test_motion_weight_from_the_command_line(capsys, trained, tmp_path):
     assert code == 3 and "batch size must be even" in err and "Traceback" not in err
 
 
+def test_geometry_weight_from_the_command_line(capsys, trained, tmp_path):
+    from model.checkpoint import load_checkpoint
+
+    run_dir, _ = trained  # a cache the real tracker built: identity-shape coefficients and all
+    code, stdout, err = run(capsys, "train", run_dir / "cache", "-o", tmp_path / "geometry_run", "--preset", "tiny", "--steps", "2",
+                            "--init", run_dir / "last.pt", "--geometry-weight", "0.5", "--json")
+    assert code == 0, err
+    assert load_checkpoint(tmp_path / "geometry_run" / "last.pt")[0].config.loss.geometry_weight == 0.5
+
+
 def test_warp_radius_from_the_command_line(capsys, trained, tmp_path):
     from model.checkpoint import load_checkpoint
     from tracking.landmark_model import LandmarkModel

@@ -1,0 +1,56 @@
+"""Does the field put the face surface where the tracker's landmarks are? On frames of a training cache, with
+their own codes (no fit): a ray from the frame's camera through each of the 468 landmarks of the landmark
+model's shape for the frame's tracked codes (``tracking/landmark_model.py``), and the distance along it at
+which the field's density ends the ray (Σ w t / Σ w, ``HeadModel.ray_depth``) against the landmark's own
+distance. Landmarks the face itself hides from the camera (the far cheek of a turned head) are left out by a
+normal test on the mesh. Several checkpoints on the same frames, side by side.
+
+    python benchmarks/diagnose_geometry.py reenact/weights/head_cpu.pt --cache runs/cache128
+
+Prints one row per checkpoint: median and mean |depth error| in head units (the mean face's outer eye corners
+are 0.7 apart), the median signed error (+ = the field's surface lies behind the landmarks), the share of
+landmarks within 0.05, and the mean opacity along the landmark rays.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import torch
+
+from model.camera import Camera
+from model.checkpoint import load_checkpoint
+from model.data import FrameDataset
+from model.geometry import landmark_rays, visible_landmarks
+from tracking.landmark_model import LandmarkModel
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("checkpoints", nargs="+")
+    parser.add_argument("--cache", required=True, help="a training cache folder (model/data.py)")
+    parser.add_argument("--frames", type=int, default=24, help="frames spread evenly over the cache")
+    args = parser.parse_args()
+
+    mesh = LandmarkModel.default().face_mesh()
+    print(f"{'checkpoint':34s} {'median |err|':>12s} {'mean |err|':>10s} {'median err':>10s} {'≤ 0.05':>7s} {'opacity':>8s}")
+    for path in args.checkpoints:
+        model, meta = load_checkpoint(path, "cpu")
+        reference = str(meta.extra.get("expression_reference", "none"))
+        data = FrameDataset(args.cache, model.config.renderer.output_size, expression_reference=reference, face_mesh=mesh)
+        indices = torch.linspace(0, len(data) - 1, args.frames).round().long()
+        batch = data.batch(indices, "cpu")
+        camera = Camera(batch.cam_to_world)
+        visible = visible_landmarks(batch.landmarks, camera, mesh.triangles)
+        rays, target = landmark_rays(batch.landmarks, camera)
+        with torch.no_grad():
+            depth, opacity = model.ray_depth(rays, batch.expression, batch.identity)
+        error = (depth - target).squeeze(-1)[visible].numpy()
+        print(f"{path[-34:]:34s} {np.median(np.abs(error)):12.4f} {np.abs(error).mean():10.4f} {np.median(error):10.4f} "
+              f"{(np.abs(error) <= 0.05).mean():7.1%} {float(opacity.squeeze(-1)[visible].mean()):8.3f}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
