@@ -18,6 +18,7 @@ import click
 
 from reenact import __version__
 from reenact.console import Reporter
+from reenact.defaults import DRIVE_SMOOTH
 from reenact.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, ReenactError
 
 DEVICE_CHOICE = click.Choice(["auto", "cpu", "cuda"])
@@ -65,7 +66,7 @@ def cli() -> None:
 @click.option("--save-identity", type=click.Path(path_type=Path), default=None, help="Write the fitted target codes here for reuse.")
 @click.option("--track", "track_path", type=_path(dir_okay=False), default=None, help="Use a saved source track (`reenact track`) instead of tracking SOURCE.")
 @click.option("--motion", type=click.Choice(["relative", "absolute"]), default="relative", show_default=True, help="relative: apply the source's change since its first frame to the target's own pose and expression.")
-@click.option("--smooth", type=click.FloatRange(min=0.0), default=1.0, show_default=True, help="Temporal smoothing strength of pose and expression (0 = off).")
+@click.option("--smooth", type=click.FloatRange(min=0.0), default=DRIVE_SMOOTH, show_default=True, help="Temporal smoothing strength of pose and expression (0 = off).")
 @click.option("--size", type=click.IntRange(min=16), default=None, help="Output frame size in pixels (default: the model's render size, or the target size with --paste-back).")
 @click.option("--paste-back", is_flag=True, help="Blend the rendered head into the target's full image with a feathered mask.")
 @click.option("--side-by-side", is_flag=True, help="Write source | result side by side.")

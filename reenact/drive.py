@@ -14,6 +14,7 @@ from typing import Any
 from reenact.api import is_image, is_video_folder, list_files, quiet_reporter, tracker_config
 from reenact.codes import Codes
 from reenact.console import Reporter
+from reenact.defaults import DRIVE_SMOOTH
 from reenact.errors import BatchFailure, InputError, NoFaceError, ReenactError
 from reenact.video import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
@@ -28,7 +29,7 @@ def default_output_name(source: str, target: str | None) -> Path:
 def drive_command(
     source: str, target: str | None, output: str | None = None, checkpoint: Path | None = None,
     identity_path: Path | None = None, save_identity: Path | None = None, track_path: Path | None = None,
-    motion: str = "relative", smooth: float = 1.0, size: int | None = None, paste_back: bool = False,
+    motion: str = "relative", smooth: float = DRIVE_SMOOTH, size: int | None = None, paste_back: bool = False,
     side_by_side: bool = False, no_audio: bool = False, preview: Path | None = None,
     fit_iterations: int | None = None, batch_size: int = 8, pairs: Path | None = None, force: bool = False,
     device: str = "auto", reporter: Reporter | None = None,

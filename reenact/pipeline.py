@@ -19,6 +19,7 @@ import numpy as np
 from model.fit import FitConfig
 from reenact.codes import Codes
 from reenact.console import Reporter
+from reenact.defaults import DRIVE_SMOOTH
 from reenact.engine import Engine
 from reenact.errors import InputError, NoFaceError
 from reenact.motion import drive_parameters, model_expressions
@@ -37,7 +38,7 @@ class DriveOptions:
 
     motion: str = "relative"
     """'relative' or 'absolute' (see reenact/motion.py)."""
-    smooth: float = 1.0
+    smooth: float = DRIVE_SMOOTH
     """Smoothing strength of the source's pose and expression; 0 = off."""
     size: int | None = None
     """Output frame size; None = render size (or the target image's size with paste_back)."""
