@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
@@ -62,8 +63,9 @@ class Reporter:
             self.console.width = width
 
     def emit_json(self, payload: dict[str, Any]) -> None:
-        """One JSON object on one line of stdout."""
-        sys.stdout.write(json.dumps(payload, default=_json_default) + "\n")
+        """One JSON object on one line of stdout; a number that is not finite (a metric with nothing to measure,
+        e.g. the cross-identity change distance) is written as null, since NaN is not JSON and breaks jq."""
+        sys.stdout.write(json.dumps(_finite(payload), default=_json_default, allow_nan=False) + "\n")
         sys.stdout.flush()
 
     @contextlib.contextmanager
@@ -80,14 +82,25 @@ class Reporter:
             yield lambda n=1: bar.advance(task, n)
 
 
+def _finite(value: Any) -> Any:
+    """``value`` with every non-finite float in it (nested in dicts, lists, tuples) replaced by None."""
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 def _json_default(value: Any) -> Any:
     try:
         import numpy as np
 
         if isinstance(value, np.generic):
-            return value.item()
+            return _finite(value.item())
         if isinstance(value, np.ndarray):
-            return value.tolist()
+            return _finite(value.tolist())
     except ImportError:  # pragma: no cover
         pass
     if hasattr(value, "__fspath__"):

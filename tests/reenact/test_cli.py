@@ -85,3 +85,19 @@ def test_tables_in_a_log_file_are_not_cut_to_80_columns():
     text = stream.getvalue()
     assert all(f"{1.23456789 + index:.4g}" in text for index in range(10)) and "…" not in text
     assert reporter.console.width == 80  # restored for what follows
+
+
+def test_json_output_is_strict_json(capsys):
+    """NaN and infinities are not JSON (jq and strict parsers reject them): they come out as null."""
+    import json
+
+    import numpy as np
+
+    from reenact.console import Reporter
+
+    Reporter(json_mode=True).emit_json({"a": float("nan"), "b": [1.5, float("inf")], "c": np.float32("nan"),
+                                        "d": np.array([np.nan, 2.0]), "e": {"f": (np.float64(-np.inf), 3)}})
+    line = capsys.readouterr().out
+    def reject(constant):
+        raise ValueError(constant)
+    assert json.loads(line, parse_constant=reject) == {"a": None, "b": [1.5, None], "c": None, "d": [None, 2.0], "e": {"f": [None, 3]}}
