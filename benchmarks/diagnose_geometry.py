@@ -20,9 +20,9 @@ import numpy as np
 import torch
 
 from model.camera import Camera
-from model.checkpoint import load_checkpoint
 from model.data import FrameDataset
 from model.geometry import landmark_rays, visible_landmarks
+from reenact.engine import Engine
 from tracking.landmark_model import LandmarkModel
 
 
@@ -36,16 +36,14 @@ def main() -> int:
     mesh = LandmarkModel.default().face_mesh()
     print(f"{'checkpoint':34s} {'median |err|':>12s} {'mean |err|':>10s} {'median err':>10s} {'≤ 0.05':>7s} {'opacity':>8s}")
     for path in args.checkpoints:
-        model, meta = load_checkpoint(path, "cpu")
-        reference = str(meta.extra.get("expression_reference", "none"))
-        data = FrameDataset(args.cache, model.config.renderer.output_size, expression_reference=reference, face_mesh=mesh)
-        indices = torch.linspace(0, len(data) - 1, args.frames).round().long()
-        batch = data.batch(indices, "cpu")
+        engine = Engine.load(path, "cpu")
+        data = FrameDataset(args.cache, engine.render_size, expression_reference=engine.expression_reference, face_mesh=mesh)
+        batch = data.batch(data.spread(args.frames), "cpu")
         camera = Camera(batch.cam_to_world)
         visible = visible_landmarks(batch.landmarks, camera, mesh.triangles)
         rays, target = landmark_rays(batch.landmarks, camera)
         with torch.no_grad():
-            depth, opacity = model.ray_depth(rays, batch.expression, batch.identity)
+            depth, opacity = engine.model.ray_depth(rays, batch.expression, batch.identity)
         error = (depth - target).squeeze(-1)[visible].numpy()
         print(f"{path[-34:]:34s} {np.median(np.abs(error)):12.4f} {np.abs(error).mean():10.4f} {np.median(error):10.4f} "
               f"{(np.abs(error) <= 0.05).mean():7.1%} {float(opacity.squeeze(-1)[visible].mean()):8.3f}", flush=True)

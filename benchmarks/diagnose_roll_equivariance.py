@@ -18,8 +18,8 @@ import torch
 
 from model.augment import roll_cameras, roll_images
 from model.camera import Camera
-from model.checkpoint import load_checkpoint
 from model.data import FrameDataset
+from reenact.engine import Engine
 
 ANGLES = (2.0, 4.0, 8.0)
 """Degrees of roll."""
@@ -39,16 +39,15 @@ def main() -> int:
 
     print(f"{'checkpoint':28s} {'angle':>6s} {'|rolled − turned|':>18s} {'L1 rolled':>10s} {'L1 turned':>10s}")
     for path in args.checkpoints:
-        model, meta = load_checkpoint(path, "cpu")
-        model.eval()
-        reference = str(meta.extra.get("expression_reference", "none"))
-        data = FrameDataset(args.cache, model.config.renderer.output_size, expression_reference=reference)
-        batch = data.batch(torch.linspace(0, len(data) - 1, args.frames).round().long(), "cpu")
+        engine = Engine.load(path, "cpu")
+        model = engine.model
+        data = FrameDataset(args.cache, engine.render_size, expression_reference=engine.expression_reference)
+        batch = data.batch(data.spread(args.frames), "cpu")
         photo = batch.image * batch.mask
         with torch.no_grad():
             base = model(Camera(batch.cam_to_world), batch.expression, batch.identity).image
             for degrees in ANGLES:
-                angles = torch.full((args.frames,), math.radians(degrees))
+                angles = torch.full((len(batch.image),), math.radians(degrees))
                 rolled = model(Camera(roll_cameras(batch.cam_to_world, angles)), batch.expression, batch.identity).image
                 turned, mask = roll_images(base, angles, "border"), roll_images(batch.mask, angles, "zeros")
                 target = roll_images(photo, angles, "zeros")

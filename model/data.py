@@ -178,6 +178,11 @@ class FrameDataset:
     def identity_dim(self) -> int:
         return self.identity.shape[1]
 
+    def spread(self, count: int) -> torch.Tensor:
+        """(min(count, N),) indices of frames spread evenly over the whole dataset, first and last included
+        (training previews and the diagnostics look at the same kind of sample)."""
+        return torch.linspace(0, len(self) - 1, min(count, len(self))).round().long()
+
     def batch(self, indices: torch.Tensor, device: torch.device | str) -> FrameBatch:
         """Frames ``indices`` (B,) as float tensors on ``device``."""
         indices = indices.cpu()

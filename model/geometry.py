@@ -48,8 +48,20 @@ class FaceMesh:
 
     def shape(self, identity: np.ndarray, expression: np.ndarray) -> np.ndarray:
         """(N, L, 3) float32 landmarks for identity coefficients (S,) and expression codes (N, E)."""
-        points = self.mean + np.tensordot(np.asarray(identity, np.float32), self.identity_basis, axes=(0, 0))
-        return (points[None] + np.tensordot(np.asarray(expression, np.float32), self.expression_basis, axes=(-1, 0))).astype(np.float32)
+        return landmark_points(self.mean, self.identity_basis, self.expression_basis, identity, expression).astype(np.float32)
+
+
+def landmark_points(mean: np.ndarray, identity_basis: np.ndarray, expression_basis: np.ndarray,
+                    identity: np.ndarray | None = None, expression: np.ndarray | None = None) -> np.ndarray:
+    """The landmark model's linear shape, float64: mean (L, 3) + Σ identity[s] · identity_basis[s] (S, L, 3) +
+    Σ expression[k] · expression_basis[k] (E, L, 3); an (…, E) expression gives (…, L, 3). The one implementation:
+    ``tracking.landmark_model.LandmarkModel.shape`` and :meth:`FaceMesh.shape` both call it."""
+    points = np.asarray(mean, np.float64)
+    if identity is not None and len(identity):
+        points = points + np.tensordot(np.asarray(identity, np.float64), identity_basis, axes=(0, 0))
+    if expression is not None:
+        points = points + np.tensordot(np.asarray(expression, np.float64), expression_basis, axes=(-1, 0))
+    return points
 
 
 def landmark_rays(landmarks: torch.Tensor, camera: Camera) -> tuple[Rays, torch.Tensor]:

@@ -281,6 +281,7 @@ def _train(model_config: ModelConfig, cfg: TrainConfig, dataset_dir: str | os.Pa
     geometry = model_config.loss.geometry_weight > 0
     if geometry and face_mesh is None:
         raise CheckpointError("loss.geometry_weight > 0 needs the landmark model with its triangles (face_mesh)")
+    triangles = torch.as_tensor(face_mesh.triangles, dtype=torch.long, device=device) if geometry else None
     dataset = FrameDataset(dataset_dir, model_config.renderer.output_size, exclude_persons=cfg.exclude_persons, identity_key=cfg.identity_key,
                            expression_reference=cfg.expression_reference, face_mesh=face_mesh if geometry else None)
     if dataset.expression_dim != model_config.field.expression_dim or dataset.identity_dim != model_config.field.identity_dim:
@@ -337,7 +338,7 @@ def _train(model_config: ModelConfig, cfg: TrainConfig, dataset_dir: str | os.Pa
     sample_weights = frame_weights(dataset.clip_index, cfg.clip_balance)
     pairs = model_config.loss.motion_weight > 0
     draw = cfg.batch_size // 2 if pairs else cfg.batch_size  # per rank; with pairs, the rest are partners
-    preview_indices = torch.linspace(0, len(dataset) - 1, min(4, len(dataset))).round().long()
+    preview_indices = dataset.spread(4)
     history: list[float] = []
     step = start_step
     last_time = time.perf_counter()
@@ -371,7 +372,7 @@ def _train(model_config: ModelConfig, cfg: TrainConfig, dataset_dir: str | os.Pa
                 picks = torch.randint(0, batch.landmarks.shape[1], (cfg.batch_size * world_size, model_config.loss.geometry_landmarks), generator=index_gen)[mine]
                 # The module itself, not the DDP wrapper: its reducer sees one backward of the summed loss either way.
                 geometry_term = geometry_loss(model, batch.landmarks, Camera(batch.cam_to_world), batch.expression, batch.identity,
-                                              face_mesh.triangles, picks.to(device), jitter)
+                                              triangles, picks.to(device), jitter)
                 total = total + model_config.loss.geometry_weight * geometry_term.float()
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(total).backward()

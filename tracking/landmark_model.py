@@ -21,15 +21,11 @@ import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
-
 import numpy as np
 
+from model.geometry import FaceMesh, landmark_points
 from reenact.errors import CheckpointError
 from tracking.npz_io import load_npz, save_npz
-
-if TYPE_CHECKING:
-    from model.geometry import FaceMesh
 
 NUM_EXPRESSION = 46
 """Length of the expression code β (paper: 46 FaceWarehouse coefficients)."""
@@ -92,13 +88,7 @@ class LandmarkModel:
 
     def shape(self, identity: np.ndarray | None = None, expression: np.ndarray | None = None) -> np.ndarray:
         """Head-frame landmarks (468, 3) for coefficients (S,) and (E,); (…, E) expression gives (…, 468, 3)."""
-        points = self.mean.astype(np.float64)
-        if identity is not None and len(identity):
-            points = points + np.tensordot(np.asarray(identity, np.float64), self.identity_basis, axes=(0, 0))
-        if expression is not None:
-            expression = np.asarray(expression, np.float64)
-            points = points + np.tensordot(expression, self.expression_basis, axes=(-1, 0))
-        return points
+        return landmark_points(self.mean, self.identity_basis, self.expression_basis, identity, expression)
 
     def save(self, path: str | os.PathLike) -> None:
         arrays = dict(
@@ -131,10 +121,8 @@ class LandmarkModel:
             metadata={k[5:]: str(v) for k, v in arrays.items() if k.startswith("meta_")},
         )
 
-    def face_mesh(self) -> "FaceMesh":
+    def face_mesh(self) -> FaceMesh:
         """The model as ``model/geometry.py``'s geometry prior takes it (with the mesh's triangles)."""
-        from model.geometry import FaceMesh
-
         return FaceMesh(self.mean, self.identity_basis, self.expression_basis, mesh_triangles())
 
     @staticmethod

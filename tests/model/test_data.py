@@ -60,3 +60,10 @@ def test_region_maps_are_loaded_only_when_every_clip_has_them(tmp_path, clip_fra
     batch = data.batch(torch.tensor([1]), "cpu")
     assert batch.regions.shape == (1, 1, 32, 32) and float(batch.regions.sum()) == 8 * 16
     assert float(batch.regions[0, 0, 16, 8]) == 1.0 and float(batch.regions[0, 0, 8, 8]) == 0.0
+
+
+def test_spread_picks_evenly_spaced_frames_first_and_last_included(tmp_path, clip_frames):
+    data = FrameDataset(write_cache(tmp_path / "c", clip_frames[:10]), 32)
+    assert data.spread(4).tolist() == [0, 3, 6, 9]
+    assert data.spread(1).tolist() == [0]
+    assert data.spread(50).tolist() == list(range(10))  # never more frames than there are
