@@ -15,6 +15,11 @@ Conventions
       translation in head units, both starting at zero — a small rigid motion of the camera about the head.
     * Rendering is deterministic (bin-midpoint samples). The caller's model is left unchanged: parameters
       are frozen only during the call, and renderer fine-tuning (off by default) works on a copy.
+    * Geometry prior (``FitConfig.geometry_weight`` > 0, with the target's ``landmarks``): the training term of
+      ``model/geometry.py`` on the one image — rays from the corrected camera through the landmark model's shape
+      for the target's tracked codes (head frame), and the field asked to end each visible one there. Image
+      losses alone can move the codes far from where the field was trained; this keeps the fitted face's
+      surface on the tracked one. Landmarks are drawn per step from a fixed-seed generator (reproducible).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import torch
 from torch.nn import functional as F
 
 from model.camera import Camera
+from model.geometry import geometry_loss
 from model.head_model import HeadModel
 from model.losses import HeadLoss
 from model.metrics import masked_l1, psnr, ssim
@@ -54,6 +60,10 @@ class FitConfig:
     """Adam learning rate of renderer fine-tuning."""
     chunk_rays: int = 4096
     """Rays per field evaluation chunk."""
+    geometry_weight: float = 0.0
+    """Weight of the geometry prior in the fit (needs the target's landmarks; 0 = off)."""
+    geometry_landmarks: int = 64
+    """Landmarks drawn per step for the geometry prior."""
 
     @property
     def total_iterations(self) -> int:
@@ -117,8 +127,13 @@ def corrected_camera(cam_to_world: torch.Tensor, omega: torch.Tensor, translatio
     return delta @ cam_to_world
 
 
-def fit_codes(model: HeadModel, image: torch.Tensor, mask: torch.Tensor, cam_to_world: torch.Tensor, expression: torch.Tensor, identity: torch.Tensor, config: FitConfig, progress: Callable[[FitProgress], None] | None = None) -> FitResult:
-    """Fit identity, expression and camera correction to ``image``; see the module docstring."""
+def fit_codes(model: HeadModel, image: torch.Tensor, mask: torch.Tensor, cam_to_world: torch.Tensor, expression: torch.Tensor, identity: torch.Tensor, config: FitConfig, progress: Callable[[FitProgress], None] | None = None,
+              landmarks: torch.Tensor | None = None, triangles: torch.Tensor | None = None) -> FitResult:
+    """Fit identity, expression and camera correction to ``image``; see the module docstring. ``landmarks`` (L, 3)
+    and the mesh's ``triangles`` (T, 3) are the target's tracked face for the geometry prior (used only when
+    ``config.geometry_weight`` > 0, and then required)."""
+    if config.geometry_weight > 0 and (landmarks is None or triangles is None):
+        raise ValueError("FitConfig.geometry_weight > 0 needs the target's landmarks and the mesh's triangles")
     device = next(model.parameters()).device
     size = model.config.renderer.output_size
     image = F.interpolate(image[None].float().to(device), size=(size, size), mode="area") if image.shape[-1] != size else image[None].float().to(device)
@@ -139,6 +154,11 @@ def fit_codes(model: HeadModel, image: torch.Tensor, mask: torch.Tensor, cam_to_
         groups.append({"params": [omega, translation], "lr": config.camera_lr})
     optimizer = torch.optim.Adam(groups)
     history: list[float] = []
+    use_geometry = config.geometry_weight > 0
+    if use_geometry:
+        points = landmarks.float().to(device)[None]
+        triangles = torch.as_tensor(triangles, dtype=torch.long, device=device)
+        draws = torch.Generator(device="cpu").manual_seed(0)
 
     def render(renderer_model: HeadModel) -> tuple[torch.Tensor, torch.Tensor]:
         camera = Camera(corrected_camera(base_camera, omega, translation)[None])
@@ -152,6 +172,10 @@ def fit_codes(model: HeadModel, image: torch.Tensor, mask: torch.Tensor, cam_to_
         for iteration in range(1, config.iterations + 1):
             rendered, opacity = render(model)
             loss = loss_fn(rendered, image, mask, opacity).total
+            if use_geometry:
+                picks = torch.randint(0, points.shape[1], (1, config.geometry_landmarks), generator=draws).to(device)
+                camera = Camera(corrected_camera(base_camera, omega, translation)[None])
+                loss = loss + config.geometry_weight * geometry_loss(model, points, camera, expression_code, identity_code, triangles, picks)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -266,9 +266,10 @@ def doctor_command(device: str = "auto", reporter: Reporter | None = None) -> di
 def eval_command(
     checkpoint: Path, videos: tuple[str, ...], cross_targets: tuple[str, ...] = (), ablation_checkpoint: Path | None = None,
     max_frames: int = 60, fit_iterations: int = 300, smooth: float | None = None, device: str = "auto",
-    reporter: Reporter | None = None,
+    reporter: Reporter | None = None, fit_geometry_weight: float | None = None, fit_finetune_renderer: bool = False,
 ) -> dict[str, Any]:
-    """``smooth``: strength of the ``smoothed`` row (None: ``reenact drive``'s default; 0: no such row)."""
+    """``smooth``: strength of the ``smoothed`` row (None: ``reenact drive``'s default; 0: no such row);
+    ``fit_geometry_weight``: the fits' geometry prior (None: ``FitConfig``'s default)."""
     from rich.table import Table
 
     from tracking.media_files import find_videos
@@ -287,7 +288,8 @@ def eval_command(
         portraits.extend(list_files(path, IMAGE_SUFFIXES) if path.is_dir() else [path])
     smooth = DriveOptions.smooth if smooth is None else smooth
     result = evaluate(checkpoint, clips, portraits, ablation_checkpoint, max_frames, fit_iterations, device, reporter,
-                      smooth=smooth)
+                      smooth=smooth, fit_geometry_weight=fit_geometry_weight,
+                      fit_finetune_renderer=fit_finetune_renderer)
     table = Table(title=f"reenact eval: {len(clips)} clips, {max_frames} frames each, fit {fit_iterations} it")
     columns = METRIC_KEYS
     headers = ("L1", "PSNR", "SSIM", "ID sim", "expr dist", f"expr dist {LEADING_EXPRESSION}", f"expr Δ dist {LEADING_EXPRESSION}", "pose °", "face found")

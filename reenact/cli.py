@@ -198,6 +198,8 @@ def train(reporter: Reporter, device: str, **options: Any) -> None:
 @click.option("--ablation", "ablation_checkpoint", type=_path(dir_okay=False), default=None, help="Checkpoint of the landmark-identity ablation to compare in the same run.")
 @click.option("--max-frames", type=click.IntRange(min=2), default=60, show_default=True, help="Frames per clip evaluated.")
 @click.option("--fit-iterations", type=click.IntRange(min=0), default=300, show_default=True)
+@click.option("--fit-geometry-weight", type=click.FloatRange(min=0.0), default=None, help="Weight of the geometry prior in the fits (the target's tracked landmarks; default: the fit's default).")
+@click.option("--fit-finetune-renderer", is_flag=True, help="Each fit also fine-tunes the neural renderer on its image, as reenact fit --finetune-renderer does.")
 @click.option("--smooth", type=click.FloatRange(min=0.0), default=None, help="Smoothing strength of the 'smoothed' row, the model driven as reenact drive drives it (default: drive's; 0 = no such row).")
 @common_options
 def eval_(reporter: Reporter, device: str, **options: Any) -> None:

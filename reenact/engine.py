@@ -160,8 +160,11 @@ class Engine:
         identity: np.ndarray,
         config: FitConfig,
         progress=None,
+        landmarks: np.ndarray | None = None,
+        triangles: np.ndarray | None = None,
     ) -> Fit:
-        """Fit codes and camera to one aligned crop (uint8 (S,S,3), mask (S,S) in [0,1]).
+        """Fit codes and camera to one aligned crop (uint8 (S,S,3), mask (S,S) in [0,1]); ``landmarks`` (L, 3) and
+        ``triangles`` (T, 3): the target's tracked face for the geometry prior (``pipeline.target_landmarks``).
 
         ``progress`` is called with increments (one per iteration)."""
         self.check_codes(expression, identity)
@@ -176,6 +179,8 @@ class Engine:
             torch.as_tensor(np.asarray(identity, np.float32), device=self.device),
             config,
             progress=(lambda report: progress(1)) if progress is not None else None,
+            landmarks=None if landmarks is None else torch.as_tensor(np.asarray(landmarks, np.float32), device=self.device),
+            triangles=None if triangles is None else torch.as_tensor(np.asarray(triangles), dtype=torch.long, device=self.device),
         )
         return Fit(
             identity=result.identity.detach().cpu().numpy().astype(np.float32),

@@ -48,7 +48,7 @@ from reenact.console import Reporter
 from reenact.engine import Engine, Fit, images_to_tensor
 from reenact.errors import NoFaceError
 from reenact.motion import drive_parameters
-from reenact.pipeline import DriveOptions, fit_target, identity_input, initial_expression, load_target
+from reenact.pipeline import DriveOptions, fit_frame, fit_target, load_target
 from reenact.video import open_video
 from tracking.smoothing import smooth_track
 from tracking.tracker import Tracker, TrackerConfig
@@ -149,8 +149,7 @@ def fit_first_frame(engine: Engine, track: Track, crops: np.ndarray, masks: np.n
     if not hits.size:
         raise NoFaceError("no tracked frame")
     first = int(hits[0])
-    return first, engine.fit(crops[first], masks[first], track.pose[first], initial_expression(track, first, engine),
-                             identity_input(track, engine), fit_config)
+    return first, fit_frame(engine, track, first, crops[first], masks[first], fit_config)
 
 
 def evaluate_self(
@@ -173,15 +172,16 @@ def evaluate_self(
 
     pose, expression = drive(track)
     identity = np.repeat(result.identity[None], len(rest), 0)
-    fitted = engine.render(result.cam_to_world[None], result.expression[None], result.identity[None])
-    methods = {"model": np.concatenate(list(engine.render_batches(pose[rest], expression[rest], identity, batch_size)))}
-    if baselines:
-        methods["static"] = np.repeat(fitted, len(rest), 0)
-        held = np.repeat(result.expression[None], len(rest), 0)
-        methods["pose_only"] = np.concatenate(list(engine.render_batches(pose[rest], held, identity, batch_size)))
-    if smooth > 0:
-        pose_s, expression_s = drive(smooth_track(track, smooth))
-        methods["smoothed"] = np.concatenate(list(engine.render_batches(pose_s[rest], expression_s[rest], identity, batch_size)))
+    with engine.renderer_override(result.renderer_state):  # the fit's fine-tuned renderer, when it made one
+        fitted = engine.render(result.cam_to_world[None], result.expression[None], result.identity[None])
+        methods = {"model": np.concatenate(list(engine.render_batches(pose[rest], expression[rest], identity, batch_size)))}
+        if baselines:
+            methods["static"] = np.repeat(fitted, len(rest), 0)
+            held = np.repeat(result.expression[None], len(rest), 0)
+            methods["pose_only"] = np.concatenate(list(engine.render_batches(pose[rest], held, identity, batch_size)))
+        if smooth > 0:
+            pose_s, expression_s = drive(smooth_track(track, smooth))
+            methods["smoothed"] = np.concatenate(list(engine.render_batches(pose_s[rest], expression_s[rest], identity, batch_size)))
     reals, real_masks = crops[rest], masks[rest]
     driving_pose, driving_expression = track.pose[rest], track.expression[rest]
     with Tracker(config) as tracker:
@@ -209,7 +209,8 @@ def evaluate_cross(
     pose, expression = drive_parameters(track.pose, track.expression, track.valid, codes.cam_to_world,
                                         codes.expression, "relative")
     identity = np.repeat(codes.identity[None], len(pose), 0)
-    renders = np.concatenate(list(engine.render_batches(pose, expression, identity, batch_size)))
+    with engine.renderer_override(codes.renderer_state):
+        renders = np.concatenate(list(engine.render_batches(pose, expression, identity, batch_size)))
     driving_pose, driving_expression = drive_parameters(track.pose, track.expression, track.valid, target_track.pose[0],
                                                         target_track.expression[0], "relative")
     with Tracker(config) as tracker:
@@ -232,17 +233,21 @@ def mean_rows(rows: list[dict[str, float]]) -> dict[str, float]:
 def evaluate(
     checkpoint: Path, clips: list[Path], portraits: list[Path] = (), ablation: Path | None = None,
     max_frames: int = 60, fit_iterations: int = 300, device: str = "auto", reporter: Reporter | None = None,
-    smooth: float = DriveOptions.smooth,
+    smooth: float = DriveOptions.smooth, fit_geometry_weight: float | None = None, fit_finetune_renderer: bool = False,
 ) -> dict[str, Any]:
     """Run every evaluation; returns per-clip rows and means per method. ``smooth``: the strength of the
-    ``smoothed`` row (default: ``reenact drive``'s; 0 leaves the row out)."""
+    ``smoothed`` row (default: ``reenact drive``'s; 0 leaves the row out); ``fit_geometry_weight``: the fits'
+    geometry prior (None: ``FitConfig``'s default); ``fit_finetune_renderer``: each fit also fine-tunes a copy of
+    the neural renderer on its image (``reenact fit --finetune-renderer``), which renders that clip's frames."""
     reporter = reporter or Reporter(quiet=True)
     engines = {"model": Engine.load(checkpoint, device)}
     if ablation is not None:
         engines["ablation"] = Engine.load(ablation, device)
     size = engines["model"].render_size
     config = TrackerConfig(crop_size=size, smoothing=0.0)
-    fit_config = replace(FitConfig(), iterations=fit_iterations)
+    fit_config = replace(FitConfig(), iterations=fit_iterations, finetune_renderer=fit_finetune_renderer)
+    if fit_geometry_weight is not None:
+        fit_config = replace(fit_config, geometry_weight=fit_geometry_weight)
     per_clip: list[dict[str, Any]] = []
     cross: list[dict[str, Any]] = []
     with reporter.progress("evaluating clips", len(clips)) as advance:
@@ -268,4 +273,5 @@ def evaluate(
     if cross:
         summary["cross"] = mean_rows([{k: v for k, v in row.items() if isinstance(v, float)} for row in cross])
     return {"checkpoint": str(checkpoint), "clips": per_clip, "cross": cross, "summary": summary,
-            "max_frames": max_frames, "fit_iterations": fit_iterations}
+            "max_frames": max_frames, "fit_iterations": fit_iterations, "fit_geometry_weight": fit_config.geometry_weight,
+            "fit_finetune_renderer": fit_finetune_renderer}

@@ -5,6 +5,7 @@ in ``reenact/engine.py`` and ``model/``); no printing (progress through the repo
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import sys
@@ -17,14 +18,16 @@ from typing import Iterator
 import numpy as np
 
 from model.fit import FitConfig
+from model.geometry import FaceMesh
 from reenact.codes import Codes
 from reenact.console import Reporter
 from reenact.defaults import DRIVE_SMOOTH
-from reenact.engine import Engine
+from reenact.engine import Engine, Fit
 from reenact.errors import InputError, NoFaceError
 from reenact.motion import drive_parameters, model_expressions
 from reenact.video import VideoReader, VideoWriter, is_image_path, open_video, read_image
 from tracking.crop import paste_back
+from tracking.landmark_model import LandmarkModel
 from tracking.tracker import Tracker, TrackerConfig
 from tracking.types import Track
 
@@ -138,15 +141,36 @@ def initial_expression(track: Track, index: int, engine: Engine) -> np.ndarray:
     return model_expressions(track.expression[index:index + 1], np.ones(1, bool), engine.expression_reference)[0]
 
 
+@functools.lru_cache(maxsize=1)
+def _face_mesh() -> FaceMesh:
+    # The shipped landmark model: drive, fit and eval track with it, and the models' warp and geometry prior
+    # were trained against it.
+    return LandmarkModel.default().face_mesh()
+
+
+def target_landmarks(track: Track, index: int) -> tuple[np.ndarray, np.ndarray]:
+    """Frame ``index``'s face as the tracker reads it — the landmark model's shape for the track's identity
+    shape and the frame's tracked expression, (L, 3) head frame — and the mesh's triangles (T, 3): what the
+    fit's geometry prior pulls the fitted surface to."""
+    mesh = _face_mesh()
+    return mesh.shape(track.identity_shape, track.expression[index:index + 1])[0], mesh.triangles
+
+
+def fit_frame(engine: Engine, track: Track, index: int, crop: np.ndarray, mask: np.ndarray, fit_config: FitConfig,
+              progress=None) -> Fit:
+    """Fit the model's codes and camera to frame ``index`` of ``track`` (its aligned crop and head mask) seen as a
+    single image: tracked pose, β from ``initial_expression``, z_id from ``identity_input``, landmarks for the
+    geometry prior. The one fitting entry point of drive, fit and eval."""
+    landmarks, triangles = target_landmarks(track, index)
+    return engine.fit(crop, mask, track.pose[index], initial_expression(track, index, engine), identity_input(track, engine),
+                      fit_config, progress=progress, landmarks=landmarks, triangles=triangles)
+
+
 def fit_target(target: Target, engine: Engine, fit_config: FitConfig, reporter: Reporter, source_name: str = "") -> Codes:
     """Fit the model's codes and camera to the target image (paper §4.3)."""
     image, track = target.image, target.track
     with reporter.progress("fitting target", fit_config.total_iterations) as advance:
-        result = engine.fit(
-            target.crop, target.mask, track.pose[0], initial_expression(track, 0, engine), identity_input(track, engine),
-            fit_config,
-            progress=advance,
-        )
+        result = fit_frame(engine, track, 0, target.crop, target.mask, fit_config, progress=advance)
     return Codes(
         identity=result.identity,
         expression=result.expression,

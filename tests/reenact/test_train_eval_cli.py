@@ -174,6 +174,23 @@ def test_eval_on_a_short_clip(capsys, trained, short_clip, shared_data):
     assert real["pose_distance_deg"] < 5.0, real  # the tracker reads a real crop's pose as it read the frame
 
 
+
+def test_eval_fit_options(capsys, trained, short_clip):
+    """--fit-geometry-weight and --fit-finetune-renderer reach the fits: recorded in the JSON, and the fine-tuned
+    renderer draws the clip's renders (the still frame differs from a plain fit's)."""
+    run_dir, _ = trained
+    common = ("eval", run_dir / "last.pt", short_clip, "--max-frames", 4, "--fit-iterations", 2, "--smooth", 0, "--json")
+    code, stdout, err = run(capsys, *common)
+    assert code == 0, err
+    plain = json.loads(stdout)
+    code, stdout, err = run(capsys, *common, "--fit-geometry-weight", 1, "--fit-finetune-renderer")
+    assert code == 0, err
+    tuned = json.loads(stdout)
+    assert (plain["fit_geometry_weight"], plain["fit_finetune_renderer"]) == (0.0, False)
+    assert (tuned["fit_geometry_weight"], tuned["fit_finetune_renderer"]) == (1.0, True)
+    assert tuned["clips"][0]["static"]["l1"] != plain["clips"][0]["static"]["l1"]
+    assert tuned["clips"][0]["model"]["fit_psnr"] > plain["clips"][0]["model"]["fit_psnr"]
+
 def test_image_metrics_hand_values():
     renders = np.zeros((1, 16, 16, 3), np.uint8)
     reals = np.full((1, 16, 16, 3), 255, np.uint8)
