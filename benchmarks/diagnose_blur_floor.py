@@ -42,6 +42,8 @@ def main() -> int:
     parser.add_argument("--checkpoint", default=None, help="also estimate the blur of this model's fitted renders")
     parser.add_argument("--max-frames", type=int, default=40)
     parser.add_argument("--size", type=int, default=128, help="crop size (a checkpoint's render size overrides it)")
+    parser.add_argument("--finetune-renderer", action=argparse.BooleanOptionalAction, default=FitConfig.finetune_renderer,
+                        help="fit as drive does, with the renderer fine-tuned on the frame (default: the fit's default)")
     args = parser.parse_args()
 
     engine = Engine.load(args.checkpoint, "cpu") if args.checkpoint else None
@@ -63,8 +65,9 @@ def main() -> int:
                 means[sigma].append(values)
                 print(f"{clip[-40:]:40s} {sigma:5.1f} " + " ".join(f"{v:10.2f}" for v in values), flush=True)
         if engine is not None:
-            _, fit = fit_first_frame(engine, track, crops, masks, FitConfig())
-            render = engine.render(fit.cam_to_world[None], fit.expression[None], fit.identity[None])
+            _, fit = fit_first_frame(engine, track, crops, masks, FitConfig(finetune_renderer=args.finetune_renderer))
+            with engine.renderer_override(fit.renderer_state):
+                render = engine.render(fit.cam_to_world[None], fit.expression[None], fit.identity[None])
             grid = np.arange(0.0, 4.01, 0.25)
             scores = [image_metrics(render, blurred(crops[first:first + 1], s), masks[first:first + 1])["psnr"] for s in grid]
             matched.append(float(grid[int(np.argmax(scores))]))

@@ -30,7 +30,8 @@ AMPLITUDES = np.array([-2.0, -1.0, 0.0, 1.0, 2.0])
 def response(engine: Engine, track: Track, crops: np.ndarray, masks: np.ndarray, components: int,
              tracker: Tracker) -> tuple[np.ndarray, float]:
     """(gains (K,), crosstalk) of one checkpoint on one clip (its track and crops from ``load_clip``)."""
-    _, fit = fit_first_frame(engine, track, crops, masks, FitConfig())
+    # The network's own response: the codes fitted as eval fits them, without the per-target renderer fine-tuning.
+    _, fit = fit_first_frame(engine, track, crops, masks, FitConfig(finetune_renderer=False))
     slopes = np.zeros((components, components))
     for k in range(components):
         codes = np.repeat(fit.expression[None], len(AMPLITUDES), 0)

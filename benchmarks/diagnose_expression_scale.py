@@ -38,7 +38,7 @@ def main() -> int:
 
     engine = Engine.load(args.checkpoint, "cpu")
     config = TrackerConfig(crop_size=engine.render_size, smoothing=0.0)
-    fit_config = replace(FitConfig(), iterations=300)
+    fit_config = replace(FitConfig(), iterations=300, finetune_renderer=False)  # the network's own renders, as measured
     names = ["static"] + [f"k = {k:g}" for k in args.scales]
     print(f"{'clip':24s} {'method':8s} " + " ".join(f"{c:>8s}" for c in COLUMNS.values()))
     rows: dict[str, list[dict[str, float]]] = {name: [] for name in names}

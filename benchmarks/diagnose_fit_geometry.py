@@ -58,7 +58,7 @@ def main() -> int:
     for clip in args.clip:
         track, crops, masks = load_clip(clip, 2, engine.render_size, config)
         for weight in args.weight:
-            first, fit = fit_first_frame(engine, track, crops, masks, replace(FitConfig(), iterations=args.iterations, geometry_weight=weight))
+            first, fit = fit_first_frame(engine, track, crops, masks, replace(FitConfig(), iterations=args.iterations, geometry_weight=weight, finetune_renderer=False))
             landmarks, triangles = target_landmarks(track, first)
             start = landmark_error(engine, track.pose[first], initial_expression(track, first, engine),
                                    identity_input(track, engine), landmarks, triangles)

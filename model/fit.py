@@ -14,7 +14,7 @@ Conventions
     * Camera correction: cam_to_world' = [R(ω) | τ] · cam_to_world, ω an axis-angle vector (radians) and τ a
       translation in head units, both starting at zero — a small rigid motion of the camera about the head.
     * Rendering is deterministic (bin-midpoint samples). The caller's model is left unchanged: parameters
-      are frozen only during the call, and renderer fine-tuning (off by default) works on a copy.
+      are frozen only during the call, and renderer fine-tuning (on by default) works on a copy.
     * Geometry prior (``FitConfig.geometry_weight`` > 0, with the target's ``landmarks``): the training term of
       ``model/geometry.py`` on the one image — rays from the corrected camera through the landmark model's shape
       for the target's tracked codes (head frame), and the field asked to end each visible one there. Image
@@ -52,8 +52,10 @@ class FitConfig:
     """Adam learning rate of the camera correction (radians / head units per step scale)."""
     optimize_camera: bool = True
     """Optimise the camera correction (else keep the given camera)."""
-    finetune_renderer: bool = False
-    """Afterwards, briefly fine-tune a copy of the neural renderer on the image for fidelity."""
+    finetune_renderer: bool = True
+    """Afterwards, briefly fine-tune a copy of the neural renderer on the image for fidelity. On by default since
+    2026-12-01: on held-out people it raised driven frames by 1.8–2.1 dB and identity similarity by 0.03–0.04
+    (README, "Renderer fine-tuning"); the network itself is unchanged."""
     finetune_iterations: int = 100
     """Steps of renderer fine-tuning."""
     finetune_lr: float = 1e-4

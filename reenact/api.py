@@ -99,7 +99,7 @@ def is_image(path: Path) -> bool:
 # ------------------------------------------------------------------------------------------------ fit
 def fit_command(
     image: str, output: Path, checkpoint: Path | None = None, iterations: int = 300,
-    finetune_renderer: bool = False, save_render: Path | None = None, device: str = "auto",
+    finetune_renderer: bool = True, save_render: Path | None = None, device: str = "auto",
     reporter: Reporter | None = None,
 ) -> dict[str, Any]:
     from model.fit import FitConfig
@@ -266,7 +266,7 @@ def doctor_command(device: str = "auto", reporter: Reporter | None = None) -> di
 def eval_command(
     checkpoint: Path, videos: tuple[str, ...], cross_targets: tuple[str, ...] = (), ablation_checkpoint: Path | None = None,
     max_frames: int = 60, fit_iterations: int = 300, smooth: float | None = None, device: str = "auto",
-    reporter: Reporter | None = None, fit_geometry_weight: float | None = None, fit_finetune_renderer: bool = False,
+    reporter: Reporter | None = None, fit_geometry_weight: float | None = None, fit_finetune_renderer: bool | None = None,
 ) -> dict[str, Any]:
     """``smooth``: strength of the ``smoothed`` row (None: ``reenact drive``'s default; 0: no such row);
     ``fit_geometry_weight``: the fits' geometry prior (None: ``FitConfig``'s default)."""

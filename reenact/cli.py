@@ -73,6 +73,7 @@ def cli() -> None:
 @click.option("--no-audio", is_flag=True, help="Drop the source's audio.")
 @click.option("--preview", type=click.Path(path_type=Path), default=None, help="Also write a video of the source tracking.")
 @click.option("--fit-iterations", type=click.IntRange(min=0), default=None, help="Iterations when fitting the target (default: the fit config's 300).")
+@click.option("--finetune-renderer/--no-finetune-renderer", default=None, help="After fitting the target, fine-tune a copy of the neural renderer on it (default: on; sharper, closer to the target).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True, help="Frames rendered at once.")
 @click.option("--pairs", type=_path(dir_okay=False), default=None, help="CSV of source,target pairs for a batch run (-o is then a folder).")
 @click.option("--force", is_flag=True, help="Overwrite an existing output.")
@@ -116,7 +117,7 @@ def track(reporter: Reporter, device: str, **options: Any) -> None:
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Codes file to write (.npz), loadable by drive/render --identity.")
 @click.option("--checkpoint", type=_path(dir_okay=False), default=None, help="Model checkpoint (default: the shipped model).")
 @click.option("--iterations", type=click.IntRange(min=0), default=300, show_default=True, help="Optimization steps (paper: 300).")
-@click.option("--finetune-renderer", is_flag=True, help="Also briefly fine-tune the neural renderer (sharper, slower; stored in the codes file).")
+@click.option("--finetune-renderer/--no-finetune-renderer", default=True, show_default=True, help="Then fine-tune a copy of the neural renderer on the image (sharper, closer to the target; stored in the codes file).")
 @click.option("--save-render", type=click.Path(path_type=Path), default=None, help="Write the fitted render next to the input crop (PNG).")
 @common_options
 def fit(reporter: Reporter, device: str, **options: Any) -> None:
@@ -199,7 +200,7 @@ def train(reporter: Reporter, device: str, **options: Any) -> None:
 @click.option("--max-frames", type=click.IntRange(min=2), default=60, show_default=True, help="Frames per clip evaluated.")
 @click.option("--fit-iterations", type=click.IntRange(min=0), default=300, show_default=True)
 @click.option("--fit-geometry-weight", type=click.FloatRange(min=0.0), default=None, help="Weight of the geometry prior in the fits (the target's tracked landmarks; default: the fit's default).")
-@click.option("--fit-finetune-renderer", is_flag=True, help="Each fit also fine-tunes the neural renderer on its image, as reenact fit --finetune-renderer does.")
+@click.option("--fit-finetune-renderer/--no-fit-finetune-renderer", default=None, help="Each fit also fine-tunes the neural renderer on its image, as reenact drive and fit do (default: the fit's default, on).")
 @click.option("--smooth", type=click.FloatRange(min=0.0), default=None, help="Smoothing strength of the 'smoothed' row, the model driven as reenact drive drives it (default: drive's; 0 = no such row).")
 @common_options
 def eval_(reporter: Reporter, device: str, **options: Any) -> None:

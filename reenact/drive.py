@@ -6,8 +6,8 @@ tracking and fits cached by content in the batch's output folder. Library functi
 from __future__ import annotations
 
 import csv
+import hashlib
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ def drive_command(
     motion: str = "relative", smooth: float = DRIVE_SMOOTH, size: int | None = None, paste_back: bool = False,
     side_by_side: bool = False, no_audio: bool = False, preview: Path | None = None,
     fit_iterations: int | None = None, batch_size: int = 8, pairs: Path | None = None, force: bool = False,
-    device: str = "auto", reporter: Reporter | None = None,
+    device: str = "auto", reporter: Reporter | None = None, finetune_renderer: bool | None = None,
 ) -> dict[str, Any] | None:
     """``reenact drive``: one pair, or every pair of folders / a pairs CSV."""
     from reenact.pipeline import DriveOptions
@@ -40,7 +40,7 @@ def drive_command(
     reporter = reporter or quiet_reporter()
     options = DriveOptions(
         motion=motion, smooth=smooth, size=size, paste_back=paste_back, side_by_side=side_by_side,
-        audio=not no_audio, batch_size=batch_size, fit_iterations=fit_iterations,
+        audio=not no_audio, batch_size=batch_size, fit_iterations=fit_iterations, finetune_renderer=finetune_renderer,
     )
     source = source or ""
     source_path = Path(source)
@@ -92,7 +92,6 @@ def drive_one(
     identity_path: Path | None = None, save_identity: Path | None = None, track_path: Path | None = None,
     preview: Path | None = None, force: bool = False, source_track=None, target_codes: Codes | None = None,
 ) -> dict[str, Any]:
-    from model.fit import FitConfig
     from reenact import pipeline
     from tracking.smoothing import smooth_track
     from tracking.types import Track
@@ -118,10 +117,7 @@ def drive_one(
             loaded = pipeline.load_target(Path(target), config)
             target_image = loaded.image
             if codes is None:
-                fit_config = FitConfig()
-                if options.fit_iterations is not None:
-                    fit_config = replace(fit_config, iterations=options.fit_iterations)
-                codes = pipeline.fit_target(loaded, engine, fit_config, reporter, str(target))
+                codes = pipeline.fit_target(loaded, engine, options.fit_config(), reporter, str(target))
         if save_identity is not None:
             codes.save(save_identity)
         fit_seconds = time.perf_counter() - fit_started
@@ -230,7 +226,9 @@ def drive_batch(
                 else:
                     track = pipeline.track_video(source, config, reporter)
                     track.save(track_file)
-                codes_file = cache / f"codes_{file_digest(target)}_{engine.checkpoint_id}_{options.fit_iterations}.npz"
+                # Keyed by everything the codes depend on: the target, the checkpoint and the whole fit config.
+                fit_key = hashlib.sha256(repr(options.fit_config()).encode()).hexdigest()[:12]
+                codes_file = cache / f"codes_{file_digest(target)}_{engine.checkpoint_id}_{fit_key}.npz"
                 codes = Codes.load(codes_file) if codes_file.exists() else None
                 summary = drive_one(
                     str(source), str(target), str(output), engine, options, reporter, force=True,

@@ -11,7 +11,7 @@ import shutil
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator
 
@@ -55,6 +55,17 @@ class DriveOptions:
     """Frames rendered at once."""
     fit_iterations: int | None = None
     """Target fitting iterations; None = FitConfig's default."""
+    finetune_renderer: bool | None = None
+    """Fine-tune the neural renderer on the target after the code fit; None = FitConfig's default (on)."""
+
+    def fit_config(self) -> FitConfig:
+        """The target fit these options ask for."""
+        config = FitConfig()
+        if self.fit_iterations is not None:
+            config = replace(config, iterations=self.fit_iterations)
+        if self.finetune_renderer is not None:
+            config = replace(config, finetune_renderer=self.finetune_renderer)
+        return config
 
 
 # ------------------------------------------------------------------------------------------ sources

@@ -59,10 +59,13 @@ def test_drive_one_pair_keeps_frames_duration_and_audio(capsys, work):
         frames = [f.image for f in reader]
     assert len(frames) == SHORT_CLIP_FRAMES
     assert abs(out_info.duration - source_info.duration) <= 1.0 / source_info.fps + 1e-3
-    # Relative motion: the first frame is the target's own fitted codes and camera (its framing).
+    # Relative motion: the first frame is the target's own fitted codes and camera (its framing), drawn by the
+    # renderer fine-tuned on the target (the default fit), which the codes file carries.
     engine = Engine.load(work["checkpoint"], "cpu")
     codes = Codes.load(identity)
-    expected = engine.render(codes.cam_to_world[None], codes.expression[None], codes.identity[None])[0]
+    assert codes.renderer_state
+    with engine.renderer_override(codes.renderer_state):
+        expected = engine.render(codes.cam_to_world[None], codes.expression[None], codes.identity[None])[0]
     assert np.abs(frames[0].astype(float) - expected.astype(float)).mean() < 12.0  # H.264 loss only
 
 
@@ -73,6 +76,11 @@ def test_drive_reuses_identity_and_track_files(capsys, work):
                             "--iterations", 3, "--json")
     assert code == 0, err
     assert {"psnr", "ssim", "output"} <= set(json.loads(stdout))
+    assert Codes.load(codes).renderer_state  # fine-tuned by default
+    plain = work["root"] / "plain_codes.npz"
+    assert run(capsys, "fit", work["target"], "-o", plain, "--checkpoint", work["checkpoint"], "--iterations", 3,
+               "--no-finetune-renderer")[0] == 0
+    assert not Codes.load(plain).renderer_state
     assert run(capsys, "track", work["clip"], "-o", track)[0] == 0
     out = work["root"] / "reused.mp4"
     code, _, err = run(capsys, "drive", work["clip"], "-o", out, "--identity", codes, "--track", track,
@@ -175,3 +183,13 @@ def test_drive_pairs_csv(capsys, work):
     assert code == 0, err
     assert [json.loads(line)["status"] for line in stdout.splitlines()] == ["ok"]
     assert (out_dir / "s1_by_clip.mp4").is_file()
+
+
+def test_drive_options_fit_config():
+    """drive's fit flags reach the fit (the batch cache keys codes files by this config)."""
+    from model.fit import FitConfig
+    from reenact.pipeline import DriveOptions
+
+    assert DriveOptions().fit_config() == FitConfig() and FitConfig().finetune_renderer
+    config = DriveOptions(fit_iterations=5, finetune_renderer=False).fit_config()
+    assert (config.iterations, config.finetune_renderer) == (5, False)

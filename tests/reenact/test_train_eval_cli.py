@@ -176,14 +176,14 @@ def test_eval_on_a_short_clip(capsys, trained, short_clip, shared_data):
 
 
 def test_eval_fit_options(capsys, trained, short_clip):
-    """--fit-geometry-weight and --fit-finetune-renderer reach the fits: recorded in the JSON, and the fine-tuned
-    renderer draws the clip's renders (the still frame differs from a plain fit's)."""
+    """--fit-geometry-weight and renderer fine-tuning (on by default, as in drive) reach the fits: recorded in the
+    JSON, and the fine-tuned renderer draws the clip's renders (the still frame differs from a plain fit's)."""
     run_dir, _ = trained
     common = ("eval", run_dir / "last.pt", short_clip, "--max-frames", 4, "--fit-iterations", 2, "--smooth", 0, "--json")
-    code, stdout, err = run(capsys, *common)
+    code, stdout, err = run(capsys, *common, "--no-fit-finetune-renderer")
     assert code == 0, err
     plain = json.loads(stdout)
-    code, stdout, err = run(capsys, *common, "--fit-geometry-weight", 1, "--fit-finetune-renderer")
+    code, stdout, err = run(capsys, *common, "--fit-geometry-weight", 1)  # fine-tuning: the default
     assert code == 0, err
     tuned = json.loads(stdout)
     assert (plain["fit_geometry_weight"], plain["fit_finetune_renderer"]) == (0.0, False)
