@@ -99,7 +99,7 @@ def is_image(path: Path) -> bool:
 # ------------------------------------------------------------------------------------------------ fit
 def fit_command(
     image: str, output: Path, checkpoint: Path | None = None, iterations: int = 300,
-    finetune_renderer: bool = True, save_render: Path | None = None, device: str = "auto",
+    finetune_renderer: bool | None = None, save_render: Path | None = None, device: str = "auto",
     reporter: Reporter | None = None,
 ) -> dict[str, Any]:
     from model.fit import FitConfig
@@ -111,7 +111,9 @@ def fit_command(
     config = tracker_config(crop_size=engine.render_size)
     started = time.perf_counter()
     target = pipeline.load_target(Path(image), config)
-    fit_config = replace(FitConfig(), iterations=iterations, finetune_renderer=finetune_renderer)
+    fit_config = replace(FitConfig(), iterations=iterations)
+    if finetune_renderer is not None:  # None: the fit's default (on)
+        fit_config = replace(fit_config, finetune_renderer=finetune_renderer)
     codes = pipeline.fit_target(target, engine, fit_config, reporter, str(image))
     codes.save(output)
     if save_render is not None:
@@ -269,7 +271,8 @@ def eval_command(
     reporter: Reporter | None = None, fit_geometry_weight: float | None = None, fit_finetune_renderer: bool | None = None,
 ) -> dict[str, Any]:
     """``smooth``: strength of the ``smoothed`` row (None: ``reenact drive``'s default; 0: no such row);
-    ``fit_geometry_weight``: the fits' geometry prior (None: ``FitConfig``'s default)."""
+    ``fit_geometry_weight``: the fits' geometry prior, ``fit_finetune_renderer``: renderer fine-tuning in the fits
+    (None: ``FitConfig``'s defaults, as drive fits)."""
     from rich.table import Table
 
     from tracking.media_files import find_videos

@@ -117,7 +117,7 @@ def track(reporter: Reporter, device: str, **options: Any) -> None:
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Codes file to write (.npz), loadable by drive/render --identity.")
 @click.option("--checkpoint", type=_path(dir_okay=False), default=None, help="Model checkpoint (default: the shipped model).")
 @click.option("--iterations", type=click.IntRange(min=0), default=300, show_default=True, help="Optimization steps (paper: 300).")
-@click.option("--finetune-renderer/--no-finetune-renderer", default=True, show_default=True, help="Then fine-tune a copy of the neural renderer on the image (sharper, closer to the target; stored in the codes file).")
+@click.option("--finetune-renderer/--no-finetune-renderer", default=None, help="Then fine-tune a copy of the neural renderer on the image (default: on; sharper, closer to the target; stored in the codes file).")
 @click.option("--save-render", type=click.Path(path_type=Path), default=None, help="Write the fitted render next to the input crop (PNG).")
 @common_options
 def fit(reporter: Reporter, device: str, **options: Any) -> None:
