@@ -1,7 +1,7 @@
 """End-to-end ``reenact drive`` on this machine: frames/s, where the time goes, and peak memory on a long
 vs a short source measured in the same run (the ratio is what matters on a noisy machine).
 
-    python benchmarks/bench_drive.py [--checkpoint CKPT] [--short 5] [--long 30] [--device cpu]
+    python benchmarks/bench_drive.py [--checkpoint CKPT] [--short 5] [--long 30] [--device cpu] [--no-finetune-renderer]
 
 Sources are made by looping a real clip (``../shared/data/videos/pcavs/00015.mp4``, 224², 25 fps) to the
 requested lengths; the target is a real portrait. Each drive runs in its own process so its peak RSS is
@@ -37,11 +37,12 @@ def looped_clip(source: Path, seconds: float, out: Path) -> int:
     return count
 
 
-def drive(source: Path, target: Path, output: Path, checkpoint: str | None, device: str) -> dict:
+def drive(source: Path, target: Path, output: Path, checkpoint: str | None, device: str, extra: list[str]) -> dict:
     argv = [sys.executable, "-m", "reenact", "drive", str(source), str(target), "-o", str(output), "--json", "-q",
             "--device", device, "--force"]
     if checkpoint:
         argv += ["--checkpoint", checkpoint]
+    argv += extra
     process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO)
     _, status, usage = os.wait4(process.pid, 0)
     stdout = process.stdout.read().decode()
@@ -59,7 +60,9 @@ def main() -> None:
     parser.add_argument("--short", type=float, default=5.0, help="seconds of the short source")
     parser.add_argument("--long", type=float, default=30.0, help="seconds of the long source")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--no-finetune-renderer", action="store_true", help="fit the target without renderer fine-tuning (drive's default fine-tunes)")
     args = parser.parse_args()
+    extra = ["--no-finetune-renderer"] if args.no_finetune_renderer else []
     clip = SHARED / "videos" / "pcavs" / "00015.mp4"
     target = SHARED / "portraits" / "liveportrait" / "s1.jpg"
     rows = []
@@ -67,7 +70,7 @@ def main() -> None:
         for seconds in (args.short, args.long):
             source = Path(tmp) / f"source_{seconds:g}s.mp4"
             frames = looped_clip(clip, seconds, source)
-            summary = drive(source, target, Path(tmp) / f"out_{seconds:g}s.mp4", args.checkpoint, args.device)
+            summary = drive(source, target, Path(tmp) / f"out_{seconds:g}s.mp4", args.checkpoint, args.device, extra)
             rows.append((seconds, frames, summary))
     header = f"{'source':>8} {'frames':>6} {'total s':>8} {'fps':>6} {'fit s':>6} {'track s':>7} {'render s':>8} {'encode s':>8} {'peak MiB':>8}"
     print(f"reenact drive end to end, device {args.device}, render {rows[0][2]['width']}×{rows[0][2]['height']}")
