@@ -23,7 +23,7 @@ import torch
 
 from model.camera import Camera
 from model.fit import FitConfig
-from model.geometry import landmark_rays, visible_landmarks
+from model.geometry import landmark_depth_errors
 from reenact.engine import Engine
 from reenact.evaluate import fit_first_frame, load_clip
 from reenact.pipeline import identity_input, initial_expression, target_landmarks
@@ -33,14 +33,13 @@ from tracking.tracker import TrackerConfig
 def landmark_error(engine: Engine, cam_to_world: np.ndarray, expression: np.ndarray, identity: np.ndarray,
                    landmarks: np.ndarray, triangles: np.ndarray) -> np.ndarray:
     """Signed depth error (head units) at the visible landmarks for one set of codes and camera."""
-    camera = Camera(torch.as_tensor(cam_to_world[None], dtype=torch.float32))
-    points = torch.as_tensor(landmarks[None], dtype=torch.float32)
-    visible = visible_landmarks(points, camera, triangles)
-    rays, target = landmark_rays(points, camera)
+    def as_batch(array: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(np.asarray(array)[None], dtype=torch.float32)
+
     with torch.no_grad():
-        depth, _ = engine.model.ray_depth(rays, torch.as_tensor(expression[None], dtype=torch.float32),
-                                          torch.as_tensor(identity[None], dtype=torch.float32))
-    return (depth - target).squeeze(-1)[visible].numpy()
+        errors, visible, _ = landmark_depth_errors(engine.model, as_batch(landmarks), Camera(as_batch(cam_to_world)),
+                                                   as_batch(expression), as_batch(identity), triangles)
+    return errors[visible].numpy()
 
 
 def main() -> int:

@@ -21,7 +21,7 @@ import torch
 
 from model.camera import Camera
 from model.data import FrameDataset
-from model.geometry import landmark_rays, visible_landmarks
+from model.geometry import landmark_depth_errors
 from reenact.engine import Engine
 from tracking.landmark_model import LandmarkModel
 
@@ -39,14 +39,12 @@ def main() -> int:
         engine = Engine.load(path, "cpu")
         data = FrameDataset(args.cache, engine.render_size, expression_reference=engine.expression_reference, face_mesh=mesh)
         batch = data.batch(data.spread(args.frames), "cpu")
-        camera = Camera(batch.cam_to_world)
-        visible = visible_landmarks(batch.landmarks, camera, mesh.triangles)
-        rays, target = landmark_rays(batch.landmarks, camera)
         with torch.no_grad():
-            depth, opacity = engine.model.ray_depth(rays, batch.expression, batch.identity)
-        error = (depth - target).squeeze(-1)[visible].numpy()
+            errors, visible, opacity = landmark_depth_errors(engine.model, batch.landmarks, Camera(batch.cam_to_world),
+                                                             batch.expression, batch.identity, mesh.triangles)
+        error = errors[visible].numpy()
         print(f"{path[-34:]:34s} {np.median(np.abs(error)):12.4f} {np.abs(error).mean():10.4f} {np.median(error):10.4f} "
-              f"{(np.abs(error) <= 0.05).mean():7.1%} {float(opacity.squeeze(-1)[visible].mean()):8.3f}", flush=True)
+              f"{(np.abs(error) <= 0.05).mean():7.1%} {float(opacity[visible].mean()):8.3f}", flush=True)
     return 0
 
 

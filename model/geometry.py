@@ -97,6 +97,18 @@ def visible_landmarks(landmarks: torch.Tensor, camera: Camera, triangles: torch.
     return cosine > facing
 
 
+def landmark_depth_errors(model: "HeadModel", landmarks: torch.Tensor, camera: Camera, expression: torch.Tensor,
+                          identity: torch.Tensor, triangles: torch.Tensor | np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """At every landmark (B, L, 3) of each frame: the signed depth error (B, L) — where the field ends the ray from
+    the camera through it, minus the landmark's distance (head units; + = the surface lies behind the landmark) —
+    whether it faces the camera (B, L) and the ray's opacity (B, L). What the diagnostics read (deterministic
+    samples); training's :func:`geometry_loss` renders only a drawn subset of the rays."""
+    visible = visible_landmarks(landmarks, camera, triangles)
+    rays, target = landmark_rays(landmarks, camera)
+    depth, opacity = model.ray_depth(rays, expression, identity)
+    return (depth - target).squeeze(-1), visible, opacity.squeeze(-1)
+
+
 def geometry_loss(model: "HeadModel", landmarks: torch.Tensor, camera: Camera, expression: torch.Tensor, identity: torch.Tensor,
                   triangles: torch.Tensor | np.ndarray, picks: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """Mean |ray end − landmark distance| (head units) over the visible ones of the landmarks ``picks`` (B, K) of

@@ -102,7 +102,6 @@ def fit_command(
     finetune_renderer: bool | None = None, save_render: Path | None = None, device: str = "auto",
     reporter: Reporter | None = None,
 ) -> dict[str, Any]:
-    from model.fit import FitConfig
     from reenact import pipeline
     from reenact.engine import Engine
 
@@ -111,10 +110,7 @@ def fit_command(
     config = tracker_config(crop_size=engine.render_size)
     started = time.perf_counter()
     target = pipeline.load_target(Path(image), config)
-    fit_config = replace(FitConfig(), iterations=iterations)
-    if finetune_renderer is not None:  # None: the fit's default (on)
-        fit_config = replace(fit_config, finetune_renderer=finetune_renderer)
-    codes = pipeline.fit_target(target, engine, fit_config, reporter, str(image))
+    codes = pipeline.fit_target(target, engine, pipeline.build_fit_config(iterations, finetune_renderer), reporter, str(image))
     codes.save(output)
     if save_render is not None:
         pipeline.write_fit_comparison(target, codes, engine, save_render)

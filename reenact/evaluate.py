@@ -34,7 +34,6 @@ the clip's motion since its first frame.
 from __future__ import annotations
 
 import itertools
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +47,7 @@ from reenact.console import Reporter
 from reenact.engine import Engine, Fit, images_to_tensor
 from reenact.errors import NoFaceError
 from reenact.motion import drive_parameters
-from reenact.pipeline import DriveOptions, fit_frame, fit_target, load_target
+from reenact.pipeline import DriveOptions, build_fit_config, fit_frame, fit_target, load_target
 from reenact.video import open_video
 from tracking.smoothing import smooth_track
 from tracking.tracker import Tracker, TrackerConfig
@@ -245,11 +244,7 @@ def evaluate(
         engines["ablation"] = Engine.load(ablation, device)
     size = engines["model"].render_size
     config = TrackerConfig(crop_size=size, smoothing=0.0)
-    fit_config = replace(FitConfig(), iterations=fit_iterations)
-    if fit_finetune_renderer is not None:
-        fit_config = replace(fit_config, finetune_renderer=fit_finetune_renderer)
-    if fit_geometry_weight is not None:
-        fit_config = replace(fit_config, geometry_weight=fit_geometry_weight)
+    fit_config = build_fit_config(fit_iterations, fit_finetune_renderer, fit_geometry_weight)
     per_clip: list[dict[str, Any]] = []
     cross: list[dict[str, Any]] = []
     with reporter.progress("evaluating clips", len(clips)) as advance:

@@ -60,12 +60,15 @@ class DriveOptions:
 
     def fit_config(self) -> FitConfig:
         """The target fit these options ask for."""
-        config = FitConfig()
-        if self.fit_iterations is not None:
-            config = replace(config, iterations=self.fit_iterations)
-        if self.finetune_renderer is not None:
-            config = replace(config, finetune_renderer=self.finetune_renderer)
-        return config
+        return build_fit_config(iterations=self.fit_iterations, finetune_renderer=self.finetune_renderer)
+
+
+def build_fit_config(iterations: int | None = None, finetune_renderer: bool | None = None,
+               geometry_weight: float | None = None) -> FitConfig:
+    """:class:`FitConfig` with the command line's fit options applied; None keeps FitConfig's default. The one
+    mapping of those flags, for drive, fit and eval."""
+    overrides = {"iterations": iterations, "finetune_renderer": finetune_renderer, "geometry_weight": geometry_weight}
+    return replace(FitConfig(), **{key: value for key, value in overrides.items() if value is not None})
 
 
 # ------------------------------------------------------------------------------------------ sources
@@ -171,8 +174,8 @@ def fit_frame(engine: Engine, track: Track, index: int, crop: np.ndarray, mask: 
               progress=None) -> Fit:
     """Fit the model's codes and camera to frame ``index`` of ``track`` (its aligned crop and head mask) seen as a
     single image: tracked pose, β from ``initial_expression``, z_id from ``identity_input``, landmarks for the
-    geometry prior. The one fitting entry point of drive, fit and eval."""
-    landmarks, triangles = target_landmarks(track, index)
+    geometry prior (computed only when it is on). The one fitting entry point of drive, fit and eval."""
+    landmarks, triangles = target_landmarks(track, index) if fit_config.geometry_weight > 0 else (None, None)
     return engine.fit(crop, mask, track.pose[index], initial_expression(track, index, engine), identity_input(track, engine),
                       fit_config, progress=progress, landmarks=landmarks, triangles=triangles)
 
@@ -318,7 +321,6 @@ def has_audio(path: Path | None) -> bool:
 
 def write_track_preview(source: Path, track: Track, output: Path, config: TrackerConfig, reporter: Reporter) -> None:
     """A video of the source with landmarks, the fitted landmark model and the pose axes drawn on it."""
-    from tracking.landmark_model import LandmarkModel
     from tracking.preview import draw_preview
 
     landmark_model = LandmarkModel.load(config.basis_path) if config.basis_path else LandmarkModel.default()

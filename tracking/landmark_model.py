@@ -21,6 +21,7 @@ import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+
 import numpy as np
 
 from model.geometry import FaceMesh, landmark_points

@@ -58,14 +58,12 @@ def test_fit_raises_psnr_on_held_out_real_frame(tmp_path, clip_frames):
 
 def _landmark_error(model, points, cam_to_world, expression, identity, triangles) -> float:
     from model.camera import Camera
-    from model.geometry import landmark_rays, visible_landmarks
+    from model.geometry import landmark_depth_errors
 
-    camera = Camera(cam_to_world[None])
-    visible = visible_landmarks(points[None], camera, triangles)[0]
-    rays, target = landmark_rays(points[None], camera)
     with torch.no_grad():
-        depth, _ = model.ray_depth(rays, expression[None], identity[None])
-    return float((depth - target)[0, visible].abs().mean())
+        errors, visible, _ = landmark_depth_errors(model, points[None], Camera(cam_to_world[None]), expression[None],
+                                                   identity[None], triangles)
+    return float(errors[visible].abs().mean())
 
 
 def test_fit_geometry_prior_keeps_the_surface_on_the_target_landmarks(clip_frames):
