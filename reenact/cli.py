@@ -74,6 +74,7 @@ def cli() -> None:
 @click.option("--preview", type=click.Path(path_type=Path), default=None, help="Also write a video of the source tracking.")
 @click.option("--fit-iterations", type=click.IntRange(min=0), default=None, help="Iterations when fitting the target (default: the fit config's 300).")
 @click.option("--finetune-renderer/--no-finetune-renderer", default=None, help="After fitting the target, fine-tune a copy of the neural renderer on it (default: on; sharper, closer to the target).")
+@click.option("--finetune-roll", type=click.FloatRange(min=0.0, max=45.0), default=None, help="Largest camera roll (degrees) of the extra views that renderer fine-tuning also learns the target from: the photo turned to match, an exact new view (0 = the fitted view only; default: the fit's default).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True, help="Frames rendered at once.")
 @click.option("--pairs", type=_path(dir_okay=False), default=None, help="CSV of source,target pairs for a batch run (-o is then a folder).")
 @click.option("--force", is_flag=True, help="Overwrite an existing output.")
@@ -118,6 +119,7 @@ def track(reporter: Reporter, device: str, **options: Any) -> None:
 @click.option("--checkpoint", type=_path(dir_okay=False), default=None, help="Model checkpoint (default: the shipped model).")
 @click.option("--iterations", type=click.IntRange(min=0), default=300, show_default=True, help="Optimization steps (paper: 300).")
 @click.option("--finetune-renderer/--no-finetune-renderer", default=None, help="Then fine-tune a copy of the neural renderer on the image (default: on; sharper, closer to the target; stored in the codes file).")
+@click.option("--finetune-roll", type=click.FloatRange(min=0.0, max=45.0), default=None, help="Largest camera roll (degrees) of the extra views that renderer fine-tuning also learns the target from: the photo turned to match, an exact new view (0 = the fitted view only; default: the fit's default).")
 @click.option("--save-render", type=click.Path(path_type=Path), default=None, help="Write the fitted render next to the input crop (PNG).")
 @common_options
 def fit(reporter: Reporter, device: str, **options: Any) -> None:
@@ -201,6 +203,7 @@ def train(reporter: Reporter, device: str, **options: Any) -> None:
 @click.option("--fit-iterations", type=click.IntRange(min=0), default=300, show_default=True)
 @click.option("--fit-geometry-weight", type=click.FloatRange(min=0.0), default=None, help="Weight of the geometry prior in the fits (the target's tracked landmarks; default: the fit's default).")
 @click.option("--fit-finetune-renderer/--no-fit-finetune-renderer", default=None, help="Each fit also fine-tunes the neural renderer on its image, as reenact drive and fit do (default: the fit's default, on).")
+@click.option("--fit-finetune-roll", type=click.FloatRange(min=0.0, max=45.0), default=None, help="Largest camera roll (degrees) of the fits' extra fine-tuning views, as drive/fit --finetune-roll (default: the fit's default).")
 @click.option("--smooth", type=click.FloatRange(min=0.0), default=None, help="Smoothing strength of the 'smoothed' row, the model driven as reenact drive drives it (default: drive's; 0 = no such row).")
 @common_options
 def eval_(reporter: Reporter, device: str, **options: Any) -> None:

@@ -57,17 +57,21 @@ class DriveOptions:
     """Target fitting iterations; None = FitConfig's default."""
     finetune_renderer: bool | None = None
     """Fine-tune the neural renderer on the target after the code fit; None = FitConfig's default (on)."""
+    finetune_roll: float | None = None
+    """Largest camera roll (degrees) of that fine-tuning's extra views; None = FitConfig's default."""
 
     def fit_config(self) -> FitConfig:
         """The target fit these options ask for."""
-        return build_fit_config(iterations=self.fit_iterations, finetune_renderer=self.finetune_renderer)
+        return build_fit_config(iterations=self.fit_iterations, finetune_renderer=self.finetune_renderer,
+                                finetune_roll=self.finetune_roll)
 
 
 def build_fit_config(iterations: int | None = None, finetune_renderer: bool | None = None,
-               geometry_weight: float | None = None) -> FitConfig:
+                     geometry_weight: float | None = None, finetune_roll: float | None = None) -> FitConfig:
     """:class:`FitConfig` with the command line's fit options applied; None keeps FitConfig's default. The one
     mapping of those flags, for drive, fit and eval."""
-    overrides = {"iterations": iterations, "finetune_renderer": finetune_renderer, "geometry_weight": geometry_weight}
+    overrides = {"iterations": iterations, "finetune_renderer": finetune_renderer, "geometry_weight": geometry_weight,
+                 "finetune_roll_degrees": finetune_roll}
     return replace(FitConfig(), **{key: value for key, value in overrides.items() if value is not None})
 
 

@@ -39,12 +39,19 @@ def test_fit_raises_psnr_on_held_out_real_frame(tmp_path, clip_frames):
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))  # network frozen and unchanged
     assert all(p.requires_grad for p in model.parameters())  # caller's flags restored
 
-    tuned = fit_codes(model, held_out, mask, result.cam_to_world, result.expression, result.identity, FitConfig(iterations=5, optimize_camera=False, finetune_renderer=True, finetune_iterations=30, finetune_lr=1e-3))
+    tuned = fit_codes(model, held_out, mask, result.cam_to_world, result.expression, result.identity, FitConfig(iterations=5, optimize_camera=False, finetune_renderer=True, finetune_iterations=30, finetune_lr=1e-3, finetune_roll_degrees=0.0))
     assert tuned.renderer_state is not None and tuned.psnr > result.psnr
     # A progress bar sized by total_iterations ends exactly full: one report per code and renderer step.
     tuned_config = FitConfig(iterations=5, optimize_camera=False, finetune_renderer=True, finetune_iterations=30)
     assert len(tuned.loss_history) == tuned_config.total_iterations == 35
     assert FitConfig(iterations=7).total_iterations == 107 and FitConfig(iterations=7, finetune_renderer=False).total_iterations == 7
+    # Fine-tuning on rolled views too: the tuned copy draws a rolled camera closer to the photo turned to match
+    # (an exact new view) than the copy tuned on the fitted view alone, which learned one pixel layout.
+    rolled = fit_codes(model, held_out, mask, result.cam_to_world, result.expression, result.identity,
+                       FitConfig(iterations=5, optimize_camera=False, finetune_iterations=30, finetune_lr=1e-3,
+                                 finetune_roll_degrees=20.0, finetune_views=3))
+    assert len(rolled.loss_history) == 35 and rolled.renderer_state is not None
+    assert _rolled_view_error(model, rolled, held_out, mask, 20.0) < _rolled_view_error(model, tuned, held_out, mask, 20.0)
     # The codes file (reenact/codes.py, the one format drive/render read) carries the fine-tuned renderer.
     from reenact.codes import Codes
 
@@ -54,6 +61,25 @@ def test_fit_raises_psnr_on_held_out_real_frame(tmp_path, clip_frames):
           renderer_state={k: v.numpy() for k, v in tuned.renderer_state.items()}).save(path)
     loaded = Codes.load(path)
     assert np.array_equal(loaded.identity, result.identity.numpy()) and set(loaded.renderer_state) == set(tuned.renderer_state)
+
+
+def _rolled_view_error(model, result, image, mask, degrees: float) -> float:
+    """Masked L1 between the render of ``result``'s camera rolled by ``degrees`` (with its tuned renderer) and
+    the photo turned to match."""
+    import copy
+
+    from model.augment import roll_cameras, roll_images
+    from model.camera import Camera
+
+    tuned = copy.deepcopy(model).eval()
+    tuned.renderer.load_state_dict(result.renderer_state)
+    angle = torch.tensor([np.radians(degrees)], dtype=torch.float32)
+    with torch.no_grad():
+        render = tuned(Camera(roll_cameras(result.cam_to_world[None], angle)), result.expression[None], result.identity[None]).image
+    size = render.shape[-1]
+    image, mask = (torch.nn.functional.interpolate(x[None], size=(size, size), mode="area") for x in (image, mask))
+    photo, weight = roll_images(image, angle, "border"), roll_images(mask, angle, "zeros")
+    return float(((render - photo * weight).abs() * weight).sum() / (3 * weight.sum()))
 
 
 def _landmark_error(model, points, cam_to_world, expression, identity, triangles) -> float:
