@@ -70,6 +70,7 @@ def _rolled_view_error(model, result, image, mask, degrees: float) -> float:
 
     from model.augment import roll_cameras, roll_images
     from model.camera import Camera
+    from model.metrics import masked_l1
 
     tuned = copy.deepcopy(model).eval()
     tuned.renderer.load_state_dict(result.renderer_state)
@@ -79,7 +80,7 @@ def _rolled_view_error(model, result, image, mask, degrees: float) -> float:
     size = render.shape[-1]
     image, mask = (torch.nn.functional.interpolate(x[None], size=(size, size), mode="area") for x in (image, mask))
     photo, weight = roll_images(image, angle, "border"), roll_images(mask, angle, "zeros")
-    return float(((render - photo * weight).abs() * weight).sum() / (3 * weight.sum()))
+    return float(masked_l1(render, photo * weight, weight)[0])
 
 
 def _landmark_error(model, points, cam_to_world, expression, identity, triangles) -> float:
