@@ -2,6 +2,7 @@
 vs a short source measured in the same run (the ratio is what matters on a noisy machine).
 
     python benchmarks/bench_drive.py [--checkpoint CKPT] [--short 5] [--long 30] [--device cpu] [--no-finetune-renderer] [--finetune-roll DEG]
+        [--finetune-expressions N]
 
 Sources are made by looping a real clip (``../shared/data/videos/pcavs/00015.mp4``, 224², 25 fps) to the
 requested lengths; the target is a real portrait. Each drive runs in its own process so its peak RSS is
@@ -62,10 +63,13 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--no-finetune-renderer", action="store_true", help="fit the target without renderer fine-tuning (drive's default fine-tunes)")
     parser.add_argument("--finetune-roll", type=float, default=None, help="drive's --finetune-roll (default: drive's)")
+    parser.add_argument("--finetune-expressions", type=int, default=None, help="drive's --finetune-expressions (default: drive's)")
     args = parser.parse_args()
     extra = ["--no-finetune-renderer"] if args.no_finetune_renderer else []
     if args.finetune_roll is not None:
         extra += ["--finetune-roll", str(args.finetune_roll)]
+    if args.finetune_expressions is not None:
+        extra += ["--finetune-expressions", str(args.finetune_expressions)]
     clip = SHARED / "videos" / "pcavs" / "00015.mp4"
     target = SHARED / "portraits" / "liveportrait" / "s1.jpg"
     rows = []

@@ -23,6 +23,10 @@ Conventions
     * Renderer fine-tuning sees the fitted view and, by default, the camera rolled about its optical axis (±10°)
       paired with the photo turned to match — exact new views of the one image (``model/augment.py``). Tuned on one
       feature map, the copy memorises that pixel layout; the driven frames' feature maps are never that one.
+    * With ``finetune_expression_views`` > 0 it also sees pseudo-views of the target making other expressions: the
+      photo warped as the landmark model moves the target's landmarks for a random δβ, paired with the field's
+      render of the fitted β + δβ at the fitted camera (``model/expression_views.py``): what a change should look
+      like at the photo's sharpness, which no real view of a single image can show.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from torch.nn import functional as F
 
 from model.augment import roll_cameras, roll_images
 from model.camera import Camera
+from model.expression_views import DEFAULT_RADIUS, expression_views, landmark_motion, random_expression_changes
 from model.geometry import geometry_loss
 from model.head_model import HeadModel
 from model.losses import HeadLoss
@@ -72,6 +77,14 @@ class FitConfig:
     finetune_views: int = 3
     """Views of that fine-tuning (evenly spaced rolls in ±``finetune_roll_degrees``, the fitted view among them
     when the count is odd); used only when ``finetune_roll_degrees`` > 0."""
+    finetune_expression_views: int = 0
+    """Renderer fine-tuning also on this many pseudo-views of the target making other expressions: the photo warped
+    as the landmark model moves its landmarks for a random δβ, paired with the field's render of β + δβ
+    (``model/expression_views.py``; needs the target's landmarks and the expression basis); 0 = none."""
+    finetune_expression_scale: float = 1.0
+    """Standard deviation (σ units) of those δβ, per component the field sees."""
+    finetune_expression_radius: float = DEFAULT_RADIUS
+    """Width (crop-normalized) of the photo warp of those pseudo-views."""
     chunk_rays: int = 4096
     """Rays per field evaluation chunk."""
     geometry_weight: float = 0.0
@@ -143,12 +156,17 @@ def corrected_camera(cam_to_world: torch.Tensor, omega: torch.Tensor, translatio
 
 
 def fit_codes(model: HeadModel, image: torch.Tensor, mask: torch.Tensor, cam_to_world: torch.Tensor, expression: torch.Tensor, identity: torch.Tensor, config: FitConfig, progress: Callable[[FitProgress], None] | None = None,
-              landmarks: torch.Tensor | None = None, triangles: torch.Tensor | None = None) -> FitResult:
+              landmarks: torch.Tensor | None = None, triangles: torch.Tensor | None = None,
+              expression_basis: torch.Tensor | None = None) -> FitResult:
     """Fit identity, expression and camera correction to ``image``; see the module docstring. ``landmarks`` (L, 3)
     and the mesh's ``triangles`` (T, 3) are the target's tracked face for the geometry prior (used only when
-    ``config.geometry_weight`` > 0, and then required)."""
+    ``config.geometry_weight`` > 0, and then required); ``landmarks`` and the landmark model's
+    ``expression_basis`` (E, L, 3) for the expression pseudo-views (``config.finetune_expression_views``)."""
     if config.geometry_weight > 0 and (landmarks is None or triangles is None):
         raise ValueError("FitConfig.geometry_weight > 0 needs the target's landmarks and the mesh's triangles")
+    expression_views_on = config.finetune_renderer and config.finetune_expression_views > 0
+    if expression_views_on and (landmarks is None or expression_basis is None):
+        raise ValueError("FitConfig.finetune_expression_views > 0 needs the target's landmarks and the expression basis")
     device = next(model.parameters()).device
     size = model.config.renderer.output_size
     image = F.interpolate(image[None].float().to(device), size=(size, size), mode="area") if image.shape[-1] != size else image[None].float().to(device)
@@ -213,7 +231,21 @@ def fit_codes(model: HeadModel, image: torch.Tensor, mask: torch.Tensor, cam_to_
                     tune_image = roll_images(image.expand(len(angles), -1, -1, -1), angles, "border")
                     tune_mask = roll_images(mask.expand(len(angles), -1, -1, -1), angles, "zeros")
                 views = len(tune_camera)
-                fixed = final_model(Camera(tune_camera), expression_code.expand(views, -1), identity_code.expand(views, -1),
+                tune_expression = expression_code.expand(views, -1)
+                if expression_views_on:
+                    fitted_camera = corrected_camera(base_camera, omega, translation)
+                    seen = model.config.field.expression_components or model.config.field.expression_dim
+                    changes = random_expression_changes(config.finetune_expression_views, seen,
+                                                        config.finetune_expression_scale).to(device)
+                    warped, warped_mask = expression_views(image, mask, landmarks, landmark_motion(changes, expression_basis),
+                                                           fitted_camera, config.finetune_expression_radius)
+                    changed = expression_code.expand(len(changes), -1).clone()
+                    changed[:, :seen] += changes
+                    tune_camera = torch.cat([tune_camera, fitted_camera[None].expand(len(changes), -1, -1)])
+                    tune_image, tune_mask = torch.cat([tune_image, warped]), torch.cat([tune_mask, warped_mask])
+                    tune_expression = torch.cat([tune_expression, changed])
+                    views = len(tune_camera)
+                fixed = final_model(Camera(tune_camera), tune_expression, identity_code.expand(views, -1),
                                     None, config.chunk_rays)
             for iteration in range(1, config.finetune_iterations + 1):
                 rendered = final_model.renderer(fixed.feature_map)  # every view each step (one view in turn: worse)

@@ -100,7 +100,7 @@ def is_image(path: Path) -> bool:
 def fit_command(
     image: str, output: Path, checkpoint: Path | None = None, iterations: int = 300,
     finetune_renderer: bool | None = None, save_render: Path | None = None, device: str = "auto",
-    reporter: Reporter | None = None, finetune_roll: float | None = None,
+    reporter: Reporter | None = None, finetune_roll: float | None = None, finetune_expressions: int | None = None,
 ) -> dict[str, Any]:
     from reenact import pipeline
     from reenact.engine import Engine
@@ -110,7 +110,8 @@ def fit_command(
     config = tracker_config(crop_size=engine.render_size)
     started = time.perf_counter()
     target = pipeline.load_target(Path(image), config)
-    codes = pipeline.fit_target(target, engine, pipeline.build_fit_config(iterations, finetune_renderer, finetune_roll=finetune_roll), reporter, str(image))
+    codes = pipeline.fit_target(target, engine, pipeline.build_fit_config(iterations, finetune_renderer, finetune_roll=finetune_roll,
+                                                                        finetune_expressions=finetune_expressions), reporter, str(image))
     codes.save(output)
     if save_render is not None:
         pipeline.write_fit_comparison(target, codes, engine, save_render)
@@ -265,11 +266,12 @@ def eval_command(
     checkpoint: Path, videos: tuple[str, ...], cross_targets: tuple[str, ...] = (), ablation_checkpoint: Path | None = None,
     max_frames: int = 60, fit_iterations: int = 300, smooth: float | None = None, device: str = "auto",
     reporter: Reporter | None = None, fit_geometry_weight: float | None = None, fit_finetune_renderer: bool | None = None,
-    fit_finetune_roll: float | None = None,
+    fit_finetune_roll: float | None = None, fit_finetune_expressions: int | None = None,
 ) -> dict[str, Any]:
     """``smooth``: strength of the ``smoothed`` row (None: ``reenact drive``'s default; 0: no such row);
     ``fit_geometry_weight``: the fits' geometry prior, ``fit_finetune_renderer``: renderer fine-tuning in the fits,
-    ``fit_finetune_roll``: its largest extra-view roll (None: ``FitConfig``'s defaults, as drive fits)."""
+    ``fit_finetune_roll``: its largest extra-view roll, ``fit_finetune_expressions``: its expression pseudo-views
+    (None: ``FitConfig``'s defaults, as drive fits)."""
     from rich.table import Table
 
     from tracking.media_files import find_videos
@@ -289,7 +291,8 @@ def eval_command(
     smooth = DriveOptions.smooth if smooth is None else smooth
     result = evaluate(checkpoint, clips, portraits, ablation_checkpoint, max_frames, fit_iterations, device, reporter,
                       smooth=smooth, fit_geometry_weight=fit_geometry_weight,
-                      fit_finetune_renderer=fit_finetune_renderer, fit_finetune_roll=fit_finetune_roll)
+                      fit_finetune_renderer=fit_finetune_renderer, fit_finetune_roll=fit_finetune_roll,
+                      fit_finetune_expressions=fit_finetune_expressions)
     table = Table(title=f"reenact eval: {len(clips)} clips, {max_frames} frames each, fit {fit_iterations} it")
     columns = METRIC_KEYS
     headers = ("L1", "PSNR", "SSIM", "ID sim", "expr dist", f"expr dist {LEADING_EXPRESSION}", f"expr Δ dist {LEADING_EXPRESSION}", "pose °", "face found")

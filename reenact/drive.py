@@ -33,7 +33,7 @@ def drive_command(
     side_by_side: bool = False, no_audio: bool = False, preview: Path | None = None,
     fit_iterations: int | None = None, batch_size: int = 8, pairs: Path | None = None, force: bool = False,
     device: str = "auto", reporter: Reporter | None = None, finetune_renderer: bool | None = None,
-    finetune_roll: float | None = None,
+    finetune_roll: float | None = None, finetune_expressions: int | None = None,
 ) -> dict[str, Any] | None:
     """``reenact drive``: one pair, or every pair of folders / a pairs CSV."""
     from reenact.pipeline import DriveOptions
@@ -42,7 +42,7 @@ def drive_command(
     options = DriveOptions(
         motion=motion, smooth=smooth, size=size, paste_back=paste_back, side_by_side=side_by_side,
         audio=not no_audio, batch_size=batch_size, fit_iterations=fit_iterations, finetune_renderer=finetune_renderer,
-        finetune_roll=finetune_roll,
+        finetune_roll=finetune_roll, finetune_expressions=finetune_expressions,
     )
     source = source or ""
     source_path = Path(source)

@@ -233,20 +233,22 @@ def evaluate(
     checkpoint: Path, clips: list[Path], portraits: list[Path] = (), ablation: Path | None = None,
     max_frames: int = 60, fit_iterations: int = 300, device: str = "auto", reporter: Reporter | None = None,
     smooth: float = DriveOptions.smooth, fit_geometry_weight: float | None = None, fit_finetune_renderer: bool | None = None,
-    fit_finetune_roll: float | None = None,
+    fit_finetune_roll: float | None = None, fit_finetune_expressions: int | None = None,
 ) -> dict[str, Any]:
     """Run every evaluation; returns per-clip rows and means per method. ``smooth``: the strength of the
     ``smoothed`` row (default: ``reenact drive``'s; 0 leaves the row out); ``fit_geometry_weight``: the fits'
     geometry prior (None: ``FitConfig``'s default); ``fit_finetune_renderer``: each fit also fine-tunes a copy of
     the neural renderer on its image, which renders that clip's frames, ``fit_finetune_roll``: the largest camera
-    roll of that fine-tuning's extra views (None: ``FitConfig``'s defaults, as drive)."""
+    roll of that fine-tuning's extra views, ``fit_finetune_expressions``: its expression pseudo-views (None:
+    ``FitConfig``'s defaults, as drive)."""
     reporter = reporter or Reporter(quiet=True)
     engines = {"model": Engine.load(checkpoint, device)}
     if ablation is not None:
         engines["ablation"] = Engine.load(ablation, device)
     size = engines["model"].render_size
     config = TrackerConfig(crop_size=size, smoothing=0.0)
-    fit_config = build_fit_config(fit_iterations, fit_finetune_renderer, fit_geometry_weight, fit_finetune_roll)
+    fit_config = build_fit_config(fit_iterations, fit_finetune_renderer, fit_geometry_weight, fit_finetune_roll,
+                                  fit_finetune_expressions)
     per_clip: list[dict[str, Any]] = []
     cross: list[dict[str, Any]] = []
     with reporter.progress("evaluating clips", len(clips)) as advance:
@@ -273,4 +275,5 @@ def evaluate(
         summary["cross"] = mean_rows([{k: v for k, v in row.items() if isinstance(v, float)} for row in cross])
     return {"checkpoint": str(checkpoint), "clips": per_clip, "cross": cross, "summary": summary,
             "max_frames": max_frames, "fit_iterations": fit_iterations, "fit_geometry_weight": fit_config.geometry_weight,
-            "fit_finetune_renderer": fit_config.finetune_renderer, "fit_finetune_roll": fit_config.finetune_roll_degrees}
+            "fit_finetune_renderer": fit_config.finetune_renderer, "fit_finetune_roll": fit_config.finetune_roll_degrees,
+            "fit_finetune_expressions": fit_config.finetune_expression_views}

@@ -59,19 +59,22 @@ class DriveOptions:
     """Fine-tune the neural renderer on the target after the code fit; None = FitConfig's default (on)."""
     finetune_roll: float | None = None
     """Largest camera roll (degrees) of that fine-tuning's extra views; None = FitConfig's default."""
+    finetune_expressions: int | None = None
+    """Expression pseudo-views of that fine-tuning; None = FitConfig's default."""
 
     def fit_config(self) -> FitConfig:
         """The target fit these options ask for."""
         return build_fit_config(iterations=self.fit_iterations, finetune_renderer=self.finetune_renderer,
-                                finetune_roll=self.finetune_roll)
+                                finetune_roll=self.finetune_roll, finetune_expressions=self.finetune_expressions)
 
 
 def build_fit_config(iterations: int | None = None, finetune_renderer: bool | None = None,
-                     geometry_weight: float | None = None, finetune_roll: float | None = None) -> FitConfig:
+                     geometry_weight: float | None = None, finetune_roll: float | None = None,
+                     finetune_expressions: int | None = None) -> FitConfig:
     """:class:`FitConfig` with the command line's fit options applied; None keeps FitConfig's default. The one
     mapping of those flags, for drive, fit and eval."""
     overrides = {"iterations": iterations, "finetune_renderer": finetune_renderer, "geometry_weight": geometry_weight,
-                 "finetune_roll_degrees": finetune_roll}
+                 "finetune_roll_degrees": finetune_roll, "finetune_expression_views": finetune_expressions}
     return replace(FitConfig(), **{key: value for key, value in overrides.items() if value is not None})
 
 
@@ -178,10 +181,14 @@ def fit_frame(engine: Engine, track: Track, index: int, crop: np.ndarray, mask: 
               progress=None) -> Fit:
     """Fit the model's codes and camera to frame ``index`` of ``track`` (its aligned crop and head mask) seen as a
     single image: tracked pose, β from ``initial_expression``, z_id from ``identity_input``, landmarks for the
-    geometry prior (computed only when it is on). The one fitting entry point of drive, fit and eval."""
-    landmarks, triangles = target_landmarks(track, index) if fit_config.geometry_weight > 0 else (None, None)
+    geometry prior and the expression pseudo-views (computed only when one of them is on). The one fitting entry
+    point of drive, fit and eval."""
+    pseudo_views = fit_config.finetune_renderer and fit_config.finetune_expression_views > 0
+    needs_face = fit_config.geometry_weight > 0 or pseudo_views
+    landmarks, triangles = target_landmarks(track, index) if needs_face else (None, None)
+    basis = _face_mesh().expression_basis if pseudo_views else None
     return engine.fit(crop, mask, track.pose[index], initial_expression(track, index, engine), identity_input(track, engine),
-                      fit_config, progress=progress, landmarks=landmarks, triangles=triangles)
+                      fit_config, progress=progress, landmarks=landmarks, triangles=triangles, expression_basis=basis)
 
 
 def fit_target(target: Target, engine: Engine, fit_config: FitConfig, reporter: Reporter, source_name: str = "") -> Codes:

@@ -1,6 +1,7 @@
 from dataclasses import replace
 
 import numpy as np
+import pytest
 import torch
 
 from model.camera import orbit_cam_to_world
@@ -52,6 +53,22 @@ def test_fit_raises_psnr_on_held_out_real_frame(tmp_path, clip_frames):
                                  finetune_roll_degrees=20.0, finetune_views=3))
     assert len(rolled.loss_history) == 35 and rolled.renderer_state is not None
     assert _rolled_view_error(model, rolled, held_out, mask, 20.0) < _rolled_view_error(model, tuned, held_out, mask, 20.0)
+    # Expression pseudo-views: the copy tuned on them draws the first drawn change closer to the photo warped for
+    # it than the copy tuned without (the change is paired with its own warped photo, not the fitted one).
+    from tracking.landmark_model import LandmarkModel
+
+    mesh = LandmarkModel.default().face_mesh()
+    landmarks, basis = torch.from_numpy(mesh.mean), torch.from_numpy(mesh.expression_basis)
+    changed_config = FitConfig(iterations=5, optimize_camera=False, finetune_iterations=30, finetune_lr=1e-3,
+                               finetune_roll_degrees=20.0, finetune_views=3, finetune_expression_views=2,
+                               finetune_expression_scale=2.0)
+    with pytest.raises(ValueError, match="expression basis"):
+        fit_codes(model, held_out, mask, result.cam_to_world, result.expression, result.identity, changed_config)
+    changed = fit_codes(model, held_out, mask, result.cam_to_world, result.expression, result.identity, changed_config,
+                        landmarks=landmarks, expression_basis=basis)
+    assert len(changed.loss_history) == 35
+    assert (_changed_view_error(model, changed, held_out, mask, landmarks, basis, changed_config)
+            < _changed_view_error(model, rolled, held_out, mask, landmarks, basis, changed_config))
     # The codes file (reenact/codes.py, the one format drive/render read) carries the fine-tuned renderer.
     from reenact.codes import Codes
 
@@ -83,6 +100,29 @@ def _rolled_view_error(model, result, image, mask, degrees: float) -> float:
     return float(masked_l1(render, photo * weight, weight)[0])
 
 
+def _changed_view_error(model, result, image, mask, landmarks, basis, config) -> float:
+    """Masked L1 between the render of ``result``'s codes moved by the fit's first drawn expression change (with
+    its tuned renderer) and the photo warped for that change."""
+    import copy
+
+    from model.camera import Camera
+    from model.expression_views import expression_views, landmark_motion, random_expression_changes
+    from model.metrics import masked_l1
+
+    tuned = copy.deepcopy(model).eval()
+    tuned.renderer.load_state_dict(result.renderer_state)
+    seen = model.config.field.expression_components or model.config.field.expression_dim
+    change = random_expression_changes(config.finetune_expression_views, seen, config.finetune_expression_scale)[:1]
+    expression = result.expression[None].clone()
+    expression[:, :seen] += change
+    with torch.no_grad():
+        render = tuned(Camera(result.cam_to_world[None]), expression, result.identity[None]).image
+    size = render.shape[-1]
+    image, mask = (torch.nn.functional.interpolate(x[None], size=(size, size), mode="area") for x in (image, mask))
+    photo, weight = expression_views(image, mask, landmarks, landmark_motion(change, basis), result.cam_to_world)
+    return float(masked_l1(render, photo * weight, weight)[0])
+
+
 def _landmark_error(model, points, cam_to_world, expression, identity, triangles) -> float:
     from model.camera import Camera
     from model.geometry import landmark_depth_errors
@@ -94,8 +134,6 @@ def _landmark_error(model, points, cam_to_world, expression, identity, triangles
 
 
 def test_fit_geometry_prior_keeps_the_surface_on_the_target_landmarks(clip_frames):
-    import pytest
-
     from model.camera import frontal_cam_to_world
     from model.head_model import HeadModel
     from tracking.landmark_model import LandmarkModel

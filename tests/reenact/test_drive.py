@@ -191,5 +191,6 @@ def test_drive_options_fit_config():
     from reenact.pipeline import DriveOptions
 
     assert DriveOptions().fit_config() == FitConfig() and FitConfig().finetune_renderer
-    config = DriveOptions(fit_iterations=5, finetune_renderer=False, finetune_roll=7.5).fit_config()
+    config = DriveOptions(fit_iterations=5, finetune_renderer=False, finetune_roll=7.5, finetune_expressions=3).fit_config()
     assert (config.iterations, config.finetune_renderer, config.finetune_roll_degrees) == (5, False, 7.5)
+    assert config.finetune_expression_views == 3
