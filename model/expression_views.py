@@ -34,16 +34,33 @@ crop (0.04 head units at the tracker's camera distance), so inside the face ever
 field's 3D radius (0.1 head units, ~0.04 here) would average a lip's motion with the other lip's."""
 
 
-def warp_grid(before: torch.Tensor, after: torch.Tensor, size: int, radius: float = DEFAULT_RADIUS) -> torch.Tensor:
+def warp_grid(before: torch.Tensor, after: torch.Tensor, size: int, radius: float = DEFAULT_RADIUS,
+              coverage: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """``grid_sample`` grid (N, size, size, 2) of the backward warp that takes landmarks at ``before`` (L, 2) to
-    ``after`` (N, L, 2), both crop-normalized."""
+    ``after`` (N, L, 2), both crop-normalized; with ``coverage`` also (N, 1, size, size) min(Σ_j g_j, 1): 1 on the
+    face, where the warp is the landmarks' motion, fading to 0 where it fades to none."""
     centres = (torch.arange(size, dtype=torch.float32, device=after.device) + 0.5) / size
     pixels = torch.stack(torch.meshgrid(centres, centres, indexing="xy"), -1).reshape(1, -1, 2)  # (1, P, 2) as (u, v)
     motion = after - before[None]
     weights = torch.exp(-torch.cdist(pixels.expand(len(after), -1, -1), after).square() / (2 * radius**2))
-    weights = weights / weights.sum(-1, keepdim=True).clamp_min(1.0)
+    total = weights.sum(-1, keepdim=True)
+    weights = weights / total.clamp_min(1.0)
     source = pixels - torch.bmm(weights, motion)
-    return (source * 2 - 1).reshape(len(after), size, size, 2)
+    grid = (source * 2 - 1).reshape(len(after), size, size, 2)
+    if not coverage:
+        return grid
+    return grid, total.clamp_max(1.0).reshape(len(after), 1, size, size)
+
+
+def _warp(image: torch.Tensor, mask: torch.Tensor, before: np.ndarray, after: np.ndarray,
+          radius: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    grid, coverage = warp_grid(torch.as_tensor(before, dtype=torch.float32), torch.as_tensor(after, dtype=torch.float32),
+                               image.shape[-1], radius, coverage=True)
+    grid, coverage = grid.to(image.device), coverage.to(image.device)
+    count = len(after)
+    images = F.grid_sample(image.expand(count, -1, -1, -1), grid, mode="bilinear", padding_mode="border", align_corners=False)
+    masks = F.grid_sample(mask.expand(count, -1, -1, -1), grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return images, masks, coverage
 
 
 def expression_views(image: torch.Tensor, mask: torch.Tensor, landmarks: torch.Tensor, motion: torch.Tensor,
@@ -53,12 +70,19 @@ def expression_views(image: torch.Tensor, mask: torch.Tensor, landmarks: torch.T
     points = landmarks.detach().cpu().double().numpy()
     before = project(points, camera)
     after = project(points[None] + motion.detach().cpu().double().numpy(), camera)
-    grid = warp_grid(torch.as_tensor(before, dtype=torch.float32), torch.as_tensor(after, dtype=torch.float32),
-                     image.shape[-1], radius).to(image.device)
-    count = len(motion)
-    images = F.grid_sample(image.expand(count, -1, -1, -1), grid, mode="bilinear", padding_mode="border", align_corners=False)
-    masks = F.grid_sample(mask.expand(count, -1, -1, -1), grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-    return images, masks
+    return _warp(image, mask, before, after, radius)[:2]
+
+
+def turned_views(image: torch.Tensor, mask: torch.Tensor, landmarks: torch.Tensor, cam_to_world: torch.Tensor,
+                 turned: torch.Tensor, radius: float = DEFAULT_RADIUS) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The photo warped as its landmarks move when the camera turns from ``cam_to_world`` to each of ``turned``
+    (N, 4, 4), its head mask warped alike, and the warp's face coverage (N, 1, H, W) in [0, 1]: an approximate new
+    view of the face only — hair and background do not move with a 2D landmark warp, so only where the coverage is
+    1 is the warped photo a stand-in for the new view."""
+    points = landmarks.detach().cpu().double().numpy()
+    before = project(points, cam_to_world.detach().cpu().double().numpy())
+    after = np.stack([project(points, camera) for camera in turned.detach().cpu().double().numpy()])
+    return _warp(image, mask, before, after, radius)
 
 
 def random_expression_changes(count: int, components: int, scale: float, seed: int = 1) -> torch.Tensor:

@@ -27,11 +27,15 @@ Conventions
       photo warped as the landmark model moves the target's landmarks for a random δβ, paired with the field's
       render of the fitted β + δβ at the fitted camera (``model/expression_views.py``): what a change should look
       like at the photo's sharpness, which no real view of a single image can show.
+    * With ``finetune_turn_degrees`` > 0 it also sees four turned cameras (yaw and pitch, each way), their target
+      the photo warped as the landmarks move in the image on the face and the network's own render off it (a 2D
+      warp does not move the hair as a turned head would).
 """
 
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -40,7 +44,7 @@ from torch.nn import functional as F
 
 from model.augment import roll_cameras, roll_images
 from model.camera import Camera
-from model.expression_views import DEFAULT_RADIUS, expression_views, landmark_motion, random_expression_changes
+from model.expression_views import DEFAULT_RADIUS, expression_views, landmark_motion, random_expression_changes, turned_views
 from model.geometry import geometry_loss
 from model.head_model import HeadModel
 from model.losses import HeadLoss
@@ -85,6 +89,10 @@ class FitConfig:
     """Standard deviation (σ units) of those δβ, per component the field sees."""
     finetune_expression_radius: float = DEFAULT_RADIUS
     """Width (crop-normalized) of the photo warp of those pseudo-views."""
+    finetune_turn_degrees: float = 0.0
+    """Renderer fine-tuning also on four pseudo-views of the camera turned about the head by this many degrees (yaw
+    and pitch, each way): the photo warped as the target's landmarks move in the image, the loss on the face only
+    (``model/expression_views.turned_views``; needs the target's landmarks); 0 = none."""
     chunk_rays: int = 4096
     """Rays per field evaluation chunk."""
     geometry_weight: float = 0.0
@@ -167,6 +175,9 @@ def fit_codes(model: HeadModel, image: torch.Tensor, mask: torch.Tensor, cam_to_
     expression_views_on = config.finetune_renderer and config.finetune_expression_views > 0
     if expression_views_on and (landmarks is None or expression_basis is None):
         raise ValueError("FitConfig.finetune_expression_views > 0 needs the target's landmarks and the expression basis")
+    turned_views_on = config.finetune_renderer and config.finetune_turn_degrees > 0
+    if turned_views_on and landmarks is None:
+        raise ValueError("FitConfig.finetune_turn_degrees > 0 needs the target's landmarks")
     device = next(model.parameters()).device
     size = model.config.renderer.output_size
     image = F.interpolate(image[None].float().to(device), size=(size, size), mode="area") if image.shape[-1] != size else image[None].float().to(device)
@@ -245,8 +256,24 @@ def fit_codes(model: HeadModel, image: torch.Tensor, mask: torch.Tensor, cam_to_
                     tune_image, tune_mask = torch.cat([tune_image, warped]), torch.cat([tune_mask, warped_mask])
                     tune_expression = torch.cat([tune_expression, changed])
                     views = len(tune_camera)
+                if turned_views_on:
+                    fitted_camera = corrected_camera(base_camera, omega, translation)
+                    turn = math.radians(config.finetune_turn_degrees)
+                    axes = torch.tensor([[0.0, turn, 0.0], [0.0, -turn, 0.0], [turn, 0.0, 0.0], [-turn, 0.0, 0.0]], device=device)
+                    turned = torch.stack([corrected_camera(fitted_camera, axis, torch.zeros(3, device=device)) for axis in axes])
+                    warped, warped_mask, coverage = turned_views(image, mask, landmarks, fitted_camera, turned,
+                                                                 config.finetune_expression_radius)
+                    tune_camera = torch.cat([tune_camera, turned])
+                    tune_image, tune_mask = torch.cat([tune_image, warped]), torch.cat([tune_mask, warped_mask])
+                    tune_expression = torch.cat([tune_expression, expression_code.expand(len(turned), -1)])
+                    views = len(tune_camera)
                 fixed = final_model(Camera(tune_camera), tune_expression, identity_code.expand(views, -1),
                                     None, config.chunk_rays)
+                if turned_views_on:
+                    # Off the face the warped photo is no view of the turned camera: there the target is the
+                    # network's own render of it, so the copy keeps what the network draws.
+                    own = fixed.image[-len(turned):]
+                    tune_image = torch.cat([tune_image[:-len(turned)], coverage * warped + (1 - coverage) * own])
             for iteration in range(1, config.finetune_iterations + 1):
                 rendered = final_model.renderer(fixed.feature_map)  # every view each step (one view in turn: worse)
                 loss = loss_fn(rendered, tune_image, tune_mask, fixed.opacity).total

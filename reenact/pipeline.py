@@ -184,7 +184,8 @@ def fit_frame(engine: Engine, track: Track, index: int, crop: np.ndarray, mask: 
     geometry prior and the expression pseudo-views (computed only when one of them is on). The one fitting entry
     point of drive, fit and eval."""
     pseudo_views = fit_config.finetune_renderer and fit_config.finetune_expression_views > 0
-    needs_face = fit_config.geometry_weight > 0 or pseudo_views
+    turned = fit_config.finetune_renderer and fit_config.finetune_turn_degrees > 0
+    needs_face = fit_config.geometry_weight > 0 or pseudo_views or turned
     landmarks, triangles = target_landmarks(track, index) if needs_face else (None, None)
     basis = _face_mesh().expression_basis if pseudo_views else None
     return engine.fit(crop, mask, track.pose[index], initial_expression(track, index, engine), identity_input(track, engine),

@@ -65,3 +65,32 @@ def test_random_changes_are_reproducible_and_scaled():
     motion = landmark_motion(torch.eye(3, 10), basis)
     assert motion.shape == (3, basis.shape[1], 3)
     assert np.allclose(motion.numpy(), basis[:3], atol=1e-6)
+
+
+def test_turned_views_move_the_face_and_cover_only_the_face():
+    import math
+
+    from model.expression_views import turned_views
+    from model.fit import corrected_camera
+
+    landmarks, _, camera = _face()
+    size = 64
+    image = torch.rand(1, 3, size, size)
+    turn = math.radians(6.0)
+    turned = torch.stack([corrected_camera(camera, axis, torch.zeros(3))
+                          for axis in torch.tensor([[0.0, 0.0, 0.0], [0.0, turn, 0.0]])])
+    images, masks, coverage = turned_views(image, torch.ones(1, 1, size, size), landmarks, camera, turned)
+    assert images.shape == (2, 3, size, size) and masks.shape == coverage.shape == (2, 1, size, size)
+    assert torch.allclose(images[0], image[0], atol=1e-5)  # no turn: the photo itself
+    before = project(landmarks.double().numpy(), camera.double().numpy())
+    u, v = (int(c * size) for c in before[1])  # the nose tip's pixel
+    assert coverage[0, 0, v, u] == 1.0 and coverage[0, 0, 0, 0] < 1e-6  # the face, not the corner
+    # Turned: the nose tip's landmark moves; the pixel where it lands now samples where it was.
+    after = project(landmarks.double().numpy(), turned[1].double().numpy())
+    assert abs(after[1, 0] - before[1, 0]) > 1.0 / size
+    gx, gy = (after[1] * size - 0.5)  # fractional pixel of the moved nose tip
+    sampled = torch.nn.functional.grid_sample(images[1:], torch.tensor([[[[after[1, 0] * 2 - 1, after[1, 1] * 2 - 1]]]],
+                                              dtype=torch.float32), align_corners=False)
+    original = torch.nn.functional.grid_sample(image, torch.tensor([[[[before[1, 0] * 2 - 1, before[1, 1] * 2 - 1]]]],
+                                               dtype=torch.float32), align_corners=False)
+    assert torch.allclose(sampled, original, atol=0.1), (gx, gy)

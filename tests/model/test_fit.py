@@ -69,6 +69,17 @@ def test_fit_raises_psnr_on_held_out_real_frame(tmp_path, clip_frames):
     assert len(changed.loss_history) == 35
     assert (_changed_view_error(model, changed, held_out, mask, landmarks, basis, changed_config)
             < _changed_view_error(model, rolled, held_out, mask, landmarks, basis, changed_config))
+    # Turned pseudo-views (yaw and pitch, the face only): need the landmarks; tuned with them, the copy draws a turned
+    # camera closer to its target (the warped photo on the face, the network's own render off it) than the copy
+    # tuned on the fitted view alone.
+    turn_config = FitConfig(iterations=5, optimize_camera=False, finetune_iterations=30, finetune_lr=1e-3,
+                            finetune_roll_degrees=0.0, finetune_turn_degrees=5.0)
+    with pytest.raises(ValueError, match="landmarks"):
+        fit_codes(model, held_out, mask, result.cam_to_world, result.expression, result.identity, turn_config)
+    turned = fit_codes(model, held_out, mask, result.cam_to_world, result.expression, result.identity, turn_config,
+                       landmarks=landmarks)
+    assert len(turned.loss_history) == 35
+    assert _turned_view_error(model, turned, held_out, mask, landmarks) < _turned_view_error(model, tuned, held_out, mask, landmarks)
     # The codes file (reenact/codes.py, the one format drive/render read) carries the fine-tuned renderer.
     from reenact.codes import Codes
 
@@ -121,6 +132,31 @@ def _changed_view_error(model, result, image, mask, landmarks, basis, config) ->
     image, mask = (torch.nn.functional.interpolate(x[None], size=(size, size), mode="area") for x in (image, mask))
     photo, weight = expression_views(image, mask, landmarks, landmark_motion(change, basis), result.cam_to_world)
     return float(masked_l1(render, photo * weight, weight)[0])
+
+
+def _turned_view_error(model, result, image, mask, landmarks, degrees: float = 5.0) -> float:
+    """Masked L1 between the render of ``result``'s camera turned by ``degrees`` of yaw (with its tuned renderer)
+    and that view's fine-tuning target: the photo warped by the landmarks' motion on the face, the network's own
+    render of the view off it."""
+    import copy
+    import math
+
+    from model.camera import Camera
+    from model.expression_views import turned_views
+    from model.fit import corrected_camera
+    from model.metrics import masked_l1
+
+    turned = corrected_camera(result.cam_to_world, torch.tensor([0.0, math.radians(degrees), 0.0]), torch.zeros(3))[None]
+    network, tuned = copy.deepcopy(model).eval(), copy.deepcopy(model).eval()
+    tuned.renderer.load_state_dict(result.renderer_state)
+    with torch.no_grad():
+        own = network(Camera(turned), result.expression[None], result.identity[None]).image
+        render = tuned(Camera(turned), result.expression[None], result.identity[None]).image
+    size = render.shape[-1]
+    image, mask = (torch.nn.functional.interpolate(x[None], size=(size, size), mode="area") for x in (image, mask))
+    warped, weight, coverage = turned_views(image, mask, landmarks, result.cam_to_world, turned)
+    target = coverage * warped + (1 - coverage) * own
+    return float(masked_l1(render, target * weight, weight)[0])
 
 
 def _landmark_error(model, points, cam_to_world, expression, identity, triangles) -> float:
