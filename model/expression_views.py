@@ -7,7 +7,8 @@ The landmark model says where each of the target's face landmarks goes for an ex
 face; the photo warped by that motion, projected with the fitted camera, is an approximate photo of the target
 making that expression — right in where the landmarks go, wrong inside a mouth that opens (a warp stretches
 the lips, it cannot invent teeth). Paired with the feature map the field renders for β + δβ, it shows the copy
-what the change should look like at the photo's sharpness.
+what the change should look like at the photo's sharpness. :func:`turned_views` is the same warp for a camera
+turned about the head instead (an approximate new view of the face only: a 2D warp does not move the hair).
 
 Conventions
     * The image-plane twin of the field's warp (``model/warp.py``), a backward map: output pixel q samples the
