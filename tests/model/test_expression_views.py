@@ -13,8 +13,9 @@ def _face():
 
 def test_no_motion_is_the_identity_at_pixel_centres():
     landmarks, _, camera = _face()
-    image = torch.rand(1, 3, 32, 32)
-    mask = torch.rand(1, 1, 32, 32)
+    generator = torch.Generator().manual_seed(0)
+    image = torch.rand(1, 3, 32, 32, generator=generator)
+    mask = torch.rand(1, 1, 32, 32, generator=generator)
     images, masks = expression_views(image, mask, landmarks, torch.zeros(2, len(landmarks), 3), camera)
     assert images.shape == (2, 3, 32, 32) and masks.shape == (2, 1, 32, 32)
     assert torch.allclose(images, image.expand(2, -1, -1, -1), atol=1e-5)
@@ -75,7 +76,10 @@ def test_turned_views_move_the_face_and_cover_only_the_face():
 
     landmarks, _, camera = _face()
     size = 64
-    image = torch.rand(1, 3, size, size)
+    # A ramp image: channel 0 holds each pixel's own u, channel 1 its v, so a warped pixel tells where it sampled.
+    centres = (torch.arange(size, dtype=torch.float32) + 0.5) / size
+    grid_v, grid_u = torch.meshgrid(centres, centres, indexing="ij")
+    image = torch.stack([grid_u, grid_v, torch.zeros_like(grid_u)])[None]
     turn = math.radians(6.0)
     turned = torch.stack([corrected_camera(camera, axis, torch.zeros(3))
                           for axis in torch.tensor([[0.0, 0.0, 0.0], [0.0, turn, 0.0]])])
@@ -85,12 +89,11 @@ def test_turned_views_move_the_face_and_cover_only_the_face():
     before = project(landmarks.double().numpy(), camera.double().numpy())
     u, v = (int(c * size) for c in before[1])  # the nose tip's pixel
     assert coverage[0, 0, v, u] == 1.0 and coverage[0, 0, 0, 0] < 1e-6  # the face, not the corner
-    # Turned: the nose tip's landmark moves; the pixel where it lands now samples where it was.
+    # Turned: the nose tip's landmark moves by more than a pixel; where it lands, the warp samples near where it was
+    # (within a third of that motion: the warp there is the average motion of the nose's neighbours).
     after = project(landmarks.double().numpy(), turned[1].double().numpy())
-    assert abs(after[1, 0] - before[1, 0]) > 1.0 / size
-    gx, gy = (after[1] * size - 0.5)  # fractional pixel of the moved nose tip
-    sampled = torch.nn.functional.grid_sample(images[1:], torch.tensor([[[[after[1, 0] * 2 - 1, after[1, 1] * 2 - 1]]]],
-                                              dtype=torch.float32), align_corners=False)
-    original = torch.nn.functional.grid_sample(image, torch.tensor([[[[before[1, 0] * 2 - 1, before[1, 1] * 2 - 1]]]],
-                                               dtype=torch.float32), align_corners=False)
-    assert torch.allclose(sampled, original, atol=0.1), (gx, gy)
+    moved = float(np.hypot(*(after[1] - before[1])))
+    assert moved > 1.0 / size
+    point = torch.tensor([[[[after[1, 0] * 2 - 1, after[1, 1] * 2 - 1]]]], dtype=torch.float32)
+    sampled = torch.nn.functional.grid_sample(images[1:], point, align_corners=False)[0, :2, 0, 0].double().numpy()
+    assert np.hypot(*(sampled - before[1])) < moved / 3, (sampled, before[1], after[1])
