@@ -87,8 +87,8 @@ class FitConfig:
     (``model/expression_views.py``; needs the target's landmarks and the expression basis); 0 = none."""
     finetune_expression_scale: float = 1.0
     """Standard deviation (σ units) of those δβ, per component the field sees."""
-    finetune_expression_radius: float = DEFAULT_RADIUS
-    """Width (crop-normalized) of the photo warp of those pseudo-views."""
+    finetune_warp_radius: float = DEFAULT_RADIUS
+    """Width (crop-normalized) of the photo warp of the expression and the turned pseudo-views."""
     finetune_turn_degrees: float = 0.0
     """Renderer fine-tuning also on four pseudo-views of the camera turned about the head by this many degrees (yaw
     and pitch, each way): the photo warped as the target's landmarks move in the image, the loss on the face only
@@ -105,6 +105,16 @@ class FitConfig:
     def total_iterations(self) -> int:
         """Progress reports one call makes: code steps, then renderer steps when fine-tuning."""
         return self.iterations + (self.finetune_iterations if self.finetune_renderer else 0)
+
+    @property
+    def uses_expression_views(self) -> bool:
+        """Fine-tuning sees expression pseudo-views (needs the target's landmarks and the expression basis)."""
+        return self.finetune_renderer and self.finetune_expression_views > 0
+
+    @property
+    def uses_turned_views(self) -> bool:
+        """Fine-tuning sees turned pseudo-views (needs the target's landmarks)."""
+        return self.finetune_renderer and self.finetune_turn_degrees > 0
 
 
 @dataclass
@@ -172,11 +182,9 @@ def fit_codes(model: HeadModel, image: torch.Tensor, mask: torch.Tensor, cam_to_
     ``expression_basis`` (E, L, 3) for the expression pseudo-views (``config.finetune_expression_views``)."""
     if config.geometry_weight > 0 and (landmarks is None or triangles is None):
         raise ValueError("FitConfig.geometry_weight > 0 needs the target's landmarks and the mesh's triangles")
-    expression_views_on = config.finetune_renderer and config.finetune_expression_views > 0
-    if expression_views_on and (landmarks is None or expression_basis is None):
+    if config.uses_expression_views and (landmarks is None or expression_basis is None):
         raise ValueError("FitConfig.finetune_expression_views > 0 needs the target's landmarks and the expression basis")
-    turned_views_on = config.finetune_renderer and config.finetune_turn_degrees > 0
-    if turned_views_on and landmarks is None:
+    if config.uses_turned_views and landmarks is None:
         raise ValueError("FitConfig.finetune_turn_degrees > 0 needs the target's landmarks")
     device = next(model.parameters()).device
     size = model.config.renderer.output_size
@@ -233,7 +241,8 @@ def fit_codes(model: HeadModel, image: torch.Tensor, mask: torch.Tensor, cam_to_
             final_model.renderer.requires_grad_(True)
             tune = torch.optim.Adam(final_model.renderer.parameters(), lr=config.finetune_lr)
             with torch.no_grad():
-                tune_camera = corrected_camera(base_camera, omega, translation)[None]
+                fitted_camera = corrected_camera(base_camera, omega, translation)
+                tune_camera = fitted_camera[None]
                 tune_image, tune_mask = image, mask
                 if config.finetune_roll_degrees > 0 and config.finetune_views > 1:
                     angles = torch.deg2rad(torch.linspace(-config.finetune_roll_degrees, config.finetune_roll_degrees,
@@ -241,35 +250,31 @@ def fit_codes(model: HeadModel, image: torch.Tensor, mask: torch.Tensor, cam_to_
                     tune_camera = roll_cameras(tune_camera.expand(len(angles), -1, -1), angles)
                     tune_image = roll_images(image.expand(len(angles), -1, -1, -1), angles, "border")
                     tune_mask = roll_images(mask.expand(len(angles), -1, -1, -1), angles, "zeros")
-                views = len(tune_camera)
-                tune_expression = expression_code.expand(views, -1)
-                if expression_views_on:
-                    fitted_camera = corrected_camera(base_camera, omega, translation)
+                tune_expression = expression_code.expand(len(tune_camera), -1)
+                if config.uses_expression_views:
                     seen = model.config.field.expression_components or model.config.field.expression_dim
                     changes = random_expression_changes(config.finetune_expression_views, seen,
                                                         config.finetune_expression_scale).to(device)
                     warped, warped_mask = expression_views(image, mask, landmarks, landmark_motion(changes, expression_basis),
-                                                           fitted_camera, config.finetune_expression_radius)
+                                                           fitted_camera, config.finetune_warp_radius)
                     changed = expression_code.expand(len(changes), -1).clone()
                     changed[:, :seen] += changes
                     tune_camera = torch.cat([tune_camera, fitted_camera[None].expand(len(changes), -1, -1)])
                     tune_image, tune_mask = torch.cat([tune_image, warped]), torch.cat([tune_mask, warped_mask])
                     tune_expression = torch.cat([tune_expression, changed])
-                    views = len(tune_camera)
-                if turned_views_on:
-                    fitted_camera = corrected_camera(base_camera, omega, translation)
+                if config.uses_turned_views:
                     turn = math.radians(config.finetune_turn_degrees)
                     axes = torch.tensor([[0.0, turn, 0.0], [0.0, -turn, 0.0], [turn, 0.0, 0.0], [-turn, 0.0, 0.0]], device=device)
                     turned = torch.stack([corrected_camera(fitted_camera, axis, torch.zeros(3, device=device)) for axis in axes])
                     warped, warped_mask, coverage = turned_views(image, mask, landmarks, fitted_camera, turned,
-                                                                 config.finetune_expression_radius)
+                                                                 config.finetune_warp_radius)
                     tune_camera = torch.cat([tune_camera, turned])
                     tune_image, tune_mask = torch.cat([tune_image, warped]), torch.cat([tune_mask, warped_mask])
                     tune_expression = torch.cat([tune_expression, expression_code.expand(len(turned), -1)])
-                    views = len(tune_camera)
+                views = len(tune_camera)
                 fixed = final_model(Camera(tune_camera), tune_expression, identity_code.expand(views, -1),
                                     None, config.chunk_rays)
-                if turned_views_on:
+                if config.uses_turned_views:
                     # Off the face the warped photo is no view of the turned camera: there the target is the
                     # network's own render of it, so the copy keeps what the network draws.
                     own = fixed.image[-len(turned):]

@@ -181,13 +181,11 @@ def fit_frame(engine: Engine, track: Track, index: int, crop: np.ndarray, mask: 
               progress=None) -> Fit:
     """Fit the model's codes and camera to frame ``index`` of ``track`` (its aligned crop and head mask) seen as a
     single image: tracked pose, β from ``initial_expression``, z_id from ``identity_input``, landmarks for the
-    geometry prior and the expression pseudo-views (computed only when one of them is on). The one fitting entry
+    geometry prior and the pseudo-views (computed only when one of them is on). The one fitting entry
     point of drive, fit and eval."""
-    pseudo_views = fit_config.finetune_renderer and fit_config.finetune_expression_views > 0
-    turned = fit_config.finetune_renderer and fit_config.finetune_turn_degrees > 0
-    needs_face = fit_config.geometry_weight > 0 or pseudo_views or turned
+    needs_face = fit_config.geometry_weight > 0 or fit_config.uses_expression_views or fit_config.uses_turned_views
     landmarks, triangles = target_landmarks(track, index) if needs_face else (None, None)
-    basis = _face_mesh().expression_basis if pseudo_views else None
+    basis = _face_mesh().expression_basis if fit_config.uses_expression_views else None
     return engine.fit(crop, mask, track.pose[index], initial_expression(track, index, engine), identity_input(track, engine),
                       fit_config, progress=progress, landmarks=landmarks, triangles=triangles, expression_basis=basis)
 

@@ -91,22 +91,35 @@ def test_fit_raises_psnr_on_held_out_real_frame(tmp_path, clip_frames):
     assert np.array_equal(loaded.identity, result.identity.numpy()) and set(loaded.renderer_state) == set(tuned.renderer_state)
 
 
+def _render_with(model, renderer_state, cam_to_world, expression, identity):
+    """The model's render (1, 3, S, S) of one camera (4, 4) and codes, its neural renderer's weights replaced by
+    ``renderer_state`` (None: the network's own)."""
+    import copy
+
+    from model.camera import Camera
+
+    renderer = copy.deepcopy(model).eval()
+    if renderer_state is not None:
+        renderer.renderer.load_state_dict(renderer_state)
+    with torch.no_grad():
+        return renderer(Camera(cam_to_world[None]), expression[None], identity[None]).image
+
+
+def _at_size(size: int, image, mask):
+    """Photo (3, H, W) and mask (1, H, W) area-resized to the render's size, batched: (1, C, size, size)."""
+    return (torch.nn.functional.interpolate(x[None], size=(size, size), mode="area") for x in (image, mask))
+
+
 def _rolled_view_error(model, result, image, mask, degrees: float) -> float:
     """Masked L1 between the render of ``result``'s camera rolled by ``degrees`` (with its tuned renderer) and
     the photo turned to match."""
-    import copy
-
     from model.augment import roll_cameras, roll_images
-    from model.camera import Camera
     from model.metrics import masked_l1
 
-    tuned = copy.deepcopy(model).eval()
-    tuned.renderer.load_state_dict(result.renderer_state)
     angle = torch.tensor([np.radians(degrees)], dtype=torch.float32)
-    with torch.no_grad():
-        render = tuned(Camera(roll_cameras(result.cam_to_world[None], angle)), result.expression[None], result.identity[None]).image
-    size = render.shape[-1]
-    image, mask = (torch.nn.functional.interpolate(x[None], size=(size, size), mode="area") for x in (image, mask))
+    rolled = roll_cameras(result.cam_to_world[None], angle)[0]
+    render = _render_with(model, result.renderer_state, rolled, result.expression, result.identity)
+    image, mask = _at_size(render.shape[-1], image, mask)
     photo, weight = roll_images(image, angle, "border"), roll_images(mask, angle, "zeros")
     return float(masked_l1(render, photo * weight, weight)[0])
 
@@ -114,22 +127,15 @@ def _rolled_view_error(model, result, image, mask, degrees: float) -> float:
 def _changed_view_error(model, result, image, mask, landmarks, basis, config) -> float:
     """Masked L1 between the render of ``result``'s codes moved by the fit's first drawn expression change (with
     its tuned renderer) and the photo warped for that change."""
-    import copy
-
-    from model.camera import Camera
     from model.expression_views import expression_views, landmark_motion, random_expression_changes
     from model.metrics import masked_l1
 
-    tuned = copy.deepcopy(model).eval()
-    tuned.renderer.load_state_dict(result.renderer_state)
     seen = model.config.field.expression_components or model.config.field.expression_dim
     change = random_expression_changes(config.finetune_expression_views, seen, config.finetune_expression_scale)[:1]
-    expression = result.expression[None].clone()
-    expression[:, :seen] += change
-    with torch.no_grad():
-        render = tuned(Camera(result.cam_to_world[None]), expression, result.identity[None]).image
-    size = render.shape[-1]
-    image, mask = (torch.nn.functional.interpolate(x[None], size=(size, size), mode="area") for x in (image, mask))
+    expression = result.expression.clone()
+    expression[:seen] += change[0]
+    render = _render_with(model, result.renderer_state, result.cam_to_world, expression, result.identity)
+    image, mask = _at_size(render.shape[-1], image, mask)
     photo, weight = expression_views(image, mask, landmarks, landmark_motion(change, basis), result.cam_to_world)
     return float(masked_l1(render, photo * weight, weight)[0])
 
@@ -138,23 +144,17 @@ def _turned_view_error(model, result, image, mask, landmarks, degrees: float = 5
     """Masked L1 between the render of ``result``'s camera turned by ``degrees`` of yaw (with its tuned renderer)
     and that view's fine-tuning target: the photo warped by the landmarks' motion on the face, the network's own
     render of the view off it."""
-    import copy
     import math
 
-    from model.camera import Camera
     from model.expression_views import turned_views
     from model.fit import corrected_camera
     from model.metrics import masked_l1
 
-    turned = corrected_camera(result.cam_to_world, torch.tensor([0.0, math.radians(degrees), 0.0]), torch.zeros(3))[None]
-    network, tuned = copy.deepcopy(model).eval(), copy.deepcopy(model).eval()
-    tuned.renderer.load_state_dict(result.renderer_state)
-    with torch.no_grad():
-        own = network(Camera(turned), result.expression[None], result.identity[None]).image
-        render = tuned(Camera(turned), result.expression[None], result.identity[None]).image
-    size = render.shape[-1]
-    image, mask = (torch.nn.functional.interpolate(x[None], size=(size, size), mode="area") for x in (image, mask))
-    warped, weight, coverage = turned_views(image, mask, landmarks, result.cam_to_world, turned)
+    turned = corrected_camera(result.cam_to_world, torch.tensor([0.0, math.radians(degrees), 0.0]), torch.zeros(3))
+    own = _render_with(model, None, turned, result.expression, result.identity)
+    render = _render_with(model, result.renderer_state, turned, result.expression, result.identity)
+    image, mask = _at_size(render.shape[-1], image, mask)
+    warped, weight, coverage = turned_views(image, mask, landmarks, result.cam_to_world, turned[None])
     target = coverage * warped + (1 - coverage) * own
     return float(masked_l1(render, target * weight, weight)[0])
 
