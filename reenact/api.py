@@ -14,6 +14,7 @@ import numpy as np
 
 from reenact.codes import Codes
 from reenact.console import Reporter
+from reenact.defaults import CALIBRATE_EXPRESSION
 from reenact.errors import InputError, ReenactError
 
 from reenact.video import IMAGE_SUFFIXES, VIDEO_SUFFIXES
@@ -101,6 +102,7 @@ def fit_command(
     image: str, output: Path, checkpoint: Path | None = None, iterations: int = 300,
     finetune_renderer: bool | None = None, save_render: Path | None = None, device: str = "auto",
     reporter: Reporter | None = None, finetune_roll: float | None = None, finetune_expressions: int | None = None,
+    calibrate_expression: bool = CALIBRATE_EXPRESSION,
 ) -> dict[str, Any]:
     from reenact import pipeline
     from reenact.engine import Engine
@@ -111,7 +113,8 @@ def fit_command(
     started = time.perf_counter()
     target = pipeline.load_target(Path(image), config)
     codes = pipeline.fit_target(target, engine, pipeline.build_fit_config(iterations, finetune_renderer, finetune_roll=finetune_roll,
-                                                                        finetune_expressions=finetune_expressions), reporter, str(image))
+                                                                        finetune_expressions=finetune_expressions), reporter, str(image),
+                                 calibrate=calibrate_expression)
     codes.save(output)
     if save_render is not None:
         pipeline.write_fit_comparison(target, codes, engine, save_render)
@@ -154,7 +157,8 @@ def render_parameters(
 
     if track is not None:
         # Relative motion only uses the track's differences, so the model's expression reference plays no part.
-        pose, expression = drive_parameters(track.pose, track.expression, track.valid, codes.cam_to_world, codes.expression)
+        pose, expression = drive_parameters(track.pose, track.expression, track.valid, codes.cam_to_world, codes.expression,
+                                            expression_map=codes.expression_map)
         identity = np.repeat(codes.identity[None], len(pose), 0)
         return pose, expression, identity
     yaws, pitches = _sweep(yaw, frames), _sweep(pitch, frames)
@@ -267,11 +271,13 @@ def eval_command(
     max_frames: int = 60, fit_iterations: int = 300, smooth: float | None = None, device: str = "auto",
     reporter: Reporter | None = None, fit_geometry_weight: float | None = None, fit_finetune_renderer: bool | None = None,
     fit_finetune_roll: float | None = None, fit_finetune_expressions: int | None = None,
+    calibrate_expression: bool = CALIBRATE_EXPRESSION,
 ) -> dict[str, Any]:
     """``smooth``: strength of the ``smoothed`` row (None: ``reenact drive``'s default; 0: no such row);
     ``fit_geometry_weight``: the fits' geometry prior, ``fit_finetune_renderer``: renderer fine-tuning in the fits,
     ``fit_finetune_roll``: its largest extra-view roll, ``fit_finetune_expressions``: its expression pseudo-views
-    (None: ``FitConfig``'s defaults, as drive fits)."""
+    (None: ``FitConfig``'s defaults, as drive fits); ``calibrate_expression``: drive each fit through its
+    expression map, as ``drive --calibrate-expression``."""
     from rich.table import Table
 
     from tracking.media_files import find_videos
@@ -292,7 +298,7 @@ def eval_command(
     result = evaluate(checkpoint, clips, portraits, ablation_checkpoint, max_frames, fit_iterations, device, reporter,
                       smooth=smooth, fit_geometry_weight=fit_geometry_weight,
                       fit_finetune_renderer=fit_finetune_renderer, fit_finetune_roll=fit_finetune_roll,
-                      fit_finetune_expressions=fit_finetune_expressions)
+                      fit_finetune_expressions=fit_finetune_expressions, calibrate_expression=calibrate_expression)
     table = Table(title=f"reenact eval: {len(clips)} clips, {max_frames} frames each, fit {fit_iterations} it")
     columns = METRIC_KEYS
     headers = ("L1", "PSNR", "SSIM", "ID sim", "expr dist", f"expr dist {LEADING_EXPRESSION}", f"expr Δ dist {LEADING_EXPRESSION}", "pose °", "face found")

@@ -18,7 +18,7 @@ import click
 
 from reenact import __version__
 from reenact.console import Reporter
-from reenact.defaults import DRIVE_SMOOTH
+from reenact.defaults import CALIBRATE_EXPRESSION, DRIVE_SMOOTH
 from reenact.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, ReenactError
 
 DEVICE_CHOICE = click.Choice(["auto", "cpu", "cuda"])
@@ -76,6 +76,7 @@ def cli() -> None:
 @click.option("--finetune-renderer/--no-finetune-renderer", default=None, help="After fitting the target, fine-tune a copy of the neural renderer on it (default: on; sharper, closer to the target).")
 @click.option("--finetune-roll", type=click.FloatRange(min=0.0, max=45.0), default=None, help="Largest camera roll (degrees) of the extra views that renderer fine-tuning also learns the target from: the photo turned to match, an exact new view (0 = the fitted view only; default: the fit's default).")
 @click.option("--finetune-expressions", type=click.IntRange(min=0, max=64), default=None, help="Pseudo-views of the target making other expressions that renderer fine-tuning also learns from: the photo warped as the landmark model moves its face (0 = none; default: the fit's default).")
+@click.option("--calibrate-expression/--no-calibrate-expression", default=CALIBRATE_EXPRESSION, show_default=True, help="Experimental: after the fit, measure how the tracker reads each commanded expression change back in the target's renders and drive through the inverse of that map (stored in the codes file; off by default: it did not help on held-out people, see the README).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True, help="Frames rendered at once.")
 @click.option("--pairs", type=_path(dir_okay=False), default=None, help="CSV of source,target pairs for a batch run (-o is then a folder).")
 @click.option("--force", is_flag=True, help="Overwrite an existing output.")
@@ -122,6 +123,7 @@ def track(reporter: Reporter, device: str, **options: Any) -> None:
 @click.option("--finetune-renderer/--no-finetune-renderer", default=None, help="Then fine-tune a copy of the neural renderer on the image (default: on; sharper, closer to the target; stored in the codes file).")
 @click.option("--finetune-roll", type=click.FloatRange(min=0.0, max=45.0), default=None, help="Largest camera roll (degrees) of the extra views that renderer fine-tuning also learns the target from: the photo turned to match, an exact new view (0 = the fitted view only; default: the fit's default).")
 @click.option("--finetune-expressions", type=click.IntRange(min=0, max=64), default=None, help="Pseudo-views of the target making other expressions that renderer fine-tuning also learns from: the photo warped as the landmark model moves its face (0 = none; default: the fit's default).")
+@click.option("--calibrate-expression/--no-calibrate-expression", default=CALIBRATE_EXPRESSION, show_default=True, help="Experimental: after the fit, measure how the tracker reads each commanded expression change back in the target's renders and drive through the inverse of that map (stored in the codes file; off by default: it did not help on held-out people, see the README).")
 @click.option("--save-render", type=click.Path(path_type=Path), default=None, help="Write the fitted render next to the input crop (PNG).")
 @common_options
 def fit(reporter: Reporter, device: str, **options: Any) -> None:
@@ -207,6 +209,7 @@ def train(reporter: Reporter, device: str, **options: Any) -> None:
 @click.option("--fit-finetune-renderer/--no-fit-finetune-renderer", default=None, help="Each fit also fine-tunes the neural renderer on its image, as reenact drive and fit do (default: the fit's default, on).")
 @click.option("--fit-finetune-roll", type=click.FloatRange(min=0.0, max=45.0), default=None, help="Largest camera roll (degrees) of the fits' extra fine-tuning views, as drive/fit --finetune-roll (default: the fit's default).")
 @click.option("--fit-finetune-expressions", type=click.IntRange(min=0, max=64), default=None, help="Expression pseudo-views of the fits' fine-tuning, as drive/fit --finetune-expressions (default: the fit's default).")
+@click.option("--calibrate-expression/--no-calibrate-expression", default=CALIBRATE_EXPRESSION, show_default=True, help="Drive each fit through its expression map, as drive --calibrate-expression (adds the 'uncalibrated' row: the same fit without it).")
 @click.option("--smooth", type=click.FloatRange(min=0.0), default=None, help="Smoothing strength of the 'smoothed' row, the model driven as reenact drive drives it (default: drive's; 0 = no such row).")
 @common_options
 def eval_(reporter: Reporter, device: str, **options: Any) -> None:

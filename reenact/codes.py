@@ -3,7 +3,8 @@
 One fitted face: identity code z_id (D,), expression code β (E,), camera ``cam_to_world`` (4, 4) in the
 head frame of ``model/camera.py``, the aligned crop box in the source image (x0, y0, x1, y1), the fit's
 quality, and which checkpoint it was fitted for (codes only mean something to that model). Optional
-fine-tuned neural-renderer weights (``fit --finetune-renderer``) travel in the same file as flat arrays.
+fine-tuned neural-renderer weights (``fit --finetune-renderer``) travel in the same file as flat arrays, and so does
+the target's expression map (``reenact/calibration.py``; empty when the fit did not calibrate).
 Plain ``.npz`` loaded with ``allow_pickle=False``: a codes file cannot run code.
 """
 
@@ -35,6 +36,7 @@ class Codes:
     source: str = ""
     embedding: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))  # encoder output before fitting
     renderer_state: dict[str, np.ndarray] = field(default_factory=dict)
+    expression_map: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))  # (K, K) or empty
 
     def save(self, path: str | os.PathLike) -> None:
         path = Path(path)
@@ -49,6 +51,7 @@ class Codes:
             "metrics": np.asarray([self.psnr, self.ssim, self.l1], np.float64),
             "source": np.asarray(self.source),
             "embedding": np.asarray(self.embedding, np.float32),
+            "expression_map": np.asarray(self.expression_map, np.float32),
         }
         for key, value in self.renderer_state.items():
             arrays[f"renderer/{key}"] = np.asarray(value)
@@ -73,4 +76,5 @@ class Codes:
             source=str(arrays.get("source", "")),
             embedding=arrays.get("embedding", np.zeros(0, np.float32)).astype(np.float32),
             renderer_state={k[len("renderer/"):]: v for k, v in arrays.items() if k.startswith("renderer/")},
+            expression_map=arrays.get("expression_map", np.zeros((0, 0), np.float32)).astype(np.float32),
         )

@@ -14,7 +14,7 @@ from typing import Any
 from reenact.api import is_image, is_video_folder, list_files, quiet_reporter, tracker_config
 from reenact.codes import Codes
 from reenact.console import Reporter
-from reenact.defaults import DRIVE_SMOOTH
+from reenact.defaults import CALIBRATE_EXPRESSION, DRIVE_SMOOTH
 from reenact.errors import BatchFailure, InputError, NoFaceError, ReenactError
 from reenact.video import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
@@ -34,6 +34,7 @@ def drive_command(
     fit_iterations: int | None = None, batch_size: int = 8, pairs: Path | None = None, force: bool = False,
     device: str = "auto", reporter: Reporter | None = None, finetune_renderer: bool | None = None,
     finetune_roll: float | None = None, finetune_expressions: int | None = None,
+    calibrate_expression: bool = CALIBRATE_EXPRESSION,
 ) -> dict[str, Any] | None:
     """``reenact drive``: one pair, or every pair of folders / a pairs CSV."""
     from reenact.pipeline import DriveOptions
@@ -42,7 +43,7 @@ def drive_command(
     options = DriveOptions(
         motion=motion, smooth=smooth, size=size, paste_back=paste_back, side_by_side=side_by_side,
         audio=not no_audio, batch_size=batch_size, fit_iterations=fit_iterations, finetune_renderer=finetune_renderer,
-        finetune_roll=finetune_roll, finetune_expressions=finetune_expressions,
+        finetune_roll=finetune_roll, finetune_expressions=finetune_expressions, calibrate_expression=calibrate_expression,
     )
     source = source or ""
     source_path = Path(source)
@@ -119,7 +120,8 @@ def drive_one(
             loaded = pipeline.load_target(Path(target), config)
             target_image = loaded.image
             if codes is None:
-                codes = pipeline.fit_target(loaded, engine, options.fit_config(), reporter, str(target))
+                codes = pipeline.fit_target(loaded, engine, options.fit_config(), reporter, str(target),
+                                            calibrate=options.calibrate_expression)
         if save_identity is not None:
             codes.save(save_identity)
         fit_seconds = time.perf_counter() - fit_started

@@ -21,7 +21,8 @@ from model.fit import FitConfig
 from model.geometry import FaceMesh
 from reenact.codes import Codes
 from reenact.console import Reporter
-from reenact.defaults import DRIVE_SMOOTH
+from reenact.calibration import calibrate_expression
+from reenact.defaults import CALIBRATE_EXPRESSION, DRIVE_SMOOTH
 from reenact.engine import Engine, Fit
 from reenact.errors import InputError, NoFaceError
 from reenact.motion import drive_parameters, model_expressions
@@ -61,6 +62,8 @@ class DriveOptions:
     """Largest camera roll (degrees) of that fine-tuning's extra views; None = FitConfig's default."""
     finetune_expressions: int | None = None
     """Expression pseudo-views of that fine-tuning; None = FitConfig's default."""
+    calibrate_expression: bool = CALIBRATE_EXPRESSION
+    """Measure the target's expression map after the fit (``reenact/calibration.py``) and drive through it."""
 
     def fit_config(self) -> FitConfig:
         """The target fit these options ask for."""
@@ -190,11 +193,16 @@ def fit_frame(engine: Engine, track: Track, index: int, crop: np.ndarray, mask: 
                       fit_config, progress=progress, landmarks=landmarks, triangles=triangles, expression_basis=basis)
 
 
-def fit_target(target: Target, engine: Engine, fit_config: FitConfig, reporter: Reporter, source_name: str = "") -> Codes:
-    """Fit the model's codes and camera to the target image (paper §4.3)."""
+def fit_target(target: Target, engine: Engine, fit_config: FitConfig, reporter: Reporter, source_name: str = "",
+               calibrate: bool = CALIBRATE_EXPRESSION) -> Codes:
+    """Fit the model's codes and camera to the target image (paper §4.3); with ``calibrate``, also its expression
+    map (``reenact/calibration.py``)."""
     image, track = target.image, target.track
     with reporter.progress("fitting target", fit_config.total_iterations) as advance:
         result = fit_frame(engine, track, 0, target.crop, target.mask, fit_config, progress=advance)
+    expression_map = fit_expression_map(engine, result) if calibrate else np.zeros((0, 0), np.float32)
+    if calibrate and not expression_map.size:
+        reporter.warn("expression calibration skipped: a probe render showed no trackable face")
     return Codes(
         identity=result.identity,
         expression=result.expression,
@@ -208,7 +216,14 @@ def fit_target(target: Target, engine: Engine, fit_config: FitConfig, reporter: 
         source=source_name,
         embedding=identity_input(track, engine),
         renderer_state=result.renderer_state or {},
+        expression_map=expression_map,
     )
+
+
+def fit_expression_map(engine: Engine, fit: Fit) -> np.ndarray:
+    """The fitted target's expression map (``reenact/calibration.py``), probed as its frames will be rendered."""
+    with engine.renderer_override(fit.renderer_state):
+        return calibrate_expression(engine, fit.cam_to_world, fit.expression, fit.identity)
 
 
 # ---------------------------------------------------------------------------------------- composing
@@ -268,7 +283,7 @@ def render_video(
     """Render the driven video and write it (atomically) to ``output``; returns the summary numbers."""
     pose, expression = drive_parameters(
         track.pose, track.expression, track.valid, codes.cam_to_world, codes.expression, options.motion,
-        engine.expression_reference,
+        engine.expression_reference, codes.expression_map,
     )
     identity = np.repeat(codes.identity[None], len(pose), axis=0)
     size = output_size(options, engine, target_image)

@@ -184,12 +184,15 @@ def test_eval_fit_options(capsys, trained, short_clip):
     assert code == 0, err
     plain = json.loads(stdout)
     code, stdout, err = run(capsys, *common, "--fit-geometry-weight", 1, "--fit-finetune-roll", 12,
-                               "--fit-finetune-expressions", 2)  # fine-tuning: the default
+                               "--fit-finetune-expressions", 2, "--calibrate-expression")  # fine-tuning: the default
     assert code == 0, err
     tuned = json.loads(stdout)
     assert (plain["fit_geometry_weight"], plain["fit_finetune_renderer"]) == (0.0, False)
     assert (tuned["fit_geometry_weight"], tuned["fit_finetune_renderer"], tuned["fit_finetune_roll"]) == (1.0, True, 12.0)
     assert tuned["fit_finetune_expressions"] == 2
+    # Expression calibration (off by default, as in drive) brings the same fit without it as a row.
+    assert tuned["calibrate_expression"] and "uncalibrated" in tuned["summary"]
+    assert not plain["calibrate_expression"] and "uncalibrated" not in plain["summary"]
     assert tuned["clips"][0]["static"]["l1"] != plain["clips"][0]["static"]["l1"]
     assert tuned["clips"][0]["model"]["fit_psnr"] > plain["clips"][0]["model"]["fit_psnr"]
 
