@@ -35,6 +35,8 @@ from tracking.tracker import Tracker, TrackerConfig
 
 @dataclass(frozen=True)
 class CalibrationConfig:
+    """How a target's expression response is probed and inverted."""
+
     components: int = 10
     """Leading expression components mapped (at most the ones the model's field sees)."""
     probe: float = 1.0
@@ -78,4 +80,3 @@ def calibrate_expression(engine: Engine, cam_to_world: np.ndarray, expression: n
         except NoFaceError:
             return np.zeros((0, 0), np.float32)
     return ridge_inverse(response, config.ridge)
-

@@ -44,10 +44,10 @@ from model.camera import axis_angle
 from model.fit import FitConfig
 from model.metrics import masked_l1, psnr, ssim
 from reenact.console import Reporter
+from reenact.defaults import CALIBRATE_EXPRESSION
 from reenact.engine import Engine, Fit, images_to_tensor
 from reenact.errors import NoFaceError
 from reenact.motion import drive_parameters
-from reenact.defaults import CALIBRATE_EXPRESSION
 from reenact.pipeline import DriveOptions, build_fit_config, fit_expression_map, fit_frame, fit_target, load_target
 from reenact.video import open_video
 from tracking.smoothing import smooth_track
@@ -167,9 +167,9 @@ def evaluate_self(
     first, result = fit_first_frame(engine, track, crops, masks, fit_config)
     expression_map = fit_expression_map(engine, result) if calibrate else None
 
-    def drive(source: Track) -> tuple[np.ndarray, np.ndarray]:
+    def drive(source: Track, mapped: np.ndarray | None = expression_map) -> tuple[np.ndarray, np.ndarray]:
         return drive_parameters(source.pose, source.expression, source.valid, result.cam_to_world, result.expression,
-                                "relative", expression_map=expression_map)
+                                "relative", expression_map=mapped)
 
     pose, expression = drive(track)
     identity = np.repeat(result.identity[None], len(rest), 0)
@@ -177,7 +177,7 @@ def evaluate_self(
         fitted = engine.render(result.cam_to_world[None], result.expression[None], result.identity[None])
         methods = {"model": np.concatenate(list(engine.render_batches(pose[rest], expression[rest], identity, batch_size)))}
         if baselines and expression_map is not None:  # the same fit driven without its expression map
-            plain = drive_parameters(track.pose, track.expression, track.valid, result.cam_to_world, result.expression)[1]
+            plain = drive(track, None)[1]
             methods["uncalibrated"] = np.concatenate(list(engine.render_batches(pose[rest], plain[rest], identity, batch_size)))
         if baselines:
             methods["static"] = np.repeat(fitted, len(rest), 0)
