@@ -64,6 +64,11 @@ class FieldConfig:
     identity_projection: int = 64
     """Width of the learned linear layer that z_id passes through before joining the MLP input."""
 
+    @property
+    def seen_expression_components(self) -> int:
+        """How many leading components of β the field sees: ``expression_components``, 0 meaning all."""
+        return self.expression_components or self.expression_dim
+
     def __post_init__(self) -> None:
         if min(self.width, self.depth, self.feature_dim, self.identity_projection) < 1:
             raise ValueError("FieldConfig: width, depth, feature_dim and identity_projection must be >= 1")

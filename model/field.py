@@ -66,9 +66,9 @@ class HeadField(nn.Module):
         self.position_dim = encoded_dim(3, config.pos_freqs)
         self.direction_dim = encoded_dim(3, config.dir_freqs)
         code_dim = config.expression_dim + config.identity_projection
-        used = config.expression_components or config.expression_dim
         # Not persistent: a function of the config, so state dicts stay as they were.
-        self.register_buffer("expression_mask", (torch.arange(config.expression_dim) < used).float(), persistent=False)
+        self.register_buffer("expression_mask", (torch.arange(config.expression_dim) < config.seen_expression_components).float(),
+                             persistent=False)
         self.identity_projection = nn.Linear(config.identity_dim, config.identity_projection)
         self.warp = (ExpressionWarp(config.expression_dim, config.warp_radius, config.warp_gain)
                      if config.warp_radius > 0 else None)

@@ -252,7 +252,7 @@ def fit_codes(model: HeadModel, image: torch.Tensor, mask: torch.Tensor, cam_to_
                     tune_mask = roll_images(mask.expand(len(angles), -1, -1, -1), angles, "zeros")
                 tune_expression = expression_code.expand(len(tune_camera), -1)
                 if config.uses_expression_views:
-                    seen = model.config.field.expression_components or model.config.field.expression_dim
+                    seen = model.config.field.seen_expression_components
                     changes = random_expression_changes(config.finetune_expression_views, seen,
                                                         config.finetune_expression_scale).to(device)
                     warped, warped_mask = expression_views(image, mask, landmarks, landmark_motion(changes, expression_basis),

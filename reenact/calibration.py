@@ -72,8 +72,7 @@ def calibrate_expression(engine: Engine, cam_to_world: np.ndarray, expression: n
     """The expression map M (K, K) of one fitted target, or an empty (0, 0) array when a probe render shows no
     face the tracker can read (drive then uses the plain relative rule). Call inside the target's
     ``engine.renderer_override`` so the probes are rendered as its frames will be."""
-    seen = int(engine.config.field.expression_components or engine.expression_dim)
-    k = min(config.components, seen)
+    k = min(config.components, engine.config.field.seen_expression_components)
     with Tracker(TrackerConfig(crop_size=engine.render_size, smoothing=0.0)) as tracker:
         try:
             response = response_matrix(engine, cam_to_world, expression, identity, tracker, k, config.probe)

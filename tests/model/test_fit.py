@@ -130,7 +130,7 @@ def _changed_view_error(model, result, image, mask, landmarks, basis, config) ->
     from model.expression_views import expression_views, landmark_motion, random_expression_changes
     from model.metrics import masked_l1
 
-    seen = model.config.field.expression_components or model.config.field.expression_dim
+    seen = model.config.field.seen_expression_components
     change = random_expression_changes(config.finetune_expression_views, seen, config.finetune_expression_scale)[:1]
     expression = result.expression.clone()
     expression[:seen] += change[0]
