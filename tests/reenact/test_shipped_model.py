@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from model.fit import FitConfig
-from reenact.engine import DEFAULT_CHECKPOINT, Engine
+from reenact.engine import ABLATION_CHECKPOINT, DEFAULT_CHECKPOINT, Engine
 from reenact.evaluate import cosine
 from reenact.pipeline import fit_target, load_target
 from reenact.console import Reporter
@@ -21,6 +21,21 @@ def test_shipped_checkpoint_is_small_and_loads_weights_only():
     assert payload["optimizer_state"] is None
     engine = Engine.load(None, "cpu")
     assert engine.expression_dim == 46 and engine.identity_source == "embedding"
+
+
+def test_shipped_ablation_is_the_identity_shape_model_at_the_same_settings():
+    """The ablation differs from the shipped model in its identity code only: same size, warp and expression."""
+    import torch
+
+    assert ABLATION_CHECKPOINT.stat().st_size + DEFAULT_CHECKPOINT.stat().st_size <= 30 * 2**20
+    assert torch.load(ABLATION_CHECKPOINT, map_location="cpu", weights_only=True)["optimizer_state"] is None
+    shipped, ablation = Engine.load(None, "cpu"), Engine.load(ABLATION_CHECKPOINT, "cpu")
+    assert ablation.identity_source == "identity_shape"
+    assert ablation.identity_dim != shipped.identity_dim
+    assert (ablation.expression_dim, ablation.render_size) == (shipped.expression_dim, shipped.render_size)
+    assert ablation.expression_reference == shipped.expression_reference
+    for name in ("expression_components", "warp_radius"):
+        assert getattr(ablation.config.field, name) == getattr(shipped.config.field, name), name
 
 
 def test_shipped_model_renders_the_fitted_face(shared_data):
