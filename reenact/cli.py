@@ -47,6 +47,17 @@ def _path(exists: bool = True, **kwargs: Any) -> click.Path:
     return click.Path(exists=exists, path_type=Path, **kwargs)
 
 
+def target_fit_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The target-fit options drive and fit share (each passes them on as keyword arguments)."""
+    for option in reversed((
+        click.option("--finetune-roll", type=click.FloatRange(min=0.0, max=45.0), default=None, help="Largest camera roll (degrees) of the extra views that renderer fine-tuning also learns the target from: the photo turned to match, an exact new view (0 = the fitted view only; default: the fit's default)."),
+        click.option("--finetune-expressions", type=click.IntRange(min=0, max=64), default=None, help="Pseudo-views of the target making other expressions that renderer fine-tuning also learns from: the photo warped as the landmark model moves its face (0 = none; default: the fit's default)."),
+        click.option("--calibrate-expression/--no-calibrate-expression", default=CALIBRATE_EXPRESSION, show_default=True, help="Experimental: after the fit, measure how the tracker reads each commanded expression change back in the target's renders and drive through the inverse of that map (stored in the codes file; off by default: it did not help on held-out people, see the README)."),
+    )):
+        func = option(func)
+    return func
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, "--version", prog_name="reenact")
 def cli() -> None:
@@ -74,9 +85,7 @@ def cli() -> None:
 @click.option("--preview", type=click.Path(path_type=Path), default=None, help="Also write a video of the source tracking.")
 @click.option("--fit-iterations", type=click.IntRange(min=0), default=None, help="Iterations when fitting the target (default: the fit config's 300).")
 @click.option("--finetune-renderer/--no-finetune-renderer", default=None, help="After fitting the target, fine-tune a copy of the neural renderer on it (default: on; sharper, closer to the target).")
-@click.option("--finetune-roll", type=click.FloatRange(min=0.0, max=45.0), default=None, help="Largest camera roll (degrees) of the extra views that renderer fine-tuning also learns the target from: the photo turned to match, an exact new view (0 = the fitted view only; default: the fit's default).")
-@click.option("--finetune-expressions", type=click.IntRange(min=0, max=64), default=None, help="Pseudo-views of the target making other expressions that renderer fine-tuning also learns from: the photo warped as the landmark model moves its face (0 = none; default: the fit's default).")
-@click.option("--calibrate-expression/--no-calibrate-expression", default=CALIBRATE_EXPRESSION, show_default=True, help="Experimental: after the fit, measure how the tracker reads each commanded expression change back in the target's renders and drive through the inverse of that map (stored in the codes file; off by default: it did not help on held-out people, see the README).")
+@target_fit_options
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True, help="Frames rendered at once.")
 @click.option("--pairs", type=_path(dir_okay=False), default=None, help="CSV of source,target pairs for a batch run (-o is then a folder).")
 @click.option("--force", is_flag=True, help="Overwrite an existing output.")
@@ -121,9 +130,7 @@ def track(reporter: Reporter, device: str, **options: Any) -> None:
 @click.option("--checkpoint", type=_path(dir_okay=False), default=None, help="Model checkpoint (default: the shipped model).")
 @click.option("--iterations", type=click.IntRange(min=0), default=300, show_default=True, help="Optimization steps (paper: 300).")
 @click.option("--finetune-renderer/--no-finetune-renderer", default=None, help="Then fine-tune a copy of the neural renderer on the image (default: on; sharper, closer to the target; stored in the codes file).")
-@click.option("--finetune-roll", type=click.FloatRange(min=0.0, max=45.0), default=None, help="Largest camera roll (degrees) of the extra views that renderer fine-tuning also learns the target from: the photo turned to match, an exact new view (0 = the fitted view only; default: the fit's default).")
-@click.option("--finetune-expressions", type=click.IntRange(min=0, max=64), default=None, help="Pseudo-views of the target making other expressions that renderer fine-tuning also learns from: the photo warped as the landmark model moves its face (0 = none; default: the fit's default).")
-@click.option("--calibrate-expression/--no-calibrate-expression", default=CALIBRATE_EXPRESSION, show_default=True, help="Experimental: after the fit, measure how the tracker reads each commanded expression change back in the target's renders and drive through the inverse of that map (stored in the codes file; off by default: it did not help on held-out people, see the README).")
+@target_fit_options
 @click.option("--save-render", type=click.Path(path_type=Path), default=None, help="Write the fitted render next to the input crop (PNG).")
 @common_options
 def fit(reporter: Reporter, device: str, **options: Any) -> None:
