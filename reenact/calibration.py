@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from reenact.codes import no_expression_map
 from reenact.engine import Engine
 from reenact.errors import NoFaceError
 from tracking.tracker import Tracker, TrackerConfig
@@ -77,5 +78,5 @@ def calibrate_expression(engine: Engine, cam_to_world: np.ndarray, expression: n
         try:
             response = response_matrix(engine, cam_to_world, expression, identity, tracker, k, config.probe)
         except NoFaceError:
-            return np.zeros((0, 0), np.float32)
+            return no_expression_map()
     return ridge_inverse(response, config.ridge)

@@ -22,6 +22,11 @@ from tracking.npz_io import load_npz, save_npz
 CODES_FORMAT_VERSION = 1
 
 
+def no_expression_map() -> np.ndarray:
+    """The (0, 0) expression map of a target without calibration: drive uses the plain relative rule."""
+    return np.zeros((0, 0), np.float32)
+
+
 @dataclass
 class Codes:
     identity: np.ndarray  # (D,) z_id
@@ -36,7 +41,7 @@ class Codes:
     source: str = ""
     embedding: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))  # encoder output before fitting
     renderer_state: dict[str, np.ndarray] = field(default_factory=dict)
-    expression_map: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))  # (K, K) or empty
+    expression_map: np.ndarray = field(default_factory=no_expression_map)  # (K, K) or empty
 
     def save(self, path: str | os.PathLike) -> None:
         path = Path(path)
@@ -76,5 +81,5 @@ class Codes:
             source=str(arrays.get("source", "")),
             embedding=arrays.get("embedding", np.zeros(0, np.float32)).astype(np.float32),
             renderer_state={k[len("renderer/"):]: v for k, v in arrays.items() if k.startswith("renderer/")},
-            expression_map=arrays.get("expression_map", np.zeros((0, 0), np.float32)).astype(np.float32),
+            expression_map=arrays.get("expression_map", no_expression_map()).astype(np.float32),
         )

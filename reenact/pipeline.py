@@ -19,9 +19,9 @@ import numpy as np
 
 from model.fit import FitConfig
 from model.geometry import FaceMesh
-from reenact.codes import Codes
-from reenact.console import Reporter
 from reenact.calibration import calibrate_expression
+from reenact.codes import Codes, no_expression_map
+from reenact.console import Reporter
 from reenact.defaults import CALIBRATE_EXPRESSION, DRIVE_SMOOTH
 from reenact.engine import Engine, Fit
 from reenact.errors import InputError, NoFaceError
@@ -200,7 +200,7 @@ def fit_target(target: Target, engine: Engine, fit_config: FitConfig, reporter: 
     image, track = target.image, target.track
     with reporter.progress("fitting target", fit_config.total_iterations) as advance:
         result = fit_frame(engine, track, 0, target.crop, target.mask, fit_config, progress=advance)
-    expression_map = fit_expression_map(engine, result) if calibrate else np.zeros((0, 0), np.float32)
+    expression_map = fit_expression_map(engine, result) if calibrate else no_expression_map()
     if calibrate and not expression_map.size:
         reporter.warn("expression calibration skipped: a probe render showed no trackable face")
     return Codes(
