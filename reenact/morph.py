@@ -99,7 +99,8 @@ class MorphMesh:
     def render(self, moved_landmarks: np.ndarray) -> np.ndarray:
         """The portrait with its landmarks moved to ``moved_landmarks`` (468, 2)."""
         rest = np.vstack([self.landmarks, self.border])
-        return warp_piecewise_affine(self.image, rest, np.vstack([moved_landmarks, self.border]), self.triangles)
+        moved = np.vstack([moved_landmarks, self.border])
+        return warp_piecewise_affine(self.image, rest, moved, self.triangles)
 
 
 def morph_frames(portrait_rgb: np.ndarray, source_frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
@@ -142,8 +143,12 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float) -> i
 
 
 def morph_video(
-    portrait: str | Path | np.ndarray, source_video: str | Path, output: str | Path, max_frames: int | None = None
+    portrait: str | Path | np.ndarray,
+    source_video: str | Path,
+    output: str | Path,
+    max_frames: int | None = None,
 ) -> int:
     """Morph ``portrait`` by ``source_video`` (its first ``max_frames``) into ``output`` (mp4, source fps)."""
     image = load_image(portrait) if isinstance(portrait, (str, Path)) else portrait
-    return write_video(output, morph_frames(image, read_video(source_video, max_frames)), video_fps(source_video))
+    frames = morph_frames(image, read_video(source_video, max_frames))
+    return write_video(output, frames, video_fps(source_video))

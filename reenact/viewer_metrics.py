@@ -179,7 +179,10 @@ def track_frames(
 
 
 def track_video(
-    path: str | Path, max_frames: int | None = None, identity_every: int = 10, describer: FaceDescriber | None = None
+    path: str | Path,
+    max_frames: int | None = None,
+    identity_every: int = 10,
+    describer: FaceDescriber | None = None,
 ) -> VideoTrack:
     """:func:`track_frames` on a video file streamed with PyAV (the first ``max_frames`` frames)."""
     return track_frames(read_video(path, max_frames), identity_every, describer)
@@ -244,9 +247,12 @@ def pearson(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def jitter(landmarks: np.ndarray) -> float:
-    """Mean landmark acceleration: ‖L[t+1] − 2 L[t] + L[t−1]‖ averaged over the 468 landmarks, divided by
-    the eye-corner distance at t, averaged over every t whose three frames all have a face. (N, 468, 2) →
-    scalar; NaN with no such t. Smooth motion scores low, frame-to-frame shake high."""
+    """Mean landmark acceleration, (N, 468, 2) → scalar.
+
+    ‖L[t+1] − 2 L[t] + L[t−1]‖ averaged over the 468 landmarks, divided by the eye-corner distance at t,
+    averaged over every t whose three frames all have a face; NaN with no such t. Smooth motion scores
+    low, frame-to-frame shake high (steady motion at constant velocity scores 0).
+    """
     landmarks = np.asarray(landmarks, np.float64)
     if len(landmarks) < 3:
         return float("nan")
