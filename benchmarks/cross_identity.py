@@ -1,0 +1,163 @@
+"""Cross-identity drives measured from outside: held-out clips driving portraits never trained on.
+
+    python benchmarks/cross_identity.py [--max-frames 100] [--pairs NAME ...] [--out-dir DIR]
+                                        [--model-outputs DIR]
+
+Per pair, rows (each an mp4 measured with :func:`reenact.viewer_metrics.compare`):
+
+- ``still``: the target portrait repeated (no motion): the floor for following, the ceiling for identity;
+- ``morph``: the 2D landmark morph (:mod:`reenact.morph`): the yardstick a model should beat;
+- ``model``: with ``--model-outputs DIR``, an existing ``reenact drive`` output ``DIR/<pair>.mp4``.
+
+Columns: Pearson r of mouth, eyes, yaw, pitch (source against output); motion: the median over those four
+of std(output) / std(source) (near 0: the output hardly moves, and its r are tracker noise); dlib distance of the output to the
+target portrait and to the source's first frame (< 0.6: same person); jitter ratio (output / source);
+detail ratio (output face / target photo face); fraction of output frames with a face. Then the mean
+per row over pairs (NaN entries skipped). Generated videos go to ``--out-dir`` (a temporary folder when
+not given).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from reenact.morph import morph_video, write_video  # noqa: E402
+from reenact.viewer_metrics import (  # noqa: E402
+    SIGNALS,
+    SOURCE_ONLY_FIRST,
+    DriveMeasures,
+    FaceDescriber,
+    compare,
+    portrait_face,
+    track_video,
+    video_fps,
+)
+
+DATA = ROOT.parent / "shared" / "data"
+
+
+@dataclass(frozen=True)
+class Pair:
+    """A held-out clip (under videos/) driving a portrait the model never trained on (under portraits/)."""
+
+    clip: str
+    portrait: str
+
+    @property
+    def name(self) -> str:
+        return f"{Path(self.clip).stem}__{Path(self.portrait).stem}"
+
+
+PAIRS = (
+    Pair("retalking/4.mp4", "portrait4d/tom-hanks.jpg"),
+    Pair("pcavs/00098.mp4", "headnerf/img_000190.png"),
+    Pair("liveportrait/d6.mp4", "portrait4d/anne-hathaway.jpg"),
+    Pair("misc/vexpress_radio.mp4", "headnerf/img_000208.png"),
+    Pair("mead/M030_front_angry_level3_001.mp4", "deca/image02673.png"),
+    Pair("mead/W009_front_surprised_level3_001.mp4", "portrait4d/michelle-yeoh.jpg"),
+    Pair("mead/W011_front_happy_level3_001.mp4", "headnerf/img_000224.png"),
+)
+"""Held-out clips (retalking/4, pcavs/00098, liveportrait/d6, misc/vexpress_radio, mead/M030, W009, W011)
+onto portraits outside the training folders (portrait4d/, headnerf/, deca/)."""
+
+COLUMNS = (*SIGNALS, "motion", "id→tgt", "id→src", "jitter", "detail", "faces")
+
+
+def median_finite(values: list[float]) -> float:
+    """Median of the finite values; NaN when there are none."""
+    finite = [value for value in values if np.isfinite(value)]
+    return float(np.median(finite)) if finite else float("nan")
+
+
+def row_values(measures: DriveMeasures) -> list[float]:
+    """The table's columns for one row."""
+    return [
+        *(measures.follow[name] for name in SIGNALS),
+        median_finite([measures.amplitude[name] for name in SIGNALS]),
+        measures.id_to_target,
+        measures.id_to_source,
+        measures.jitter_ratio,
+        measures.detail_ratio,
+        measures.face_found,
+    ]
+
+
+def format_row(label: str, values: list[float]) -> str:
+    return f"  {label:<8}" + "".join(f"{value:>8.2f}" for value in values)
+
+
+def header() -> str:
+    return f"  {'row':<8}" + "".join(f"{column:>8}" for column in COLUMNS)
+
+
+def measure_pair(
+    pair: Pair, data: Path, out_dir: Path, max_frames: int, model_outputs: Path | None, describer: FaceDescriber
+) -> dict[str, DriveMeasures]:
+    """Make the still and morph outputs of one pair, and measure them (and the model's, if given)."""
+    clip, portrait_path = data / "videos" / pair.clip, data / "portraits" / pair.portrait
+    source = track_video(clip, max_frames, SOURCE_ONLY_FIRST, describer)
+    target = portrait_face(portrait_path, describer)
+    outputs = {"still": out_dir / f"{pair.name}__still.mp4", "morph": out_dir / f"{pair.name}__morph.mp4"}
+    write_video(outputs["still"], (target.image for _ in range(len(source.landmarks))), video_fps(clip))
+    morph_video(portrait_path, clip, outputs["morph"], max_frames)
+    if model_outputs is not None:
+        model = model_outputs / f"{pair.name}.mp4"
+        if model.is_file():
+            outputs["model"] = model
+        else:
+            print(f"  (no model output {model})")
+    return {
+        label: compare(source, track_video(path, max_frames, describer=describer), target)
+        for label, path in outputs.items()
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=DATA, help="the shared data folder")
+    parser.add_argument("--max-frames", type=int, default=100, help="frames per clip (from its start)")
+    parser.add_argument("--pairs", nargs="*", default=None, help="pair names to run (default: all)")
+    parser.add_argument("--out-dir", type=Path, default=None, help="where the still and morph videos go")
+    parser.add_argument("--model-outputs", type=Path, default=None, help="folder of <pair>.mp4 drive outputs")
+    args = parser.parse_args(argv)
+
+    pairs = [pair for pair in PAIRS if args.pairs is None or pair.name in args.pairs]
+    if not pairs:
+        parser.error(f"no such pair; known: {', '.join(pair.name for pair in PAIRS)}")
+    temporary = tempfile.TemporaryDirectory() if args.out_dir is None else None
+    out_dir = Path(temporary.name) if temporary else args.out_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
+    describer = FaceDescriber()
+    table: dict[str, list[list[float]]] = {}
+    for pair in pairs:
+        print(f"{pair.name}  ({pair.clip} → {pair.portrait})")
+        measured = measure_pair(pair, args.data, out_dir, args.max_frames, args.model_outputs, describer)
+        print(header())
+        for label, measures in measured.items():
+            values = row_values(measures)
+            table.setdefault(label, []).append(values)
+            print(format_row(label, values))
+        print(f"  ({next(iter(measured.values())).frames} frames)", flush=True)
+    print(f"mean over {len(pairs)} pairs (NaN skipped)")
+    print(header())
+    for label, rows in table.items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN column (a still's following)
+            print(format_row(label, list(np.nanmean(np.array(rows), axis=0))))
+    if temporary:
+        temporary.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
