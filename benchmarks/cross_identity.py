@@ -9,12 +9,12 @@ Per pair, rows (each an mp4 measured with :func:`reenact.viewer_metrics.compare`
 - ``morph``: the 2D landmark morph (:mod:`reenact.morph`): the yardstick a model should beat;
 - ``model``: with ``--model-outputs DIR``, an existing ``reenact drive`` output ``DIR/<pair>.mp4``.
 
-Columns: Pearson r of mouth, eyes, yaw, pitch (source against output); motion: the median over those four
-of std(output) / std(source) (near 0: the output hardly moves, and its r are tracker noise); dlib distance of the output to the
-target portrait and to the source's first frame (< 0.6: same person); jitter ratio (output / source);
-detail ratio (output face / target photo face); fraction of output frames with a face. Then the mean
-per row over pairs (NaN entries skipped). Generated videos go to ``--out-dir`` (a temporary folder when
-not given).
+Columns: Pearson r of mouth, eyes, yaw, pitch (source against output); motion: the median over those
+four of std(output) / std(source) (near 0: the output hardly moves, and its r are tracker noise); dlib
+distance of the output to the target portrait and to the source's first frame (< 0.6: same person);
+jitter ratio (output / source); detail ratio (output face / target photo face); fraction of output
+frames with a face. Then the mean per row over pairs (NaN entries skipped). Generated videos go to
+``--out-dir`` (a temporary folder when not given).
 """
 
 from __future__ import annotations
@@ -101,7 +101,12 @@ def header() -> str:
 
 
 def measure_pair(
-    pair: Pair, data: Path, out_dir: Path, max_frames: int, model_outputs: Path | None, describer: FaceDescriber
+    pair: Pair,
+    data: Path,
+    out_dir: Path,
+    max_frames: int,
+    model_outputs: Path | None,
+    describer: FaceDescriber,
 ) -> dict[str, DriveMeasures]:
     """Make the still and morph outputs of one pair, and measure them (and the model's, if given)."""
     clip, portrait_path = data / "videos" / pair.clip, data / "portraits" / pair.portrait
@@ -123,7 +128,9 @@ def measure_pair(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data", type=Path, default=DATA, help="the shared data folder")
     parser.add_argument("--max-frames", type=int, default=100, help="frames per clip (from its start)")
     parser.add_argument("--pairs", nargs="*", default=None, help="pair names to run (default: all)")
