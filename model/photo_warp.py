@@ -1,0 +1,196 @@
+"""Where each pixel of a driven render was in the target's photo, read off the model's own geometry.
+
+A driven frame renders the fitted target with camera P_j and expression β_j; the target's photo was fitted
+with P_0 and β_0 (same identity). For every pixel of an n×n grid over the driven crop:
+
+1. the driven ray ends at x_j = o + t·d, t the opacity-normalised depth (``HeadModel.ray_depth``);
+2. the field's expression warp takes it to the canonical head, x_c = warp(x_j, β_j) (no warp: x_c = x_j);
+3. the inverse warp under β_0 takes it to the target's posed head: solve warp(x_0, β_0) = x_c by the fixed
+   point x_0 ← x_0 + (x_c − warp(x_0, β_0)) (= x_c + D(x_0, β_0) for a warp x − D(x, β)), started at x_c;
+4. x_0 is projected with P_0 into the target's crop: crop-normalised (u, v) ∈ [0, 1]² (``model/camera.py``);
+5. visibility: x_0 is visible in the photo when its distance from the target camera is within
+   ``depth_tolerance`` of the target's own depth at (u, v) (bilinear in the target's depth map, rendered once
+   on the same grid) and the target is opaque there; hidden points (mouth interior, the side the head turns
+   to) are the neural render's to fill.
+
+Inputs: a :class:`HeadModel`, the target's camera / β_0 / z_id, a batch of driven cameras and β_j.
+Outputs: :class:`Correspondence` — source coordinates (B, n, n, 2), visibility (B, n, n), driven opacity
+(B, n, n), and two diagnostics (depth gap, inverse-warp residual).
+
+Conventions: grids follow ``model/ray_sampling.py`` (pixel (i, j) centred at ((j + 0.5)/n, (i + 0.5)/n),
+row-major); coordinates are (u, v) = (x, y) in crop-normalised units; distances in head units. The field's
+``warp`` may be None or any object with ``forward(points (B, P, 3), expression (B, E)) → (B, P, 3)``; β is
+masked as the field masks it (``expression_mask``) before the warp sees it. No neural renderer is run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch.nn import functional as F
+
+from model.camera import Camera
+from model.head_model import HeadModel
+from model.ray_sampling import Rays, generate_rays
+
+
+@dataclass(frozen=True)
+class PhotoWarpConfig:
+    """How the correspondence is computed."""
+
+    size: int = 64
+    """Side n of the grid of driven rays (and of the target's depth map)."""
+    iterations: int = 6
+    """Fixed-point iterations of the inverse warp under β_0."""
+    depth_tolerance: float = 0.06
+    """Largest |distance − target depth| (head units) of a visible point (the eyes are 0.7 apart)."""
+    min_target_opacity: float = 0.5
+    """Target opacity below which the target's depth is not trusted (the point counts as hidden)."""
+    chunk_rays: int = 8192
+    """Rays per batch item evaluated at once (memory bound)."""
+
+
+@dataclass
+class TargetDepth:
+    """The target as fitted to its photo, with its own depth map (computed once per target)."""
+
+    camera: Camera
+    """Batch-1 camera P_0 of the target's crop."""
+    expression: torch.Tensor
+    """(1, E) β_0."""
+    identity: torch.Tensor
+    """(1, D) z_id."""
+    depth: torch.Tensor
+    """(1, n, n) opacity-normalised ray depth of the target's render (head units)."""
+    opacity: torch.Tensor
+    """(1, n, n) accumulated opacity of the target's render."""
+
+
+@dataclass
+class Correspondence:
+    """Per driven pixel: where it is in the target's photo and whether the photo sees it."""
+
+    coords: torch.Tensor
+    """(B, n, n, 2) crop-normalised (u, v) of the pixel's surface point in the target's crop."""
+    visible: torch.Tensor
+    """(B, n, n) bool: the photo shows that point."""
+    opacity: torch.Tensor
+    """(B, n, n) accumulated opacity of the driven render."""
+    depth_gap: torch.Tensor
+    """(B, n, n) distance of x_0 from the target camera minus the target's depth there (head units)."""
+    residual: torch.Tensor
+    """(B, n, n) |warp(x_0, β_0) − x_c| left by the inverse warp (head units)."""
+
+    @property
+    def batch_size(self) -> int:
+        return self.coords.shape[0]
+
+
+def _masked_expression(model: HeadModel, expression: torch.Tensor) -> torch.Tensor:
+    """β as the field's warp sees it: zeroed beyond the components the field uses (when it masks)."""
+    mask = getattr(model.field, "expression_mask", None)
+    return expression if mask is None else expression * mask.to(expression.dtype)
+
+
+def to_canonical(model: HeadModel, points: torch.Tensor, expression: torch.Tensor) -> torch.Tensor:
+    """Posed points (B, P, 3) → canonical points (B, P, 3) under β (B, E): the field's warp (or none)."""
+    warp = getattr(model.field, "warp", None)
+    if warp is None:
+        return points
+    return warp(points, _masked_expression(model, expression))
+
+
+def from_canonical(model: HeadModel, canonical: torch.Tensor, expression: torch.Tensor,
+                   iterations: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inverse of :func:`to_canonical`: posed points x (B, P, 3) with warp(x, β) ≈ ``canonical`` (B, P, 3),
+    by ``iterations`` fixed-point steps from x = canonical; returns x and the residual |warp(x, β) − x_c|
+    (B, P)."""
+    warp = getattr(model.field, "warp", None)
+    if warp is None:
+        return canonical, torch.zeros(canonical.shape[:2], device=canonical.device, dtype=canonical.dtype)
+    beta = _masked_expression(model, expression)
+    posed = canonical
+    error = canonical - warp(posed, beta)
+    for _ in range(iterations):
+        posed = posed + error
+        error = canonical - warp(posed, beta)
+    return posed, error.norm(dim=-1)
+
+
+def project(points: torch.Tensor, camera: Camera) -> tuple[torch.Tensor, torch.Tensor]:
+    """Head-frame points (B, P, 3) seen by ``camera`` (batch B or 1): crop-normalised (u, v) (B, P, 2) and the
+    distance from the camera centre (B, P), the quantity ``ray_depth`` measures along a unit ray."""
+    c2w = camera.cam_to_world.to(points.dtype)
+    rotation, centre = c2w[:, :3, :3], c2w[:, None, :3, 3]
+    relative = points - centre
+    local = torch.einsum("bji,bpj->bpi", rotation, relative)  # R^T (x - c)
+    k = camera.intrinsics
+    z = local[..., 2].clamp(min=1e-6)
+    uv = torch.stack([k.fx * local[..., 0] / z + k.cx, k.fy * local[..., 1] / z + k.cy], dim=-1)
+    return uv, relative.norm(dim=-1)
+
+
+def _chunked_depth(model: HeadModel, rays: Rays, expression: torch.Tensor, identity: torch.Tensor,
+                   chunk_rays: int) -> tuple[torch.Tensor, torch.Tensor]:
+    depths, opacities = [], []
+    for start in range(0, rays.num_rays, chunk_rays):
+        depth, opacity = model.ray_depth(rays.chunk(start, start + chunk_rays), expression, identity)
+        depths.append(depth)
+        opacities.append(opacity)
+    return torch.cat(depths, dim=1)[..., 0], torch.cat(opacities, dim=1)[..., 0]
+
+
+@torch.no_grad()
+def grid_depth(model: HeadModel, camera: Camera, expression: torch.Tensor, identity: torch.Tensor,
+               size: int, chunk_rays: int = 8192) -> tuple[Rays, torch.Tensor, torch.Tensor]:
+    """Rays of a size×size grid over the crop, their depth (B, R) and opacity (B, R), R = size²."""
+    rays = generate_rays(camera, size, size)
+    depth, opacity = _chunked_depth(model, rays, expression, identity, chunk_rays)
+    return rays, depth, opacity
+
+
+@torch.no_grad()
+def target_depth(model: HeadModel, camera: Camera, expression: torch.Tensor, identity: torch.Tensor,
+                 config: PhotoWarpConfig = PhotoWarpConfig()) -> TargetDepth:
+    """The target's own depth and opacity maps (1, n, n) for ``camera`` (batch 1), β_0 (1, E), z_id (1, D)."""
+    if camera.batch_size != 1:
+        raise ValueError(f"the target is one camera, got a batch of {camera.batch_size}")
+    n = config.size
+    _, depth, opacity = grid_depth(model, camera, expression, identity, n, config.chunk_rays)
+    return TargetDepth(camera=camera, expression=expression, identity=identity,
+                       depth=depth.reshape(1, n, n), opacity=opacity.reshape(1, n, n))
+
+
+def _sample_maps(maps: torch.Tensor, uv: torch.Tensor) -> torch.Tensor:
+    """Bilinear samples of ``maps`` (1, C, n, n) at crop-normalised ``uv`` (B, P, 2) → (B, C, P)."""
+    grid = (uv * 2.0 - 1.0).unsqueeze(1)  # (B, 1, P, 2): align_corners=False puts centres at (j + 0.5)/n
+    maps = maps.expand(uv.shape[0], -1, -1, -1)
+    return F.grid_sample(maps, grid, mode="bilinear", padding_mode="border", align_corners=False)[:, :, 0]
+
+
+@torch.no_grad()
+def correspond(model: HeadModel, target: TargetDepth, camera: Camera, expression: torch.Tensor,
+               config: PhotoWarpConfig = PhotoWarpConfig()) -> Correspondence:
+    """The correspondence of B driven frames (cameras P_j, β_j (B, E)) with the target's photo; the grid is
+    the target's (``target.depth``'s side)."""
+    n = target.depth.shape[-1]
+    batch = camera.batch_size
+    identity = target.identity.expand(batch, -1)
+    rays, depth, opacity = grid_depth(model, camera, expression, identity, n, config.chunk_rays)
+    points = rays.origins + depth.unsqueeze(-1) * rays.directions  # (B, R, 3)
+    canonical = to_canonical(model, points, expression)
+    posed, residual = from_canonical(model, canonical, target.expression.expand(batch, -1), config.iterations)
+    uv, distance = project(posed, target.camera)
+    maps = torch.stack([target.depth, target.opacity], dim=1)  # (1, 2, n, n)
+    seen_depth, seen_opacity = _sample_maps(maps, uv).unbind(1)
+    gap = distance - seen_depth
+    inside = ((uv >= 0.0) & (uv <= 1.0)).all(dim=-1)
+    visible = inside & (seen_opacity >= config.min_target_opacity) & (gap.abs() <= config.depth_tolerance)
+    return Correspondence(
+        coords=uv.reshape(batch, n, n, 2),
+        visible=visible.reshape(batch, n, n),
+        opacity=opacity.reshape(batch, n, n),
+        depth_gap=gap.reshape(batch, n, n),
+        residual=residual.reshape(batch, n, n),
+    )
