@@ -1,13 +1,11 @@
-"""Camera-roll augmentation of training frames: an exact new view, not an approximation.
+"""Camera roll: an exact new view of a photo, not an approximation.
 
 With the principal point at the crop's centre (``model/camera.py``), turning the camera about its own optical
 axis by θ sees the same rays as before, on a pixel grid turned by θ: the photo of the rolled camera is the
-photo turned in the image plane. So a frame can be paired with its camera rolled by a random angle and its
-image and mask turned to match, and the training target stays a true photo of that view (up to bilinear
-resampling). Why it is worth having: the tracked heads of the training clips barely roll, and the measured
-weakness of the model is that small new views change what the renders look like far more than turning a
-photo does (README, "Warp only, learned warp gain"): the upsampler and the 16² feature-map grid have only ever
-seen heads at one orientation on that grid.
+photo turned in the image plane. So a photo can be paired with its camera rolled by an angle and its image and
+mask turned to match, and the pair stays a true photo of that view (up to bilinear resampling). The fit's
+renderer fine-tuning uses it (``model/fit.py``, ``FitConfig.finetune_roll_degrees``): the copy of the neural
+renderer learns the target from more than one feature map instead of one pixel layout.
 
 Sign convention, derived once here: for a point seen in direction d' by the rolled camera (cam_to_world · R),
 the unrolled camera sees it in direction R·d'. With centred, square intrinsics that is the 2D rotation of R's
@@ -18,13 +16,8 @@ convention ``(j + 0.5)/W``).
 
 from __future__ import annotations
 
-import math
-from dataclasses import replace
-
 import torch
 from torch.nn import functional as F
-
-from model.data import FrameBatch
 
 
 def roll_matrices(angles: torch.Tensor) -> torch.Tensor:
@@ -49,17 +42,3 @@ def roll_images(images: torch.Tensor, angles: torch.Tensor, padding: str) -> tor
     theta = torch.cat([rotation, torch.zeros_like(rotation[:, :, :1])], -1)
     grid = F.affine_grid(theta, list(images.shape), align_corners=False)
     return F.grid_sample(images, grid, mode="bilinear", padding_mode=padding, align_corners=False)
-
-
-def random_roll_angles(count: int, max_degrees: float, generator: torch.Generator) -> torch.Tensor:
-    """(count,) radians, uniform in ±``max_degrees``, drawn on the generator's device."""
-    return (torch.rand(count, generator=generator, device=generator.device) * 2 - 1) * math.radians(max_degrees)
-
-
-def roll_batch(batch: FrameBatch, angles: torch.Tensor) -> FrameBatch:
-    """Each frame's camera rolled by its angle (B,) radians, its image, mask and regions turned to match.
-    Codes are unchanged: the head did not move, only the camera turned."""
-    angles = angles.to(batch.image.device)
-    regions = None if batch.regions is None else roll_images(batch.regions, angles, "zeros")
-    return replace(batch, image=roll_images(batch.image, angles, "border"), mask=roll_images(batch.mask, angles, "zeros"),
-                   cam_to_world=roll_cameras(batch.cam_to_world, angles), regions=regions)

@@ -8,7 +8,9 @@ strings, numbers) and ``dtype`` (``"float32"``, or ``"float16"`` for shipped hal
 Conventions
     * Writes are atomic: a temporary file in the target folder, then ``os.replace``.
     * Loading rebuilds the model from the stored config alone, casts weights to float32 and raises
-      :class:`reenact.errors.CheckpointError` for a missing, corrupt or incompatible file.
+      :class:`reenact.errors.CheckpointError` for a missing, corrupt or incompatible file. Files written before
+      an experiment was removed still load when they did not use it: its config keys at their off value are
+      dropped (``model/config.py``), and so are weights of removed parts (:data:`_REMOVED_PREFIXES`).
 """
 
 from __future__ import annotations
@@ -84,16 +86,26 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         raise CheckpointError(f"not a reenact model checkpoint: {path}")
     if payload.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(f"checkpoint {path} has format_version {payload.get('format_version')!r}, expected {FORMAT_VERSION}")
+    payload["state_dict"] = {name: tensor for name, tensor in payload["state_dict"].items() if not name.startswith(_REMOVED_PREFIXES)}
     return payload
+
+
+_REMOVED_PREFIXES = ("rgb_head.",)
+"""Weights that checkpoints written up to commit 902c83e carry for a part the model no longer has (the plain-NeRF
+baseline head of ``benchmarks/bench_model.py``, which now builds its own); dropped on reading."""
+
+
+def _config(payload: dict[str, Any], path: str | os.PathLike) -> ModelConfig:
+    try:
+        return ModelConfig.from_dict(payload["config"])
+    except (ValueError, TypeError, KeyError) as error:
+        raise CheckpointError(f"checkpoint {path} has an incompatible config: {error}") from error
 
 
 def load_checkpoint(path: str | os.PathLike, device: torch.device | str = "cpu") -> tuple[HeadModel, CheckpointMeta]:
     """Rebuild the model stored at ``path`` on ``device`` (float32, eval mode) and return it with its metadata."""
     payload = read_checkpoint(path)
-    try:
-        config = ModelConfig.from_dict(payload["config"])
-    except (ValueError, TypeError, KeyError) as error:
-        raise CheckpointError(f"checkpoint {path} has an incompatible config: {error}") from error
+    config = _config(payload, path)
     model = HeadModel(config)
     state = {name: tensor.float() if tensor.is_floating_point() else tensor for name, tensor in payload["state_dict"].items()}
     try:
@@ -110,7 +122,7 @@ def export_half(path_in: str | os.PathLike, path_out: str | os.PathLike) -> int:
     half = {name: tensor.half() if tensor.is_floating_point() else tensor for name, tensor in payload["state_dict"].items()}
     out = {
         "format_version": FORMAT_VERSION,
-        "config": payload["config"],
+        "config": _config(payload, path_in).to_dict(),
         "state_dict": half,
         "step": int(payload.get("step", 0)),
         "optimizer_state": None,

@@ -6,7 +6,8 @@ inside checkpoints (plain ``dict`` of ints, floats, bools, strings and lists, sa
 
 Conventions
     * ``from_dict`` rejects unknown keys and missing keys (a checkpoint must rebuild its model exactly),
-      and a ``format_version`` other than :data:`FORMAT_VERSION`.
+      and a ``format_version`` other than :data:`FORMAT_VERSION`. Keys of removed experiments
+      (:data:`_REMOVED`) are dropped when they hold their off value and rejected otherwise.
     * ``preset(name)`` gives the three shipped configurations: ``"tiny"`` (tests), ``"cpu"`` (the shipped
       model, trains and renders on a CPU) and ``"paper"`` (32² × 512 features → 512², as in the paper).
     * Sizes are pixels of the square aligned crop; ``output_size / feature_size`` must be a power of two.
@@ -52,13 +53,6 @@ class FieldConfig:
     """Width (head units) of the landmark-driven expression warp (``model/warp.py``): β moves the sample points
     as the landmark model moves the face, before γ(x). 0 = off (the paper's field, β only as an MLP input).
     The mean landmark spacing is ~0.04, so ~0.06 averages a landmark's few neighbours."""
-    warp_gain: bool = False
-    """Learn one gain per β component on the warp's landmark motion (``model/warp.py``; starts at 1). The warp
-    averages a landmark's motion with its neighbours', so e.g. the lips move less than the landmark model
-    says; the gain lets training scale each component's motion back. False: the motion as the basis gives it."""
-    expression_in_mlp: bool = True
-    """β also enters the MLP beside γ(x) (the paper's field). False: β acts only through the warp (needs
-    ``warp_radius`` > 0) — a person-independent, geometric expression with no per-person β path to learn."""
     identity_dim: int = 128
     """Size of the identity embedding z_id as the encoder gives it (dlib: 128, AdaFace: 512)."""
     identity_projection: int = 64
@@ -76,8 +70,6 @@ class FieldConfig:
             raise ValueError(f"FieldConfig: expression_components {self.expression_components} must be in [0, {self.expression_dim}]")
         if self.warp_radius < 0:
             raise ValueError(f"FieldConfig: warp_radius must be >= 0, got {self.warp_radius}")
-        if (self.warp_gain or not self.expression_in_mlp) and self.warp_radius <= 0:
-            raise ValueError("FieldConfig: warp_gain and expression_in_mlp=False need warp_radius > 0")
         if self.skip >= self.depth:
             raise ValueError(f"FieldConfig: skip {self.skip} must be < depth {self.depth} (or -1)")
 
@@ -145,18 +137,6 @@ class LossConfig:
     """Weight of pixels outside the head mask, where the render is pushed to the black background."""
     opacity_weight: float = 0.1
     """Weight of an L1 term between the accumulated opacity and the (downsampled) head mask; 0 disables."""
-    expression_weight: float = 0.0
-    """Weight of the expression-critic term (training only; ``model/expression_critic.py``): L1 between what a
-    critic trained on the training frames reads off the render and off the real frame. 0 disables."""
-    region_weight: float = 0.0
-    """Weight of the image loss again, inside the expression regions only (mouth, eyes + brows:
-    ``tracking/regions.py``, from the cache's ``regions``), each part normalized by the region's area; so the
-    regions' pixels count about 1 + region_weight / (their share of the head) times (training only). 0 disables."""
-    motion_weight: float = 0.0
-    """Weight of the frame-pair motion term (training only): batches are pairs of frames of one clip, and the term
-    is the head-masked L1 between the render's change and the photo's change from one frame of a pair to the
-    other. What a person's frames share (hair, skin detail the model cannot render) cancels in the change, so
-    the term is about what moved: the pose and the expression. 0 disables (and batches are drawn as before)."""
     geometry_weight: float = 0.0
     """Weight of the geometry prior (training only; ``model/geometry.py``): L1, in head units, between where the
     field ends a ray through a visible face landmark of the tracked codes and the landmark's own distance. 0 disables."""
@@ -166,12 +146,6 @@ class LossConfig:
     def __post_init__(self) -> None:
         if self.perceptual not in PERCEPTUAL_KINDS:
             raise ValueError(f"perceptual must be one of {PERCEPTUAL_KINDS}, got {self.perceptual!r}")
-        if self.expression_weight < 0:
-            raise ValueError(f"expression_weight must be >= 0, got {self.expression_weight}")
-        if self.region_weight < 0:
-            raise ValueError(f"region_weight must be >= 0, got {self.region_weight}")
-        if self.motion_weight < 0:
-            raise ValueError(f"motion_weight must be >= 0, got {self.motion_weight}")
         if self.geometry_weight < 0:
             raise ValueError(f"geometry_weight must be >= 0, got {self.geometry_weight}")
         if self.geometry_landmarks < 1:
@@ -211,7 +185,7 @@ class ModelConfig:
             sub = data[name]
             if not isinstance(sub, dict):
                 raise ValueError(f"model config: {name} must be a dict")
-            values = {**_ADDED_LATER.get(name, {}), **sub}
+            values = {**_ADDED_LATER.get(name, {}), **_without_removed(name, sub)}
             _check_keys(cls, values, name)
             if cls is NeuralRendererConfig:
                 values["block_channels"] = tuple(int(c) for c in values["block_channels"])
@@ -219,11 +193,25 @@ class ModelConfig:
         return ModelConfig(format_version=version, **parts)
 
 
-_ADDED_LATER: dict[str, dict[str, Any]] = {"field": {"expression_components": 0, "warp_radius": 0.0, "warp_gain": False,
-                                                                  "expression_in_mlp": True}, "loss": {"expression_weight": 0.0, "region_weight": 0.0,
-                                                                                                  "motion_weight": 0.0, "geometry_weight": 0.0,
-                                                                                                  "geometry_landmarks": 64}}
+_ADDED_LATER: dict[str, dict[str, Any]] = {"field": {"expression_components": 0, "warp_radius": 0.0},
+                                           "loss": {"geometry_weight": 0.0, "geometry_landmarks": 64}}
 """Keys added after format version 1, with the value that reproduces how older checkpoints behave."""
+
+_REMOVED: dict[str, dict[str, Any]] = {"field": {"warp_gain": False, "expression_in_mlp": True},
+                                       "loss": {"expression_weight": 0.0, "region_weight": 0.0, "motion_weight": 0.0}}
+"""Keys of experiments that were measured, did not ship and were removed (their code is in git history up to
+commit 902c83e), with the value at which each was off. A stored config may hold
+one at that value (every shipped checkpoint does); a config that switched one on cannot be rebuilt."""
+
+
+def _without_removed(where: str, values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` without the removed keys of :data:`_REMOVED`; ``ValueError`` when one is not at its off value."""
+    removed = _REMOVED.get(where, {})
+    for key, off in removed.items():
+        if key in values and values[key] != off:
+            raise ValueError(f"{where}.{key} = {values[key]!r} switches on a removed experiment (only {off!r} is "
+                             "supported; reenact up to commit 902c83e can load it)")
+    return {key: value for key, value in values.items() if key not in removed}
 
 
 def _to_plain(value: Any) -> Any:

@@ -7,9 +7,6 @@ Cache format — a folder of per-clip ``.npz`` files (any names; sorted order), 
     ``expression`` (N, E)       float32 expression code β per frame
     ``identity``   (D,)         float32 identity embedding z_id of the clip's person
     ``person``     ()           str     person id (used to split training / held-out data by person)
-and optionally
-    ``regions``    (N, S, S)    uint8   expression regions (mouth, eyes + brows; ``tracking/regions.py``),
-                                        255 inside; needed only by ``LossConfig.region_weight`` > 0
 S may be larger than the model's output size m: frames and masks are resized to m×m with area averaging
 (``F.interpolate(mode="area")``) once, at load; crop-normalized intrinsics make that exact for the camera.
 Mask values are scaled to [0, 1] (``mask / mask.max()`` per clip, so 0/1 and 0/255 both work).
@@ -17,8 +14,8 @@ With ``expression_reference="clip_mean"`` each clip's expression codes are taken
 (see :data:`EXPRESSION_REFERENCES`).
 
 Output: :class:`FrameBatch` tensors on the caller's device — image (B, 3, m, m) and mask (B, 1, m, m)
-float in [0, 1], cam_to_world (B, 4, 4), expression (B, E), identity (B, D) float32, and regions
-(B, 1, m, m) in [0, 1] when every clip has them (else None).
+float in [0, 1], cam_to_world (B, 4, 4), expression (B, E), identity (B, D) float32, and with a face mesh
+the landmarks (B, L, 3) of the geometry prior.
 """
 
 from __future__ import annotations
@@ -72,8 +69,6 @@ class FrameBatch:
     """(B, E) expression codes."""
     identity: torch.Tensor
     """(B, D) identity embeddings."""
-    regions: torch.Tensor | None = None
-    """(B, 1, m, m) expression-region map in [0, 1], or None when the cache has none."""
     landmarks: torch.Tensor | None = None
     """(B, L, 3) head-frame face landmarks of the tracked codes (``model/geometry.py``), or None unless the
     dataset was given a face mesh."""
@@ -106,8 +101,7 @@ class FrameDataset:
         files = sorted(cache_dir.glob("*.npz")) if cache_dir.is_dir() else []
         if not files:
             raise InputError(f"no .npz clip files in training cache {cache_dir}")
-        images, masks, poses, expressions, tracked, identities, clip_index, landmarks = [], [], [], [], [], [], [], []
-        regions: list[torch.Tensor] | None = []
+        images, masks, poses, expressions, identities, clip_index, landmarks = [], [], [], [], [], [], []
         self.persons: list[str] = []
         self.clip_files: list[Path] = []
         for path in files:
@@ -123,7 +117,6 @@ class FrameDataset:
                     if identity_key not in clip.files:
                         raise InputError(f"cache file {path} lacks {identity_key!r}")
                     pose, expression, identity = clip["pose"], clip["expression"], clip[identity_key]
-                    clip_regions = clip["regions"] if "regions" in clip.files else None
                     if face_mesh is not None and "identity_shape" not in clip.files:
                         raise InputError(f"cache file {path} lacks 'identity_shape', which the geometry prior needs")
                     identity_shape = clip["identity_shape"] if face_mesh is not None else None
@@ -138,13 +131,8 @@ class FrameDataset:
             clip_masks = (clip_masks.astype(np.float32) * scale).round().astype(np.uint8)
             images.append(_resize_uint8(frames, output_size))
             masks.append(_resize_uint8(clip_masks[..., None], output_size))
-            if regions is not None and clip_regions is not None and clip_regions.shape == frames.shape[:3]:
-                regions.append(_resize_uint8(clip_regions[..., None], output_size))
-            else:
-                regions = None  # all clips or none: a partial map would weight some frames' faces and not others
             poses.append(torch.from_numpy(pose.astype(np.float32)))
             expressions.append(torch.from_numpy(relative_to_reference(expression, expression_reference)))
-            tracked.append(torch.from_numpy(expression.astype(np.float32)))
             identities.append(torch.from_numpy(identity.astype(np.float32)).expand(count, -1))
             if face_mesh is not None:
                 landmarks.append(torch.from_numpy(face_mesh.shape(identity_shape, expression)))
@@ -155,12 +143,8 @@ class FrameDataset:
             raise InputError(f"no frames for the selected persons in {cache_dir}")
         self.images = torch.cat(images)
         self.masks = torch.cat(masks)
-        self.regions = torch.cat(regions) if regions else None
-        """(N, 1, m, m) uint8 expression-region maps, or None unless every clip has them."""
         self.cam_to_world = torch.cat(poses)
         self.expression = torch.cat(expressions)
-        self.tracked_expression = torch.cat(tracked)
-        """(N, E) the tracker's codes as they are (``expression`` is them measured from the reference)."""
         self.identity = torch.cat(identities).contiguous()
         self.landmarks = torch.cat(landmarks) if landmarks else None
         """(N, L, 3) float32 landmarks of each frame's tracked codes, or None without a face mesh."""
@@ -192,6 +176,5 @@ class FrameDataset:
             cam_to_world=self.cam_to_world[indices].to(device),
             expression=self.expression[indices].to(device),
             identity=self.identity[indices].to(device),
-            regions=None if self.regions is None else self.regions[indices].to(device).float() / 255.0,
             landmarks=None if self.landmarks is None else self.landmarks[indices].to(device),
         )

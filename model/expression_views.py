@@ -7,8 +7,7 @@ The landmark model says where each of the target's face landmarks goes for an ex
 face; the photo warped by that motion, projected with the fitted camera, is an approximate photo of the target
 making that expression — right in where the landmarks go, wrong inside a mouth that opens (a warp stretches
 the lips, it cannot invent teeth). Paired with the feature map the field renders for β + δβ, it shows the copy
-what the change should look like at the photo's sharpness. :func:`turned_views` is the same warp for a camera
-turned about the head instead (an approximate new view of the face only: a 2D warp does not move the hair).
+what the change should look like at the photo's sharpness.
 
 Conventions
     * The image-plane twin of the field's warp (``model/warp.py``), a backward map: output pixel q samples the
@@ -35,11 +34,9 @@ crop (0.04 head units at the tracker's camera distance), so inside the face ever
 field's 3D radius (0.1 head units, ~0.04 here) would average a lip's motion with the other lip's."""
 
 
-def warp_grid(before: torch.Tensor, after: torch.Tensor, size: int, radius: float = DEFAULT_RADIUS,
-              coverage: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+def warp_grid(before: torch.Tensor, after: torch.Tensor, size: int, radius: float = DEFAULT_RADIUS) -> torch.Tensor:
     """``grid_sample`` grid (N, size, size, 2) of the backward warp that takes landmarks at ``before`` (L, 2) to
-    ``after`` (N, L, 2), both crop-normalized; with ``coverage`` also (N, 1, size, size) min(Σ_j g_j, 1): 1 on the
-    face, where the warp is the landmarks' motion, fading to 0 where it fades to none."""
+    ``after`` (N, L, 2), both crop-normalized."""
     centres = (torch.arange(size, dtype=torch.float32, device=after.device) + 0.5) / size
     pixels = torch.stack(torch.meshgrid(centres, centres, indexing="xy"), -1).reshape(1, -1, 2)  # (1, P, 2) as (u, v)
     motion = after - before[None]
@@ -47,21 +44,7 @@ def warp_grid(before: torch.Tensor, after: torch.Tensor, size: int, radius: floa
     total = weights.sum(-1, keepdim=True)
     weights = weights / total.clamp_min(1.0)
     source = pixels - torch.bmm(weights, motion)
-    grid = (source * 2 - 1).reshape(len(after), size, size, 2)
-    if not coverage:
-        return grid
-    return grid, total.clamp_max(1.0).reshape(len(after), 1, size, size)
-
-
-def _warp(image: torch.Tensor, mask: torch.Tensor, before: np.ndarray, after: np.ndarray,
-          radius: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    grid, coverage = warp_grid(torch.as_tensor(before, dtype=torch.float32), torch.as_tensor(after, dtype=torch.float32),
-                               image.shape[-1], radius, coverage=True)
-    grid, coverage = grid.to(image.device), coverage.to(image.device)
-    count = len(after)
-    images = F.grid_sample(image.expand(count, -1, -1, -1), grid, mode="bilinear", padding_mode="border", align_corners=False)
-    masks = F.grid_sample(mask.expand(count, -1, -1, -1), grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-    return images, masks, coverage
+    return (source * 2 - 1).reshape(len(after), size, size, 2)
 
 
 def expression_views(image: torch.Tensor, mask: torch.Tensor, landmarks: torch.Tensor, motion: torch.Tensor,
@@ -71,19 +54,12 @@ def expression_views(image: torch.Tensor, mask: torch.Tensor, landmarks: torch.T
     points = landmarks.detach().cpu().double().numpy()
     before = project(points, camera)
     after = project(points[None] + motion.detach().cpu().double().numpy(), camera)
-    return _warp(image, mask, before, after, radius)[:2]
-
-
-def turned_views(image: torch.Tensor, mask: torch.Tensor, landmarks: torch.Tensor, cam_to_world: torch.Tensor,
-                 turned: torch.Tensor, radius: float = DEFAULT_RADIUS) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The photo warped as its landmarks move when the camera turns from ``cam_to_world`` to each of ``turned``
-    (N, 4, 4), its head mask warped alike, and the warp's face coverage (N, 1, H, W) in [0, 1]: an approximate new
-    view of the face only — hair and background do not move with a 2D landmark warp, so only where the coverage is
-    1 is the warped photo a stand-in for the new view."""
-    points = landmarks.detach().cpu().double().numpy()
-    before = project(points, cam_to_world.detach().cpu().double().numpy())
-    after = np.stack([project(points, camera) for camera in turned.detach().cpu().double().numpy()])
-    return _warp(image, mask, before, after, radius)
+    grid = warp_grid(torch.as_tensor(before, dtype=torch.float32), torch.as_tensor(after, dtype=torch.float32),
+                     image.shape[-1], radius).to(image.device)
+    count = len(after)
+    images = F.grid_sample(image.expand(count, -1, -1, -1), grid, mode="bilinear", padding_mode="border", align_corners=False)
+    masks = F.grid_sample(mask.expand(count, -1, -1, -1), grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return images, masks
 
 
 def random_expression_changes(count: int, components: int, scale: float, seed: int = 1) -> torch.Tensor:

@@ -10,8 +10,7 @@ Outputs
 Conventions
     * Points are divided by ``HEAD_RADIUS`` before γ, so the bounding sphere maps to the unit ball.
     * With ``warp_radius`` > 0 the points are first moved by the expression warp (``model/warp.py``): σ then
-      depends on β also through where a point lands, still never on d. With ``expression_in_mlp`` False that
-      is the only way β acts (the MLP's β inputs are zeros).
+      depends on β also through where a point lands, still never on d.
     * z_id first passes through a learned linear layer (``identity_projection`` wide) so any encoder size
       works; then γ(x) ⊕ β ⊕ proj(z_id) feeds a ReLU MLP with a NeRF-style skip. The first and skip layers
       are computed as W_x·γ(x) + W_c·(β ⊕ proj(z_id)) — identical to a linear layer on the concatenation,
@@ -70,8 +69,7 @@ class HeadField(nn.Module):
         self.register_buffer("expression_mask", (torch.arange(config.expression_dim) < config.seen_expression_components).float(),
                              persistent=False)
         self.identity_projection = nn.Linear(config.identity_dim, config.identity_projection)
-        self.warp = (ExpressionWarp(config.expression_dim, config.warp_radius, config.warp_gain)
-                     if config.warp_radius > 0 else None)
+        self.warp = ExpressionWarp(config.expression_dim, config.warp_radius) if config.warp_radius > 0 else None
         layers = []
         for index in range(config.depth):
             if index == 0:
@@ -93,9 +91,7 @@ class HeadField(nn.Module):
         if self.warp is not None:
             points = self.warp(points, expression)
         encoded = positional_encoding(points / HEAD_RADIUS, self.config.pos_freqs)
-        # Without β in the MLP its columns of the code layers see zeros: the same weights shape either way.
-        mlp_expression = expression if self.config.expression_in_mlp else torch.zeros_like(expression)
-        codes = torch.cat([mlp_expression, self.identity_projection(identity)], dim=-1)
+        codes = torch.cat([expression, self.identity_projection(identity)], dim=-1)
         hidden = encoded
         for index, layer in enumerate(self.trunk):
             if index == 0:

@@ -15,11 +15,6 @@ Conventions
       translation in head units, both starting at zero — a small rigid motion of the camera about the head.
     * Rendering is deterministic (bin-midpoint samples). The caller's model is left unchanged: parameters
       are frozen only during the call, and renderer fine-tuning (on by default) works on a copy.
-    * Geometry prior (``FitConfig.geometry_weight`` > 0, with the target's ``landmarks``): the training term of
-      ``model/geometry.py`` on the one image — rays from the corrected camera through the landmark model's shape
-      for the target's tracked codes (head frame), and the field asked to end each visible one there. Image
-      losses alone can move the codes far from where the field was trained; this keeps the fitted face's
-      surface on the tracked one. Landmarks are drawn per step from a fixed-seed generator (reproducible).
     * Renderer fine-tuning sees the fitted view and, by default, the camera rolled about its optical axis (±10°)
       paired with the photo turned to match — exact new views of the one image (``model/augment.py``). Tuned on one
       feature map, the copy memorises that pixel layout; the driven frames' feature maps are never that one.
@@ -27,15 +22,11 @@ Conventions
       photo warped as the landmark model moves the target's landmarks for a random δβ, paired with the field's
       render of the fitted β + δβ at the fitted camera (``model/expression_views.py``): what a change should look
       like at the photo's sharpness, which no real view of a single image can show.
-    * With ``finetune_turn_degrees`` > 0 it also sees four turned cameras (yaw and pitch, each way), their target
-      the photo warped as the landmarks move in the image on the face and the network's own render off it (a 2D
-      warp does not move the hair as a turned head would).
 """
 
 from __future__ import annotations
 
 import copy
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -44,8 +35,7 @@ from torch.nn import functional as F
 
 from model.augment import roll_cameras, roll_images
 from model.camera import Camera
-from model.expression_views import DEFAULT_RADIUS, expression_views, landmark_motion, random_expression_changes, turned_views
-from model.geometry import geometry_loss
+from model.expression_views import DEFAULT_RADIUS, expression_views, landmark_motion, random_expression_changes
 from model.head_model import HeadModel
 from model.losses import HeadLoss
 from model.metrics import masked_l1, psnr, ssim
@@ -88,18 +78,9 @@ class FitConfig:
     finetune_expression_scale: float = 1.0
     """Standard deviation (σ units) of those δβ, per component the field sees."""
     finetune_warp_radius: float = DEFAULT_RADIUS
-    """Width (crop-normalized) of the photo warp of the expression and the turned pseudo-views."""
-    finetune_turn_degrees: float = 0.0
-    """Renderer fine-tuning also on four pseudo-views of the camera turned about the head by this many degrees (yaw
-    and pitch, each way): the photo warped as the target's landmarks move in the image, the loss on the face only
-    (``model/expression_views.turned_views``; needs the target's landmarks); 0 = none."""
+    """Width (crop-normalized) of the photo warp of the expression pseudo-views."""
     chunk_rays: int = 4096
     """Rays per field evaluation chunk."""
-    geometry_weight: float = 0.0
-    """Weight of the geometry prior in the fit (needs the target's landmarks; 0 = off). Off by default: on held-out
-    clips it kept the fitted surface on the target's face but left the driven frames unchanged (README)."""
-    geometry_landmarks: int = 64
-    """Landmarks drawn per step for the geometry prior."""
 
     @property
     def total_iterations(self) -> int:
@@ -110,11 +91,6 @@ class FitConfig:
     def uses_expression_views(self) -> bool:
         """Fine-tuning sees expression pseudo-views (needs the target's landmarks and the expression basis)."""
         return self.finetune_renderer and self.finetune_expression_views > 0
-
-    @property
-    def uses_turned_views(self) -> bool:
-        """Fine-tuning sees turned pseudo-views (needs the target's landmarks)."""
-        return self.finetune_renderer and self.finetune_turn_degrees > 0
 
 
 @dataclass
@@ -174,18 +150,12 @@ def corrected_camera(cam_to_world: torch.Tensor, omega: torch.Tensor, translatio
 
 
 def fit_codes(model: HeadModel, image: torch.Tensor, mask: torch.Tensor, cam_to_world: torch.Tensor, expression: torch.Tensor, identity: torch.Tensor, config: FitConfig, progress: Callable[[FitProgress], None] | None = None,
-              landmarks: torch.Tensor | None = None, triangles: torch.Tensor | None = None,
-              expression_basis: torch.Tensor | None = None) -> FitResult:
-    """Fit identity, expression and camera correction to ``image``; see the module docstring. ``landmarks`` (L, 3)
-    and the mesh's ``triangles`` (T, 3) are the target's tracked face for the geometry prior (used only when
-    ``config.geometry_weight`` > 0, and then required); ``landmarks`` and the landmark model's
-    ``expression_basis`` (E, L, 3) for the expression pseudo-views (``config.finetune_expression_views``)."""
-    if config.geometry_weight > 0 and (landmarks is None or triangles is None):
-        raise ValueError("FitConfig.geometry_weight > 0 needs the target's landmarks and the mesh's triangles")
+              landmarks: torch.Tensor | None = None, expression_basis: torch.Tensor | None = None) -> FitResult:
+    """Fit identity, expression and camera correction to ``image``; see the module docstring. ``landmarks`` (L, 3),
+    the target's tracked face (head frame), and the landmark model's ``expression_basis`` (E, L, 3) are for the
+    expression pseudo-views (``config.finetune_expression_views``; then required)."""
     if config.uses_expression_views and (landmarks is None or expression_basis is None):
         raise ValueError("FitConfig.finetune_expression_views > 0 needs the target's landmarks and the expression basis")
-    if config.uses_turned_views and landmarks is None:
-        raise ValueError("FitConfig.finetune_turn_degrees > 0 needs the target's landmarks")
     device = next(model.parameters()).device
     size = model.config.renderer.output_size
     image = F.interpolate(image[None].float().to(device), size=(size, size), mode="area") if image.shape[-1] != size else image[None].float().to(device)
@@ -206,11 +176,6 @@ def fit_codes(model: HeadModel, image: torch.Tensor, mask: torch.Tensor, cam_to_
         groups.append({"params": [omega, translation], "lr": config.camera_lr})
     optimizer = torch.optim.Adam(groups)
     history: list[float] = []
-    use_geometry = config.geometry_weight > 0
-    if use_geometry:
-        points = landmarks.float().to(device)[None]
-        triangles = torch.as_tensor(triangles, dtype=torch.long, device=device)
-        draws = torch.Generator(device="cpu").manual_seed(0)
 
     def render(renderer_model: HeadModel) -> tuple[torch.Tensor, torch.Tensor]:
         camera = Camera(corrected_camera(base_camera, omega, translation)[None])
@@ -224,10 +189,6 @@ def fit_codes(model: HeadModel, image: torch.Tensor, mask: torch.Tensor, cam_to_
         for iteration in range(1, config.iterations + 1):
             rendered, opacity = render(model)
             loss = loss_fn(rendered, image, mask, opacity).total
-            if use_geometry:
-                picks = torch.randint(0, points.shape[1], (1, config.geometry_landmarks), generator=draws).to(device)
-                camera = Camera(corrected_camera(base_camera, omega, translation)[None])
-                loss = loss + config.geometry_weight * geometry_loss(model, points, camera, expression_code, identity_code, triangles, picks)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -262,23 +223,9 @@ def fit_codes(model: HeadModel, image: torch.Tensor, mask: torch.Tensor, cam_to_
                     tune_camera = torch.cat([tune_camera, fitted_camera[None].expand(len(changes), -1, -1)])
                     tune_image, tune_mask = torch.cat([tune_image, warped]), torch.cat([tune_mask, warped_mask])
                     tune_expression = torch.cat([tune_expression, changed])
-                if config.uses_turned_views:
-                    turn = math.radians(config.finetune_turn_degrees)
-                    axes = torch.tensor([[0.0, turn, 0.0], [0.0, -turn, 0.0], [turn, 0.0, 0.0], [-turn, 0.0, 0.0]], device=device)
-                    turned = torch.stack([corrected_camera(fitted_camera, axis, torch.zeros(3, device=device)) for axis in axes])
-                    warped, warped_mask, coverage = turned_views(image, mask, landmarks, fitted_camera, turned,
-                                                                 config.finetune_warp_radius)
-                    tune_camera = torch.cat([tune_camera, turned])
-                    tune_image, tune_mask = torch.cat([tune_image, warped]), torch.cat([tune_mask, warped_mask])
-                    tune_expression = torch.cat([tune_expression, expression_code.expand(len(turned), -1)])
                 views = len(tune_camera)
                 fixed = final_model(Camera(tune_camera), tune_expression, identity_code.expand(views, -1),
                                     None, config.chunk_rays)
-                if config.uses_turned_views:
-                    # Off the face the warped photo is no view of the turned camera: there the target is the
-                    # network's own render of it, so the copy keeps what the network draws.
-                    own = fixed.image[-len(turned):]
-                    tune_image = torch.cat([tune_image[:-len(turned)], coverage * warped + (1 - coverage) * own])
             for iteration in range(1, config.finetune_iterations + 1):
                 rendered = final_model.renderer(fixed.feature_map)  # every view each step (one view in turn: worse)
                 loss = loss_fn(rendered, tune_image, tune_mask, fixed.opacity).total

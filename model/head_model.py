@@ -8,8 +8,6 @@ Sampling: stratified coarse samples (jittered only when a generator is given) ar
 with ``importance`` the coarse weights (detached) place the fine samples, which the same field evaluates;
 the two sets are merged in t order and composited together (one network, as in mip-NeRF).
 Rays are processed in chunks of ``chunk_rays`` per batch item to bound memory.
-``render_rgb_volume`` is the plain-NeRF baseline (RGB volume-rendered at m² with the same field and samples
-through a tiny linear features → RGB head) used by the benchmark.
 """
 
 from __future__ import annotations
@@ -47,7 +45,6 @@ class HeadModel(nn.Module):
         self.config = config
         self.field = HeadField(config.field)
         self.renderer = NeuralRenderer(config.renderer, config.field.feature_dim)
-        self.rgb_head = nn.Linear(config.field.feature_dim, 3)
 
     def _ray_samples(self, rays: Rays, expression: torch.Tensor, identity: torch.Tensor, generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Merged sample distances t (B, R, S), their compositing weights (B, R, S) and features (B, R, S, C)."""
@@ -98,8 +95,3 @@ class HeadModel(nn.Module):
         """Render B images; ``generator`` jitters the samples (training), ``None`` renders deterministically."""
         feature_map, opacity = self._render_map(camera, self.config.renderer.feature_size, expression, identity, generator, chunk_rays)
         return RenderOutput(image=self.renderer(feature_map), feature_map=feature_map, opacity=opacity)
-
-    def render_rgb_volume(self, camera: Camera, expression: torch.Tensor, identity: torch.Tensor, chunk_rays: int = 4096) -> torch.Tensor:
-        """Plain-NeRF baseline: (B, 3, m, m) RGB volume-rendered at the output size with the same field and samples."""
-        feature_map, _ = self._render_map(camera, self.config.renderer.output_size, expression, identity, None, chunk_rays)
-        return torch.sigmoid(self.rgb_head(feature_map.permute(0, 2, 3, 1))).permute(0, 3, 1, 2)

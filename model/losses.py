@@ -14,15 +14,6 @@ Conventions
       net (random conv features are known to carry much of a perceptual loss's signal; no weights needed);
       ``"laplacian"`` — L1 between 5-level Laplacian pyramids; ``"none"``.
     * The opacity term is L1 between the opacity and the head mask area-downsampled to the feature size.
-    * The expression term (training only, when a critic is given): mean |C(render) − C(target)| of the
-      expression critic's readings (``model/expression_critic.py``), weighted by ``expression_weight``.
-    * The region term (training only, when a region map (B, 1, H, W) is given): the L1 and perceptual terms
-      again on ``render · regions`` vs ``target · regions`` (mouth, eyes + brows), L1 averaged over the
-      region's pixels and the perceptual distance divided by the region's mean coverage, so that the term
-      does not shrink with the region's size; weighted by ``region_weight``.
-    * The motion term (training only, ``pairs=True``: the batch's first half and second half are pairs of frames
-      of one clip): L1 between the render's change (first − second) and the masked photo's change, averaged
-      over the pixels inside either frame's head mask; weighted by ``motion_weight``.
 """
 
 from __future__ import annotations
@@ -51,9 +42,6 @@ class LossTerms:
     l1: torch.Tensor
     perceptual: torch.Tensor
     opacity: torch.Tensor
-    expression: torch.Tensor | None = None
-    region: torch.Tensor | None = None
-    motion: torch.Tensor | None = None
 
 
 class Vgg16Perceptual(nn.Module):
@@ -151,10 +139,9 @@ class RandomConvPerceptual(nn.Module):
 class HeadLoss(nn.Module):
     """The configured loss; build once (loads VGG16 weights for ``"vgg16"``) and move to the device."""
 
-    def __init__(self, config: LossConfig, critic: nn.Module | None = None) -> None:
+    def __init__(self, config: LossConfig) -> None:
         super().__init__()
         self.config = config
-        self.critic = critic if config.expression_weight > 0 else None
         self.perceptual: nn.Module | None
         if config.perceptual == "vgg16":
             self.perceptual = Vgg16Perceptual(config.vgg_path)
@@ -165,8 +152,7 @@ class HeadLoss(nn.Module):
         else:
             self.perceptual = None
 
-    def forward(self, render: torch.Tensor, image: torch.Tensor, mask: torch.Tensor, opacity: torch.Tensor | None = None,
-                regions: torch.Tensor | None = None, pairs: bool = False) -> LossTerms:
+    def forward(self, render: torch.Tensor, image: torch.Tensor, mask: torch.Tensor, opacity: torch.Tensor | None = None) -> LossTerms:
         config = self.config
         target = image * mask
         pixel_weight = mask + config.background_weight * (1.0 - mask)
@@ -178,37 +164,4 @@ class HeadLoss(nn.Module):
         else:
             opacity_term = render.new_zeros(())
         total = config.l1_weight * l1 + config.perceptual_weight * perceptual + config.opacity_weight * opacity_term
-        expression = None
-        if self.critic is not None:
-            with torch.no_grad():
-                wanted = self.critic(target)
-            expression = (self.critic(render) - wanted).abs().mean()
-            total = total + config.expression_weight * expression
-            expression = expression.detach()
-        region = None
-        if regions is not None and config.region_weight > 0:
-            regions = regions * mask  # never weight background
-            region_l1 = (regions * (render - target).abs()).sum() / (3.0 * regions.sum()).clamp(min=1e-8)
-            region = config.l1_weight * region_l1
-            if self.perceptual is not None:
-                coverage = regions.mean().clamp(min=1e-3)
-                region = region + config.perceptual_weight * self.perceptual(render * regions, target * regions) / coverage
-            total = total + config.region_weight * region
-            region = region.detach()
-        motion = None
-        if pairs and config.motion_weight > 0:
-            motion = motion_l1(render, target, mask)
-            total = total + config.motion_weight * motion
-            motion = motion.detach()
-        return LossTerms(total=total, l1=l1.detach(), perceptual=perceptual.detach(), opacity=opacity_term.detach(), expression=expression,
-                         region=region, motion=motion)
-
-
-def motion_l1(render: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Frame pairs (first half of the batch, second half) → mean |Δrender − Δtarget| inside either head mask."""
-    half = render.shape[0] // 2
-    if half == 0 or render.shape[0] != 2 * half:
-        raise ValueError(f"the motion term needs an even batch of frame pairs, got {render.shape[0]} images")
-    change = (render[:half] - render[half:]) - (target[:half] - target[half:])
-    weight = torch.maximum(mask[:half], mask[half:])
-    return (weight * change.abs()).sum() / (3.0 * weight.sum()).clamp(min=1e-8)
+        return LossTerms(total=total, l1=l1.detach(), perceptual=perceptual.detach(), opacity=opacity_term.detach())

@@ -28,22 +28,20 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import distributed as dist
 
-from model.augment import random_roll_angles, roll_batch
 from model.camera import Camera
-from model.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
+from model.checkpoint import load_checkpoint, save_checkpoint
 from model.config import ModelConfig
 from model.data import FrameDataset
 from model.head_model import HeadModel
 from model.image_io import write_png
 from model.geometry import FaceMesh, geometry_loss
-from model.expression_critic import CriticTrainConfig, ExpressionCritic, load_critic, save_critic, train_critic
 from model.losses import HeadLoss
 from reenact.errors import CheckpointError, InputError
 
@@ -84,18 +82,6 @@ class TrainConfig:
     """What β is measured from (``model/data.py``: "none" or "clip_mean"); stored in the checkpoint."""
     init_from: str | None = None
     """Start a new run from this checkpoint's weights (same architecture; fresh optimizer and schedule)."""
-    clip_balance: float = 0.0
-    """Frame sampling weight ∝ clip_length^(−clip_balance): 0 = uniform over frames, 1 = uniform over clips.
-    Between them, one-frame clips (portraits) are drawn often enough to matter without drowning the videos."""
-    identity_noise: float = 0.0
-    """Std of Gaussian noise added to each sample's z_id (per component). With a few dozen people the field
-    only sees isolated identity codes; jitter makes it answer β and pose alike in their neighbourhood, where a
-    fitted code for a new person lands."""
-    roll_augment: float = 0.0
-    """Roll each training frame's camera about its optical axis by a uniform random angle within ± this many
-    degrees and turn its photo to match (``model/augment.py``: an exact new view); 0 = off."""
-    critic: CriticTrainConfig = CriticTrainConfig()
-    """How the expression critic is trained, when ``LossConfig.expression_weight`` > 0."""
 
 
 @dataclass
@@ -111,12 +97,6 @@ class TrainProgress:
     seconds_per_step: float
     preview_path: str | None = None
     checkpoint_path: str | None = None
-    expression: float | None = None
-    """The expression-critic term (None when it is off)."""
-    region: float | None = None
-    """The expression-region term (None when it is off)."""
-    motion: float | None = None
-    """The frame-pair motion term (None when it is off)."""
     geometry: float | None = None
     """The geometry prior's mean landmark depth error in head units (None when it is off)."""
 
@@ -137,15 +117,6 @@ class TrainResult:
     """Wall time of this call."""
 
 
-def frame_weights(clip_index: torch.Tensor, clip_balance: float) -> torch.Tensor | None:
-    """Sampling weight of each frame, clip_length^(−clip_balance) (a clip of n frames weighs n^(1−b) in all);
-    None for 0, which keeps the uniform ``randint`` draw of earlier runs bit for bit."""
-    if clip_balance == 0:
-        return None
-    clip_length = torch.bincount(clip_index).double()
-    return clip_length[clip_index] ** -clip_balance
-
-
 def _extra(cfg: TrainConfig, dataset_dir: str | os.PathLike) -> dict[str, str | int | float]:
     """What a checkpoint records about its data; ``identity_source`` tells users which tracker output is z_id."""
     source = "embedding" if cfg.identity_key == "identity" else cfg.identity_key
@@ -153,23 +124,7 @@ def _extra(cfg: TrainConfig, dataset_dir: str | os.PathLike) -> dict[str, str | 
              "expression_reference": cfg.expression_reference}
     if cfg.init_from:
         extra["init_from"] = str(cfg.init_from)
-    if cfg.clip_balance:
-        extra["clip_balance"] = float(cfg.clip_balance)
-    if cfg.identity_noise:
-        extra["identity_noise"] = float(cfg.identity_noise)
-    if cfg.roll_augment:
-        extra["roll_augment"] = float(cfg.roll_augment)
     return extra
-
-
-def partner_frames(clip_index: torch.Tensor, anchors: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """For each anchor frame, a frame drawn uniformly from the same clip (``clip_index`` is contiguous per clip,
-    as ``FrameDataset`` builds it); a one-frame clip (a portrait) pairs with itself."""
-    length = torch.bincount(clip_index)
-    start = torch.cumsum(length, 0) - length
-    clips = clip_index[anchors]
-    offset = (torch.rand(len(anchors), generator=generator, dtype=torch.float64) * length[clips]).long()
-    return start[clips] + torch.minimum(offset, length[clips] - 1)
 
 
 def _step_generator(seed: int, step: int, salt: int, device: torch.device) -> torch.Generator:
@@ -181,29 +136,27 @@ def _step_generator(seed: int, step: int, salt: int, device: torch.device) -> to
 def _architecture(config: dict, weights_only: bool = False) -> dict:
     """A stored model config without its loss settings: what must match to resume a run. ``weights_only``
     also drops what the trained weights do not depend on (``field.expression_components``,
-    ``field.warp_radius``, ``field.expression_in_mlp``: the warp adds fixed buffers only, and its gain starts at 1
-    when the checkpoint has none): what must match to start a new run from a checkpoint's weights."""
+    ``field.warp_radius``: the warp adds fixed buffers only): what must match to start a new run from a
+    checkpoint's weights."""
     kept = {k: v for k, v in config.items() if k != "loss"}
     if weights_only:
         kept["field"] = {k: v for k, v in kept["field"].items() if k not in _WEIGHTLESS_FIELD_KEYS}
     return kept
 
 
-_WEIGHTLESS_FIELD_KEYS = ("expression_components", "warp_radius", "warp_gain", "expression_in_mlp")
+_WEIGHTLESS_FIELD_KEYS = ("expression_components", "warp_radius")
 """Field settings a run may change when it starts from another checkpoint's weights (``--init``)."""
 _WARP_BUFFERS = ("field.warp.anchors", "field.warp.basis")
-_WARP_GAIN = "field.warp.gain"
 
 
 def _with_config(model: HeadModel, config: ModelConfig) -> HeadModel:
     """A copy of ``model`` carrying ``config`` (same trained weights; other loss settings, or the expression
-    warp switched on — its buffers are then left unset for :func:`_train` to fill, a new gain starts at 1 — or
-    off)."""
+    warp switched on — its buffers are then left unset for :func:`_train` to fill — or off)."""
     rebuilt = HeadModel(config).to(next(model.parameters()).device)
     wanted = rebuilt.state_dict().keys()
-    state = {k: v for k, v in model.state_dict().items() if k in wanted or k not in (*_WARP_BUFFERS, _WARP_GAIN)}
+    state = {k: v for k, v in model.state_dict().items() if k in wanted or k not in _WARP_BUFFERS}
     missing, unexpected = rebuilt.load_state_dict(state, strict=False)
-    if unexpected or set(missing) - {*_WARP_BUFFERS, _WARP_GAIN}:
+    if unexpected or set(missing) - set(_WARP_BUFFERS):
         raise CheckpointError(f"weights do not fit the model config (missing {missing}, unexpected {unexpected})")
     return rebuilt
 
@@ -253,27 +206,6 @@ def train(model_config: ModelConfig, train_config: TrainConfig, dataset_dir: str
             dist.destroy_process_group()
 
 
-CRITIC_FILE = "expression_critic.pt"
-"""The run folder's expression critic (trained once at the start of a run that uses it; reused on resume)."""
-
-
-def _expression_critic(model_config: ModelConfig, cfg: TrainConfig, dataset: FrameDataset, rank: int) -> ExpressionCritic | None:
-    """The critic of ``LossConfig.expression_weight`` > 0: read from the run folder or trained on ``dataset``
-    (with the critic's own fixed seed, not the run's: it is a measuring instrument, and every DDP rank trains
-    the same one; rank 0 saves it). None when the term is off."""
-    if model_config.loss.expression_weight <= 0:
-        return None
-    path = Path(cfg.out_dir) / CRITIC_FILE
-    if path.is_file():
-        return load_critic(path)
-    components = model_config.field.expression_components or dataset.expression_dim
-    critic, _ = train_critic(dataset.images, dataset.masks, dataset.tracked_expression, components, cfg.critic)
-    if rank == 0:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        save_critic(path, critic)
-    return critic
-
-
 def _train(model_config: ModelConfig, cfg: TrainConfig, dataset_dir: str | os.PathLike, resume: bool, progress: Callable[[TrainProgress], None] | None, device: torch.device, rank: int, world_size: int, started: float,
            landmark_shape: tuple[np.ndarray, np.ndarray] | None, face_mesh: FaceMesh | None) -> TrainResult:
     out_dir = Path(cfg.out_dir)
@@ -290,20 +222,13 @@ def _train(model_config: ModelConfig, cfg: TrainConfig, dataset_dir: str | os.Pa
             f"(expression {model_config.field.expression_dim}, identity {model_config.field.identity_dim})"
         )
 
-    if model_config.loss.motion_weight > 0 and cfg.batch_size % 2:
-        raise InputError(f"the motion term trains on frame pairs: the batch size must be even, got {cfg.batch_size}")
-    if model_config.loss.region_weight > 0 and dataset.regions is None:
-        raise InputError(f"region_weight > 0 needs expression-region maps in every clip of {dataset_dir} "
-                         "(reenact train adds them to a cache; reenact.dataset.add_regions)")
-
     start_step = 0
     optimizer_state = None
     if resume and checkpoint_path.is_file():
-        stored = read_checkpoint(checkpoint_path)
-        # Through from_dict, so a checkpoint written before a key existed compares with that key's default.
-        if _architecture(ModelConfig.from_dict(stored["config"]).to_dict()) != _architecture(model_config.to_dict()):
-            raise CheckpointError(f"{checkpoint_path} was trained with another model config; use a new out_dir or resume=False")
         model, meta = load_checkpoint(checkpoint_path, device)
+        # The loaded config went through from_dict: a key added later compares with its default.
+        if _architecture(model.config.to_dict()) != _architecture(model_config.to_dict()):
+            raise CheckpointError(f"{checkpoint_path} was trained with another model config; use a new out_dir or resume=False")
         if model.config != model_config:  # only the loss settings differ: continue with the new ones
             model = _with_config(model, model_config)
         start_step, optimizer_state = meta.step, meta.optimizer_state
@@ -323,21 +248,17 @@ def _train(model_config: ModelConfig, cfg: TrainConfig, dataset_dir: str | os.Pa
             raise CheckpointError("field.warp_radius > 0 needs the landmark model's mean and expression basis (landmark_shape)")
         warp.set_shape(*landmark_shape)
     model.train()
-    model.rgb_head.requires_grad_(False)  # only the plain-NeRF benchmark baseline uses it
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(params, lr=cfg.lr)
     if optimizer_state is not None:
         optimizer.load_state_dict(optimizer_state)
-    loss_fn = HeadLoss(model_config.loss, _expression_critic(model_config, cfg, dataset, rank)).to(device)
+    loss_fn = HeadLoss(model_config.loss).to(device)
     use_amp = cfg.amp and device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     network: torch.nn.Module = model
     if world_size > 1:
         network = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
-    sample_weights = frame_weights(dataset.clip_index, cfg.clip_balance)
-    pairs = model_config.loss.motion_weight > 0
-    draw = cfg.batch_size // 2 if pairs else cfg.batch_size  # per rank; with pairs, the rest are partners
     preview_indices = dataset.spread(4)
     history: list[float] = []
     step = start_step
@@ -348,24 +269,12 @@ def _train(model_config: ModelConfig, cfg: TrainConfig, dataset_dir: str | os.Pa
             group["lr"] = lr
         index_gen = _step_generator(cfg.seed, step, 0, torch.device("cpu"))
         mine = slice(rank * cfg.batch_size, (rank + 1) * cfg.batch_size)
-        if sample_weights is None:
-            global_batch = torch.randint(0, len(dataset), (draw * world_size,), generator=index_gen)
-        else:
-            global_batch = torch.multinomial(sample_weights, draw * world_size, replacement=True, generator=index_gen)
-        if pairs:  # each rank's slice: its anchors, then their partners (the loss pairs the halves)
-            partners = partner_frames(dataset.clip_index, global_batch, index_gen)
-            global_batch = torch.stack([global_batch.view(world_size, draw), partners.view(world_size, draw)], 1).reshape(-1)
+        global_batch = torch.randint(0, len(dataset), (cfg.batch_size * world_size,), generator=index_gen)
         batch = dataset.batch(global_batch[mine], device)
-        if cfg.identity_noise > 0:
-            noise = torch.randn((cfg.batch_size * world_size, dataset.identity_dim), generator=index_gen)[mine]
-            batch = replace(batch, identity=batch.identity + cfg.identity_noise * noise.to(device))
-        if cfg.roll_augment > 0:  # drawn for the global batch, like the identity noise, so ranks differ
-            angles = random_roll_angles(cfg.batch_size * world_size, cfg.roll_augment, index_gen)[mine]
-            batch = roll_batch(batch, angles)
         jitter = _step_generator(cfg.seed, step, 1 + rank, device)
         with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=use_amp):
             output = network(Camera(batch.cam_to_world), batch.expression, batch.identity, jitter, cfg.chunk_rays)
-            terms = loss_fn(output.image.float(), batch.image, batch.mask, output.opacity.float(), batch.regions, pairs)
+            terms = loss_fn(output.image.float(), batch.image, batch.mask, output.opacity.float())
             total = terms.total
             geometry_term = None
             if geometry:  # landmarks drawn for the global batch and sliced, like the other per-frame draws
@@ -397,9 +306,6 @@ def _train(model_config: ModelConfig, cfg: TrainConfig, dataset_dir: str | os.Pa
         now = time.perf_counter()
         if progress is not None:
             progress(TrainProgress(step, cfg.steps, total_value, float(terms.l1), float(terms.perceptual), float(terms.opacity), now - last_time, preview_path, saved_path,
-                                  None if terms.expression is None else float(terms.expression),
-                                  None if terms.region is None else float(terms.region),
-                                  None if terms.motion is None else float(terms.motion),
                                   None if geometry_term is None else float(geometry_term.detach())))
         last_time = now
         if out_of_time:

@@ -16,7 +16,6 @@ Conventions
     * Anchors are the mean face's landmarks; ``basis[k]`` is the motion of each landmark per unit of β_k
       (head units), both set once from the landmark model by training (:meth:`set_shape`) and stored in the
       checkpoint's state dict, so a checkpoint renders without ``tracking/``.
-    * With a learned gain (``FieldConfig.warp_gain``) the motion of β_k is scaled by gain_k.
     * D(x) = Σ_j g_j(x) m_j / max(Σ_j g_j(x), 1), with m_j the motion of landmark j and g_j a Gaussian of
       width ``radius`` around the *moved* landmark: near the face D is the average motion of the nearby
       landmarks; farther than ~2 radii from every landmark (hair, the back of the head) it fades to zero.
@@ -37,13 +36,11 @@ NUM_LANDMARKS = 468
 class ExpressionWarp(nn.Module):
     """x ↦ x − D(x, β); see the module docstring."""
 
-    def __init__(self, expression_dim: int, radius: float, learn_gain: bool = False) -> None:
+    def __init__(self, expression_dim: int, radius: float) -> None:
         super().__init__()
         if radius <= 0:
             raise ValueError(f"warp radius must be > 0, got {radius}")
         self.radius = float(radius)
-        # One learned scale per β component on the landmark motion (FieldConfig.warp_gain), starting at 1.
-        self.gain = nn.Parameter(torch.ones(expression_dim)) if learn_gain else None
         self.register_buffer("anchors", torch.zeros(NUM_LANDMARKS, 3))
         self.register_buffer("basis", torch.zeros(expression_dim, NUM_LANDMARKS, 3))
 
@@ -75,8 +72,7 @@ class ExpressionWarp(nn.Module):
         as the basis says, with the neighbourhoods held where they are; measured on a 100-iteration fit of
         ``liveportrait/d6``: the same PSNR to 0.001 dB as the full gradient, 20% faster."""
         with torch.autocast(points.device.type, enabled=False):
-            scaled = expression.float() if self.gain is None else expression.float() * self.gain.float()
-            motion = torch.einsum("be,ejc->bjc", scaled, self.basis.float())  # (B, J, 3)
+            motion = torch.einsum("be,ejc->bjc", expression.float(), self.basis.float())  # (B, J, 3)
             with torch.no_grad():
                 flat = points.detach().float()
                 moved = self.anchors.float().unsqueeze(0) + motion

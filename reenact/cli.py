@@ -18,7 +18,7 @@ import click
 
 from reenact import __version__
 from reenact.console import Reporter
-from reenact.defaults import CALIBRATE_EXPRESSION, DRIVE_SMOOTH
+from reenact.defaults import DRIVE_SMOOTH
 from reenact.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, ReenactError
 
 DEVICE_CHOICE = click.Choice(["auto", "cpu", "cuda"])
@@ -52,7 +52,6 @@ def target_fit_options(func: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed((
         click.option("--finetune-roll", type=click.FloatRange(min=0.0, max=45.0), default=None, help="Largest camera roll (degrees) of the extra views that renderer fine-tuning also learns the target from: the photo turned to match, an exact new view (0 = the fitted view only; default: the fit's default)."),
         click.option("--finetune-expressions", type=click.IntRange(min=0, max=64), default=None, help="Pseudo-views of the target making other expressions that renderer fine-tuning also learns from: the photo warped as the landmark model moves its face (0 = none; default: the fit's default)."),
-        click.option("--calibrate-expression/--no-calibrate-expression", default=CALIBRATE_EXPRESSION, show_default=True, help="Experimental: after the fit, measure how the tracker reads each commanded expression change back in the target's renders and drive through the inverse of that map (stored in the codes file; off by default: it did not help on held-out people, see the README)."),
     )):
         func = option(func)
     return func
@@ -181,17 +180,9 @@ def render(reporter: Reporter, device: str, **options: Any) -> None:
 @click.option("--identity-source", type=click.Choice(["embedding", "identity_shape"]), default="embedding", show_default=True, help="z_id from the recognition embedding (paper) or the landmark identity shape (the paper's Table 1 ablation).")
 @click.option("--expression-reference", type=click.Choice(["clip_mean", "none"]), default="clip_mean", show_default=True, help="Measure β from each clip's mean code (clip_mean) or use the tracker's code as it is.")
 @click.option("--init", type=click.Path(path_type=Path, dir_okay=False), default=None, help="Start from this checkpoint's weights (same preset; fresh optimizer and schedule).")
-@click.option("--clip-balance", type=click.FloatRange(min=0.0, max=1.0), default=0.0, show_default=True, help="Sample frames ∝ clip_length^-B: 0 uniform over frames, 1 uniform over clips (portraits are one-frame clips).")
-@click.option("--identity-noise", type=click.FloatRange(min=0.0), default=0.0, show_default=True, help="Std of Gaussian noise on z_id per training sample (identity-code augmentation).")
-@click.option("--roll-augment", type=click.FloatRange(min=0.0, max=45.0), default=0.0, show_default=True, help="Roll each training frame's camera by a random angle within ±DEG about its optical axis and turn the photo to match (an exact new view; 0 = off).")
 @click.option("--expression-components", type=click.IntRange(min=0), default=10, show_default=True, help="Leading expression components the model sees (0 = all); the rest are zeroed at the field's input (the trailing ones are mostly tracking jitter).")
-@click.option("--expression-weight", type=click.FloatRange(min=0.0), default=0.0, show_default=True, help="Weight of the expression-critic loss (a small CNN trained first on the same frames reads the expression off render and photo; 0 = off).")
-@click.option("--region-weight", type=click.FloatRange(min=0.0), default=0.0, show_default=True, help="Weight of the image loss repeated inside the mouth and eye regions (from the tracked landmarks; added to the cache if missing; 0 = off).")
-@click.option("--motion-weight", type=click.FloatRange(min=0.0), default=0.0, show_default=True, help="Weight of the frame-pair motion loss (batches become pairs of frames of one clip; L1 between the render's and the photo's change; 0 = off).")
 @click.option("--geometry-weight", type=click.FloatRange(min=0.0), default=0.0, show_default=True, help="Weight of the geometry prior: the field's surface along rays through the visible tracked face landmarks is pulled to the landmarks (L1, head units; 0 = off).")
 @click.option("--warp-radius", type=click.FloatRange(min=0.0), default=0.0, show_default=True, help="Expression warp: β moves the field's sample points as the landmark model moves the face, Gaussian-averaged over landmarks this far (head units, ~0.06-0.1); 0 = off.")
-@click.option("--warp-gain/--no-warp-gain", default=False, show_default=True, help="Learn one gain per β component on the warp's landmark motion (needs --warp-radius).")
-@click.option("--expression-in-mlp/--no-expression-in-mlp", default=True, show_default=True, help="β also enters the field's MLP (the paper); --no-expression-in-mlp: β acts only through the warp (needs --warp-radius).")
 @click.option("--resume/--no-resume", default=True, show_default=True)
 @click.option("--time-limit", type=click.FloatRange(min=0.0), default=None, help="Stop (with a checkpoint) after this many minutes.")
 @common_options
@@ -212,11 +203,9 @@ def train(reporter: Reporter, device: str, **options: Any) -> None:
 @click.option("--ablation", "ablation_checkpoint", type=_path(dir_okay=False), default=None, help="Checkpoint of the landmark-identity ablation to compare in the same run.")
 @click.option("--max-frames", type=click.IntRange(min=2), default=60, show_default=True, help="Frames per clip evaluated.")
 @click.option("--fit-iterations", type=click.IntRange(min=0), default=300, show_default=True)
-@click.option("--fit-geometry-weight", type=click.FloatRange(min=0.0), default=None, help="Weight of the geometry prior in the fits (the target's tracked landmarks; default: the fit's default).")
 @click.option("--fit-finetune-renderer/--no-fit-finetune-renderer", default=None, help="Each fit also fine-tunes the neural renderer on its image, as reenact drive and fit do (default: the fit's default, on).")
 @click.option("--fit-finetune-roll", type=click.FloatRange(min=0.0, max=45.0), default=None, help="Largest camera roll (degrees) of the fits' extra fine-tuning views, as drive/fit --finetune-roll (default: the fit's default).")
 @click.option("--fit-finetune-expressions", type=click.IntRange(min=0, max=64), default=None, help="Expression pseudo-views of the fits' fine-tuning, as drive/fit --finetune-expressions (default: the fit's default).")
-@click.option("--calibrate-expression/--no-calibrate-expression", default=CALIBRATE_EXPRESSION, show_default=True, help="Drive each fit through its expression map, as drive --calibrate-expression (adds the 'uncalibrated' row: the same fit without it).")
 @click.option("--smooth", type=click.FloatRange(min=0.0), default=None, help="Smoothing strength of the 'smoothed' row, the model driven as reenact drive drives it (default: drive's; 0 = no such row).")
 @common_options
 def eval_(reporter: Reporter, device: str, **options: Any) -> None:

@@ -3,9 +3,10 @@
 One fitted face: identity code z_id (D,), expression code β (E,), camera ``cam_to_world`` (4, 4) in the
 head frame of ``model/camera.py``, the aligned crop box in the source image (x0, y0, x1, y1), the fit's
 quality, and which checkpoint it was fitted for (codes only mean something to that model). Optional
-fine-tuned neural-renderer weights (``fit --finetune-renderer``) travel in the same file as flat arrays, and so does
-the target's expression map (``reenact/calibration.py``; empty when the fit did not calibrate).
-Plain ``.npz`` loaded with ``allow_pickle=False``: a codes file cannot run code.
+fine-tuned neural-renderer weights (``fit --finetune-renderer``) travel in the same file as flat arrays.
+Plain ``.npz`` loaded with ``allow_pickle=False``: a codes file cannot run code. Files written up to commit 902c83e
+hold an ``expression_map`` array (the removed expression calibration): empty, it is ignored; a file that holds a
+map was fitted with ``--calibrate-expression`` and is refused (fit the target again).
 """
 
 from __future__ import annotations
@@ -22,11 +23,6 @@ from tracking.npz_io import load_npz, save_npz
 CODES_FORMAT_VERSION = 1
 
 
-def no_expression_map() -> np.ndarray:
-    """The (0, 0) expression map of a target without calibration: drive uses the plain relative rule."""
-    return np.zeros((0, 0), np.float32)
-
-
 @dataclass
 class Codes:
     identity: np.ndarray  # (D,) z_id
@@ -41,7 +37,6 @@ class Codes:
     source: str = ""
     embedding: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))  # encoder output before fitting
     renderer_state: dict[str, np.ndarray] = field(default_factory=dict)
-    expression_map: np.ndarray = field(default_factory=no_expression_map)  # (K, K) or empty
 
     def save(self, path: str | os.PathLike) -> None:
         path = Path(path)
@@ -56,7 +51,6 @@ class Codes:
             "metrics": np.asarray([self.psnr, self.ssim, self.l1], np.float64),
             "source": np.asarray(self.source),
             "embedding": np.asarray(self.embedding, np.float32),
-            "expression_map": np.asarray(self.expression_map, np.float32),
         }
         for key, value in self.renderer_state.items():
             arrays[f"renderer/{key}"] = np.asarray(value)
@@ -67,6 +61,8 @@ class Codes:
         arrays = load_npz(path, InputError, "reenact codes file")
         if "identity" not in arrays or "cam_to_world" not in arrays:
             raise InputError(f"not a reenact codes file (no identity/camera): {path}")
+        if arrays.get("expression_map", np.zeros(0)).size:
+            raise InputError(f"{path} was fitted with the removed --calibrate-expression; fit the target again")
         metrics = arrays.get("metrics", np.full(3, np.nan))
         return Codes(
             identity=arrays["identity"].astype(np.float32),
@@ -81,5 +77,4 @@ class Codes:
             source=str(arrays.get("source", "")),
             embedding=arrays.get("embedding", np.zeros(0, np.float32)).astype(np.float32),
             renderer_state={k[len("renderer/"):]: v for k, v in arrays.items() if k.startswith("renderer/")},
-            expression_map=arrays.get("expression_map", no_expression_map()).astype(np.float32),
         )

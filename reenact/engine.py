@@ -164,12 +164,11 @@ class Engine:
         config: FitConfig,
         progress=None,
         landmarks: np.ndarray | None = None,
-        triangles: np.ndarray | None = None,
         expression_basis: np.ndarray | None = None,
     ) -> Fit:
-        """Fit codes and camera to one aligned crop (uint8 (S,S,3), mask (S,S) in [0,1]); ``landmarks`` (L, 3) and
-        ``triangles`` (T, 3): the target's tracked face for the geometry prior (``pipeline.target_landmarks``);
-        ``expression_basis`` (E, L, 3): the landmark model's, for the fit's expression pseudo-views.
+        """Fit codes and camera to one aligned crop (uint8 (S,S,3), mask (S,S) in [0,1]); ``landmarks`` (L, 3): the
+        target's tracked face (``pipeline.target_landmarks``) and ``expression_basis`` (E, L, 3): the landmark
+        model's, for the fit's expression pseudo-views.
 
         ``progress`` is called with increments (one per iteration)."""
         self.check_codes(expression, identity)
@@ -185,7 +184,6 @@ class Engine:
             config,
             progress=(lambda report: progress(1)) if progress is not None else None,
             landmarks=None if landmarks is None else torch.as_tensor(np.asarray(landmarks, np.float32), device=self.device),
-            triangles=None if triangles is None else torch.as_tensor(np.asarray(triangles), dtype=torch.long, device=self.device),
             expression_basis=None if expression_basis is None else torch.as_tensor(np.asarray(expression_basis, np.float32)),
         )
         return Fit(

@@ -8,8 +8,7 @@ relative (default)
     The source's change since its reference frame is applied to the target's own fitted pose and
     expression: ``head_to_cam_t = (S_t · S_ref⁻¹) · T`` with S the source's head-to-camera transforms and
     T the target's, and ``β_t = β_target + (β_source_t − β_source_ref)``. A target who looks left keeps
-    looking left, turned by the source's motion, and keeps their framing. With a target's expression map M
-    (``reenact/calibration.py``) the change of the leading components is commanded as M·(β_source_t − β_source_ref).
+    looking left, turned by the source's motion, and keeps their framing.
 absolute
     The source's pose and expression are used as they are (the expression measured from the source's own
     reference when the model was trained that way, see below).
@@ -73,13 +72,11 @@ def drive_parameters(
     target_expression: np.ndarray,
     mode: str = "relative",
     expression_reference: str = "none",
-    expression_map: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-frame (cam_to_world (N,4,4), expression (N,E)) for rendering the target.
 
     ``target_expression`` is already in the model's terms (a fitted code); ``expression_reference`` is the
-    model's (only the absolute mode needs it); ``expression_map``: the target's calibration
-    (``reenact/calibration.py``), applied to the relative mode's expression changes (None or empty: none)."""
+    model's (only the absolute mode needs it)."""
     pose = fill_invalid(source_pose, valid)
     expression = fill_invalid(source_expression, valid)
     if mode == "absolute":
@@ -87,9 +84,4 @@ def drive_parameters(
     if mode != "relative":
         raise ValueError(f"unknown motion mode {mode!r}")
     reference = reference_frame(valid)
-    expressions = relative_expressions(expression, target_expression, reference)
-    if expression_map is not None and expression_map.size:
-        k = expression_map.shape[0]
-        change = expressions[:, :k] - target_expression[None, :k]
-        expressions[:, :k] = target_expression[None, :k] + change @ expression_map.T
-    return relative_poses(pose, target_pose, reference), expressions
+    return relative_poses(pose, target_pose, reference), relative_expressions(expression, target_expression, reference)

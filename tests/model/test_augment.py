@@ -3,9 +3,8 @@ import math
 import numpy as np
 import torch
 
-from model.augment import random_roll_angles, roll_batch, roll_cameras, roll_images
+from model.augment import roll_cameras, roll_images
 from model.camera import orbit_cam_to_world, project
-from model.data import FrameBatch
 
 
 def _blob(size: int, uv: np.ndarray, width: float = 1.5) -> torch.Tensor:
@@ -38,20 +37,17 @@ def test_turned_photo_shows_the_point_where_the_rolled_camera_sees_it():
     assert np.allclose(rolled[:3, 3], camera[:3, 3]) and np.allclose(rolled[:3, 2], camera[:3, 2])
 
 
-def test_roll_batch_is_seeded_and_bounded():
-    batch = FrameBatch(image=torch.rand(3, 3, 16, 16), mask=torch.ones(3, 1, 16, 16),
-                       cam_to_world=torch.from_numpy(np.stack([orbit_cam_to_world(0.1 * i) for i in range(3)])).float(),
-                       expression=torch.randn(3, 10), identity=torch.randn(3, 8))
-    unrolled = roll_batch(batch, torch.zeros(3))
-    assert torch.allclose(unrolled.image, batch.image, atol=1e-6) and torch.allclose(unrolled.cam_to_world, batch.cam_to_world)
-    angles = random_roll_angles(3, 8.0, torch.Generator().manual_seed(1))
-    assert torch.equal(angles, random_roll_angles(3, 8.0, torch.Generator().manual_seed(1)))
-    assert float(angles.abs().max()) <= math.radians(8.0) and float(angles.abs().min()) > 0
-    first = roll_batch(batch, angles)
-    assert not torch.allclose(first.cam_to_world, batch.cam_to_world)
-    assert torch.equal(first.expression, batch.expression) and torch.equal(first.identity, batch.identity)
+def test_roll_of_cameras_and_photos_by_given_angles():
+    images, masks = torch.rand(3, 3, 16, 16), torch.ones(3, 1, 16, 16)
+    cameras = torch.from_numpy(np.stack([orbit_cam_to_world(0.1 * i) for i in range(3)])).float()
+    zero = torch.zeros(3)
+    assert torch.allclose(roll_images(images, zero, "border"), images, atol=1e-6)
+    assert torch.allclose(roll_cameras(cameras, zero), cameras)
+    angles = torch.tensor([-0.1, 0.05, 0.12])
+    rolled = roll_cameras(cameras, angles)
+    assert not torch.allclose(rolled, cameras)
     # The turn between old and new camera x axes is each frame's angle.
-    cos = ((first.cam_to_world[:, :3, 0] * batch.cam_to_world[:, :3, 0]).sum(-1)).clamp(-1, 1)
+    cos = ((rolled[:, :3, 0] * cameras[:, :3, 0]).sum(-1)).clamp(-1, 1)
     assert torch.allclose(torch.arccos(cos), angles.abs(), atol=1e-3)
     # A full mask stays full at the centre (only the corners can turn out of the crop).
-    assert float(first.mask[:, 0, 8, 8].min()) > 0.99
+    assert float(roll_images(masks, angles, "zeros")[:, 0, 8, 8].min()) > 0.99

@@ -57,3 +57,29 @@ def test_missing_corrupt_incompatible(tmp_path):
     truncated.write_bytes(path.read_bytes()[:200])
     with pytest.raises(CheckpointError):
         load_checkpoint(truncated)
+
+
+def test_checkpoints_written_before_experiments_were_removed(tmp_path):
+    # Files written up to commit 902c83e (the shipped ones among them) carry the plain-NeRF baseline head's weights
+    # and config keys of removed experiments at their off value: they load and render as before, and export drops
+    # both. A file that switched a removed experiment on is one clear CheckpointError.
+    torch.manual_seed(0)
+    model = HeadModel(preset("tiny")).eval()
+    save_checkpoint(tmp_path / "new.pt", model, step=3)
+    payload = torch.load(tmp_path / "new.pt", weights_only=True)
+    payload["state_dict"]["rgb_head.weight"] = torch.zeros(3, preset("tiny").field.feature_dim)
+    payload["state_dict"]["rgb_head.bias"] = torch.zeros(3)
+    payload["config"]["field"].update(warp_gain=False, expression_in_mlp=True)
+    payload["config"]["loss"].update(expression_weight=0.0, region_weight=0.0, motion_weight=0.0)
+    torch.save(payload, tmp_path / "old.pt")
+    loaded, meta = load_checkpoint(tmp_path / "old.pt")
+    assert meta.config == preset("tiny") and torch.equal(_render(loaded), _render(model))
+    export_half(tmp_path / "old.pt", tmp_path / "half.pt")
+    exported = torch.load(tmp_path / "half.pt", weights_only=True)
+    assert not [k for k in exported["state_dict"] if k.startswith("rgb_head.")]
+    assert exported["config"] == preset("tiny").to_dict()
+    payload["config"]["loss"]["region_weight"] = 0.5
+    torch.save(payload, tmp_path / "on.pt")
+    with pytest.raises(CheckpointError, match="region_weight") as error:
+        load_checkpoint(tmp_path / "on.pt")
+    assert "\n" not in str(error.value)

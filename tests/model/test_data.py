@@ -47,21 +47,6 @@ def test_clip_mean_expression_reference_centres_each_clip(tmp_path, clip_frames)
         FrameDataset(cache, 32, expression_reference="median")
 
 
-def test_region_maps_are_loaded_only_when_every_clip_has_them(tmp_path, clip_frames):
-    cache = write_cache(tmp_path / "cache", clip_frames[:3])
-    write_cache(cache, clip_frames[3:5], person="W009", seed=1)
-    assert FrameDataset(cache, 32).regions is None and FrameDataset(cache, 32).batch(torch.tensor([0]), "cpu").regions is None
-    maps = np.zeros((3, 64, 64), np.uint8)
-    maps[:, 32:48, 16:48] = 255
-    with np.load(cache / "M030.npz") as clip:
-        np.savez(cache / "M030.npz", **{k: clip[k] for k in clip.files}, regions=maps)
-    assert FrameDataset(cache, 32).regions is None  # W009 has none: all or nothing
-    data = FrameDataset(cache, 32, persons=("M030",))
-    batch = data.batch(torch.tensor([1]), "cpu")
-    assert batch.regions.shape == (1, 1, 32, 32) and float(batch.regions.sum()) == 8 * 16
-    assert float(batch.regions[0, 0, 16, 8]) == 1.0 and float(batch.regions[0, 0, 8, 8]) == 0.0
-
-
 def test_spread_picks_evenly_spaced_frames_first_and_last_included(tmp_path, clip_frames):
     data = FrameDataset(write_cache(tmp_path / "c", clip_frames[:10]), 32)
     assert data.spread(4).tolist() == [0, 3, 6, 9]

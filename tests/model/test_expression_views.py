@@ -66,34 +66,3 @@ def test_random_changes_are_reproducible_and_scaled():
     motion = landmark_motion(torch.eye(3, 10), basis)
     assert motion.shape == (3, basis.shape[1], 3)
     assert np.allclose(motion.numpy(), basis[:3], atol=1e-6)
-
-
-def test_turned_views_move_the_face_and_cover_only_the_face():
-    import math
-
-    from model.expression_views import turned_views
-    from model.fit import corrected_camera
-
-    landmarks, _, camera = _face()
-    size = 64
-    # A ramp image: channel 0 holds each pixel's own u, channel 1 its v, so a warped pixel tells where it sampled.
-    centres = (torch.arange(size, dtype=torch.float32) + 0.5) / size
-    grid_v, grid_u = torch.meshgrid(centres, centres, indexing="ij")
-    image = torch.stack([grid_u, grid_v, torch.zeros_like(grid_u)])[None]
-    turn = math.radians(6.0)
-    turned = torch.stack([corrected_camera(camera, axis, torch.zeros(3))
-                          for axis in torch.tensor([[0.0, 0.0, 0.0], [0.0, turn, 0.0]])])
-    images, masks, coverage = turned_views(image, torch.ones(1, 1, size, size), landmarks, camera, turned)
-    assert images.shape == (2, 3, size, size) and masks.shape == coverage.shape == (2, 1, size, size)
-    assert torch.allclose(images[0], image[0], atol=1e-5)  # no turn: the photo itself
-    before = project(landmarks.double().numpy(), camera.double().numpy())
-    u, v = (int(c * size) for c in before[1])  # the nose tip's pixel
-    assert coverage[0, 0, v, u] == 1.0 and coverage[0, 0, 0, 0] < 1e-6  # the face, not the corner
-    # Turned: the nose tip's landmark moves by more than a pixel; where it lands, the warp samples near where it was
-    # (within a third of that motion: the warp there is the average motion of the nose's neighbours).
-    after = project(landmarks.double().numpy(), turned[1].double().numpy())
-    moved = float(np.hypot(*(after[1] - before[1])))
-    assert moved > 1.0 / size
-    point = torch.tensor([[[[after[1, 0] * 2 - 1, after[1, 1] * 2 - 1]]]], dtype=torch.float32)
-    sampled = torch.nn.functional.grid_sample(images[1:], point, align_corners=False)[0, :2, 0, 0].double().numpy()
-    assert np.hypot(*(sampled - before[1])) < moved / 3, (sampled, before[1], after[1])

@@ -6,7 +6,7 @@ import torch
 
 from model.checkpoint import load_checkpoint
 from model.config import preset
-from model.train import TrainConfig, frame_weights, train
+from model.train import TrainConfig, train
 from reenact.errors import CheckpointError
 
 from .conftest import write_cache
@@ -89,80 +89,6 @@ def test_init_from_starts_a_new_run_from_given_weights(tmp_path, cache_dir):
     assert train(preset("tiny"), replace(warm, steps=2), cache_dir).start_step == 1
 
 
-def test_frame_weights_balance_clips():
-    clip_index = torch.tensor([0] * 9 + [1])  # a 9-frame clip and a portrait
-    assert frame_weights(clip_index, 0.0) is None
-    half = frame_weights(clip_index, 0.5)
-    assert torch.allclose(half[:9].sum() / half[9], torch.tensor(3.0, dtype=torch.float64))  # 9^0.5 : 1
-    whole = frame_weights(clip_index, 1.0)
-    assert torch.allclose(whole[:9].sum(), whole[9:].sum())
-
-
-def test_identity_noise_and_clip_balance_are_used_and_recorded(tmp_path, clip_frames):
-    cache = write_cache(tmp_path / "cache", clip_frames[:9])
-    write_cache(cache, clip_frames[9:10], person="portrait", seed=1)
-
-    def run(out, **extra):
-        config = TrainConfig(steps=3, batch_size=2, lr=1e-3, checkpoint_every=10, preview_every=0, out_dir=str(tmp_path / out), **extra)
-        return train(preset("tiny"), config, cache)
-
-    plain = run("plain")
-    augmented = run("augmented", clip_balance=1.0, identity_noise=0.05, roll_augment=10.0)
-    again = run("again", clip_balance=1.0, identity_noise=0.05, roll_augment=10.0)
-    assert augmented.loss_history == again.loss_history  # noise and draws come from the step's seeded generator
-    assert augmented.loss_history != plain.loss_history
-    _, meta = load_checkpoint(tmp_path / "augmented" / "last.pt")
-    assert meta.extra["clip_balance"] == 1.0 and meta.extra["identity_noise"] == 0.05 and meta.extra["roll_augment"] == 10.0
-    _, meta = load_checkpoint(tmp_path / "plain" / "last.pt")
-    assert not {"clip_balance", "identity_noise", "roll_augment"} & set(meta.extra)
-
-
-def test_region_weight_needs_region_maps(tmp_path, clip_frames):
-    from reenact.errors import InputError
-
-    cache = write_cache(tmp_path / "cache", clip_frames[:3])
-    model_config = preset("tiny")
-    model_config = replace(model_config, loss=replace(model_config.loss, region_weight=0.5))
-    config = TrainConfig(steps=2, batch_size=2, checkpoint_every=10, preview_every=0, out_dir=str(tmp_path / "run"))
-    with pytest.raises(InputError, match="region"):
-        train(model_config, config, cache)
-    maps = np.zeros((3, 64, 64), np.uint8)
-    maps[:, 36:52, 20:44] = 255
-    with np.load(cache / "M030.npz") as clip:
-        np.savez(cache / "M030.npz", **{k: clip[k] for k in clip.files}, regions=maps)
-    reports = []
-    train(model_config, config, cache, progress=reports.append)
-    assert all(r.region is not None and r.region > 0 for r in reports)
-
-
-def test_partner_frames_stay_in_the_anchor_clip():
-    from model.train import partner_frames
-
-    clip_index = torch.tensor([0] * 5 + [1] + [2] * 3)  # a 5-frame clip, a portrait, a 3-frame clip
-    anchors = torch.arange(9).repeat(50)
-    partners = partner_frames(clip_index, anchors, torch.Generator().manual_seed(0))
-    assert torch.equal(clip_index[partners], clip_index[anchors])
-    assert torch.all(partners[anchors == 5] == 5)  # the portrait pairs with itself
-    assert set(partners[anchors < 5].tolist()) == set(range(5))  # every frame of the clip is drawn
-
-
-def test_motion_weight_trains_on_pairs_of_one_clip(tmp_path, clip_frames):
-    from reenact.errors import InputError
-
-    cache = write_cache(tmp_path / "cache", clip_frames[:6])
-    write_cache(cache, clip_frames[6:9], person="other", seed=1)
-    model_config = preset("tiny")
-    model_config = replace(model_config, loss=replace(model_config.loss, motion_weight=1.0))
-    config = TrainConfig(steps=3, batch_size=4, checkpoint_every=10, preview_every=0, out_dir=str(tmp_path / "run"))
-    reports = []
-    train(model_config, config, cache, progress=reports.append)
-    assert all(r.motion is not None and r.motion > 0 for r in reports)
-    with pytest.raises(InputError, match="even"):
-        train(model_config, replace(config, batch_size=3, out_dir=str(tmp_path / "odd")), cache)
-    _, meta = load_checkpoint(tmp_path / "run" / "last.pt")
-    assert meta.config.loss.motion_weight == 1.0
-
-
 def test_warp_switched_on_from_a_checkpoint_without_it(tmp_path, cache_dir):
     from tracking.landmark_model import LandmarkModel
 
@@ -182,12 +108,6 @@ def test_warp_switched_on_from_a_checkpoint_without_it(tmp_path, cache_dir):
         assert torch.equal(tensor, second.state_dict()[name]), name
     # Resuming reads the buffers from the run's own checkpoint; no landmark model needed.
     assert train(warped, replace(run, steps=2, lr=1e-3), cache_dir).start_step == 1
-    # A run that adds the learned gain and takes β out of the MLP starts from it too: the gain starts at 1.
-    gained = replace(warped, field=replace(warped.field, warp_gain=True, expression_in_mlp=False))
-    train(gained, replace(run, out_dir=str(tmp_path / "d"), init_from=str(tmp_path / "b" / "last.pt")), cache_dir)
-    third, meta = load_checkpoint(tmp_path / "d" / "last.pt")
-    assert meta.config.field.warp_gain and not meta.config.field.expression_in_mlp
-    assert torch.equal(third.field.warp.gain, torch.ones(46)) and torch.equal(third.field.warp.basis, second.field.warp.basis)
     # And a run without the warp can start from a warped checkpoint (the buffers are dropped).
     assert train(preset("tiny"), replace(run, out_dir=str(tmp_path / "c"), init_from=str(tmp_path / "b" / "last.pt")), cache_dir).step == 1
 

@@ -25,6 +25,18 @@ def test_version(capsys):
     assert code == 0 and __version__ in out
 
 
+REMOVED_FLAGS = ("--expression-weight", "--region-weight", "--motion-weight", "--warp-gain", "--expression-in-mlp",
+                 "--roll-augment", "--calibrate-expression", "--fit-geometry-weight", "--clip-balance", "--identity-noise")
+"""Flags of experiments that were measured, did not ship and were removed."""
+
+
+@pytest.mark.parametrize("command", ["drive", "track", "fit", "render", "train", "eval", "basis", "export", "doctor"])
+def test_help_shows_no_removed_experiment(capsys, command):
+    code, out, _ = run(capsys, command, "--help")
+    assert code == 0 and "--help" in out
+    assert not [flag for flag in REMOVED_FLAGS if flag in out]
+
+
 def test_unknown_option_is_usage_error(capsys):
     code, _, err = run(capsys, "drive", "--no-such-option", "a.mp4", "b.jpg")
     assert code == 2 and "no-such-option" in err

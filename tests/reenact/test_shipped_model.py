@@ -50,8 +50,7 @@ def test_shipped_model_renders_the_fitted_face(shared_data):
         for name in ("liveportrait/s2.jpg", "liveportrait/s11.jpg", "liveportrait/d8.jpg"):
             target = load_target(shared_data / "portraits" / name, config)
             # The network itself: a renderer fine-tuned on the portrait would make any code look like it.
-            codes = fit_target(target, engine, FitConfig(iterations=60, finetune_renderer=False), Reporter(quiet=True),
-                               calibrate=False)
+            codes = fit_target(target, engine, FitConfig(iterations=60, finetune_renderer=False), Reporter(quiet=True))
             assert codes.psnr > 15.0, name
             fitted = engine.render(codes.cam_to_world[None], codes.expression[None], codes.identity[None])[0]
             generator = np.random.default_rng(0)
