@@ -26,7 +26,8 @@ sys.path.insert(0, str(REPO))
 
 def looped_clip(source: Path, seconds: float, out: Path) -> int:
     """Write ``seconds`` of ``source`` played in a loop to ``out``; returns the frame count."""
-    from reenact.video import VideoReader, VideoWriter
+    from reenact.media.reading import VideoReader
+    from reenact.media.writing import VideoWriter
 
     with VideoReader(source) as reader:
         fps = reader.info.fps

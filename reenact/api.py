@@ -14,10 +14,8 @@ import numpy as np
 
 from reenact.codes import Codes
 from reenact.console import Reporter
-from reenact.defaults import CALIBRATE_EXPRESSION
 from reenact.errors import InputError, ReenactError
-
-from reenact.video import IMAGE_SUFFIXES, VIDEO_SUFFIXES
+from tracking.media_files import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
 
 def quiet_reporter() -> Reporter:
@@ -60,7 +58,7 @@ def track_command(
     src = pipeline.open_source(source)
     try:
         if is_image(src.path):
-            from reenact.video import read_image
+            from reenact.media.images import read_image
             from tracking.tracker import Tracker
 
             image = read_image(src.path)
@@ -102,7 +100,6 @@ def fit_command(
     image: str, output: Path, checkpoint: Path | None = None, iterations: int = 300,
     finetune_renderer: bool | None = None, save_render: Path | None = None, device: str = "auto",
     reporter: Reporter | None = None, finetune_roll: float | None = None, finetune_expressions: int | None = None,
-    calibrate_expression: bool = CALIBRATE_EXPRESSION,
 ) -> dict[str, Any]:
     from reenact import pipeline
     from reenact.engine import Engine
@@ -113,8 +110,7 @@ def fit_command(
     started = time.perf_counter()
     target = pipeline.load_target(Path(image), config)
     codes = pipeline.fit_target(target, engine, pipeline.build_fit_config(iterations, finetune_renderer, finetune_roll=finetune_roll,
-                                                                        finetune_expressions=finetune_expressions), reporter, str(image),
-                                 calibrate=calibrate_expression)
+                                                                        finetune_expressions=finetune_expressions), reporter, str(image))
     codes.save(output)
     if save_render is not None:
         pipeline.write_fit_comparison(target, codes, engine, save_render)
@@ -157,8 +153,7 @@ def render_parameters(
 
     if track is not None:
         # Relative motion only uses the track's differences, so the model's expression reference plays no part.
-        pose, expression = drive_parameters(track.pose, track.expression, track.valid, codes.cam_to_world, codes.expression,
-                                            expression_map=codes.expression_map)
+        pose, expression = drive_parameters(track.pose, track.expression, track.valid, codes.cam_to_world, codes.expression)
         identity = np.repeat(codes.identity[None], len(pose), 0)
         return pose, expression, identity
     yaws, pitches = _sweep(yaw, frames), _sweep(pitch, frames)
@@ -184,7 +179,8 @@ def render_command(
     reporter: Reporter | None = None,
 ) -> dict[str, Any]:
     from reenact.engine import Engine
-    from reenact.video import VideoWriter, write_image
+    from reenact.media.images import write_image
+    from reenact.media.writing import VideoWriter
     from tracking.types import Track
 
     reporter = reporter or quiet_reporter()
@@ -269,15 +265,13 @@ def doctor_command(device: str = "auto", reporter: Reporter | None = None) -> di
 def eval_command(
     checkpoint: Path, videos: tuple[str, ...], cross_targets: tuple[str, ...] = (), ablation_checkpoint: Path | None = None,
     max_frames: int = 60, fit_iterations: int = 300, smooth: float | None = None, device: str = "auto",
-    reporter: Reporter | None = None, fit_geometry_weight: float | None = None, fit_finetune_renderer: bool | None = None,
+    reporter: Reporter | None = None, fit_finetune_renderer: bool | None = None,
     fit_finetune_roll: float | None = None, fit_finetune_expressions: int | None = None,
-    calibrate_expression: bool = CALIBRATE_EXPRESSION,
 ) -> dict[str, Any]:
     """``smooth``: strength of the ``smoothed`` row (None: ``reenact drive``'s default; 0: no such row);
-    ``fit_geometry_weight``: the fits' geometry prior, ``fit_finetune_renderer``: renderer fine-tuning in the fits,
-    ``fit_finetune_roll``: its largest extra-view roll, ``fit_finetune_expressions``: its expression pseudo-views
-    (None: ``FitConfig``'s defaults, as drive fits); ``calibrate_expression``: drive each fit through its
-    expression map, as ``drive --calibrate-expression``."""
+    ``fit_finetune_renderer``: renderer fine-tuning in the fits, ``fit_finetune_roll``: its largest extra-view
+    roll, ``fit_finetune_expressions``: its expression pseudo-views (None: ``FitConfig``'s defaults, as drive
+    fits)."""
     from rich.table import Table
 
     from tracking.media_files import find_videos
@@ -296,9 +290,8 @@ def eval_command(
         portraits.extend(list_files(path, IMAGE_SUFFIXES) if path.is_dir() else [path])
     smooth = DriveOptions.smooth if smooth is None else smooth
     result = evaluate(checkpoint, clips, portraits, ablation_checkpoint, max_frames, fit_iterations, device, reporter,
-                      smooth=smooth, fit_geometry_weight=fit_geometry_weight,
-                      fit_finetune_renderer=fit_finetune_renderer, fit_finetune_roll=fit_finetune_roll,
-                      fit_finetune_expressions=fit_finetune_expressions, calibrate_expression=calibrate_expression)
+                      smooth=smooth, fit_finetune_renderer=fit_finetune_renderer, fit_finetune_roll=fit_finetune_roll,
+                      fit_finetune_expressions=fit_finetune_expressions)
     table = Table(title=f"reenact eval: {len(clips)} clips, {max_frames} frames each, fit {fit_iterations} it")
     columns = METRIC_KEYS
     headers = ("L1", "PSNR", "SSIM", "ID sim", "expr dist", f"expr dist {LEADING_EXPRESSION}", f"expr Δ dist {LEADING_EXPRESSION}", "pose °", "face found")
@@ -317,17 +310,16 @@ def train_command(
     batch_size: int | None = None, lr: float | None = None, seed: int = 0, every: int = 2,
     hold_out: tuple[str, ...] = (), vgg16: Path | None = None, resume: bool = True, time_limit: float | None = None,
     identity_source: str = "embedding", expression_reference: str = "clip_mean", init: Path | None = None,
-    clip_balance: float = 0.0, identity_noise: float = 0.0, roll_augment: float = 0.0, expression_components: int = 10,
-    expression_weight: float = 0.0, region_weight: float = 0.0, motion_weight: float = 0.0, geometry_weight: float = 0.0,
-    warp_radius: float = 0.0, warp_gain: bool = False, expression_in_mlp: bool = True, device: str = "auto", reporter: Reporter | None = None,
+    expression_components: int = 10, geometry_weight: float = 0.0, warp_radius: float = 0.0, device: str = "auto",
+    reporter: Reporter | None = None,
 ) -> dict[str, Any]:
     """Build (or reuse) the preprocessed cache from DATA (videos and still portraits), then train. DATA may
     itself be a cache folder.
 
     ``init``: start from that checkpoint's weights (fresh optimizer and learning-rate schedule)."""
     from model.config import preset as model_preset
-    from model.train import CRITIC_FILE, TrainConfig, train
-    from reenact.dataset import add_regions, build_cache
+    from model.train import TrainConfig, train
+    from reenact.dataset import build_cache
     from reenact.engine import resolve_device
 
     reporter = reporter or quiet_reporter()
@@ -342,8 +334,6 @@ def train_command(
     else:
         cache_dir = cache or output / "cache"
         build_cache(paths, cache_dir, size=size, every=every, hold_out=hold_out, reporter=reporter)
-    if region_weight > 0:
-        add_regions(cache_dir, reporter=reporter)
     identity_key = "identity" if identity_source == "embedding" else identity_source
     first = sorted(cache_dir.glob("*.npz"))[0]
     with np.load(first, allow_pickle=False) as clip:
@@ -351,18 +341,12 @@ def train_command(
             raise InputError(f"cache {cache_dir} has no {identity_key!r} array")
         identity_dim = int(clip[identity_key].shape[0])
         expression_dim = int(clip["expression"].shape[1])
-    if (warp_gain or not expression_in_mlp) and warp_radius <= 0:
-        raise InputError("--warp-gain and --no-expression-in-mlp need the expression warp (--warp-radius > 0)")
     try:  # FieldConfig holds the bound; say it in the flag's terms
         field = replace(model_config.field, identity_dim=identity_dim, expression_dim=expression_dim,
-                        expression_components=expression_components, warp_radius=warp_radius, warp_gain=warp_gain,
-                        expression_in_mlp=expression_in_mlp)
+                        expression_components=expression_components, warp_radius=warp_radius)
     except ValueError as exc:
         raise InputError(f"--expression-components: {exc} (the cache has {expression_dim} components)") from None
-    model_config = replace(model_config, field=field, loss=replace(model_config.loss, expression_weight=expression_weight,
-                                                                            region_weight=region_weight,
-                                                                            motion_weight=motion_weight,
-                                                                            geometry_weight=geometry_weight))
+    model_config = replace(model_config, field=field, loss=replace(model_config.loss, geometry_weight=geometry_weight))
     overrides = {"steps": steps, "batch_size": batch_size, "lr": lr}
     train_config = replace(
         TrainConfig(), seed=seed, out_dir=str(output), device=str(resolve_device(device)),
@@ -373,10 +357,7 @@ def train_command(
     if init is not None and not Path(init).is_file():
         raise InputError(f"--init checkpoint not found: {init}")
     train_config = replace(train_config, identity_key=identity_key, expression_reference=expression_reference,
-                           init_from=str(init) if init is not None else None, clip_balance=clip_balance,
-                           identity_noise=identity_noise, roll_augment=roll_augment)
-    if expression_weight > 0 and not (output / CRITIC_FILE).is_file():
-        reporter.info(f"training the expression critic first ({train_config.critic.steps:,} small steps; ~5 min on one CPU thread)")
+                           init_from=str(init) if init is not None else None)
     total = train_config.steps
     state = {"last": 0}
     with reporter.progress("training", total) as advance:
@@ -384,10 +365,7 @@ def train_command(
             advance(p.step - state["last"])
             state["last"] = p.step
             if p.checkpoint_path:
-                extra = "" if p.expression is None else f", expression {p.expression:.4f}"
-                extra += "" if p.region is None else f", region {p.region:.4f}"
-                extra += "" if p.motion is None else f", motion {p.motion:.4f}"
-                extra += "" if p.geometry is None else f", geometry {p.geometry:.4f}"
+                extra = "" if p.geometry is None else f", geometry {p.geometry:.4f}"
                 reporter.debug(f"step {p.step}: loss {p.loss:.4f} (l1 {p.l1:.4f}{extra}) → {p.checkpoint_path}")
 
         # The warp moves points as the landmark model moves the face, and the geometry prior puts the field's

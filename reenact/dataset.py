@@ -4,10 +4,8 @@ store arrays.
 One ``.npz`` per clip in the cache folder, in the format ``model/data.py`` reads:
 ``images (N,S,S,3) uint8``, ``masks (N,S,S) uint8``, ``pose (N,4,4) f32``, ``expression (N,E) f32``,
 ``identity (D,) f32`` (recognition embedding), ``identity_shape (K,) f32`` (landmark-model identity
-coefficients, for the paper's ablation), ``regions (N,S,S) uint8`` (expression regions, ``tracking/regions.py``),
-``person`` (str), ``clip`` (str). A clip already in the cache (same name, same size and frame step) is not
-recomputed, so an interrupted build resumes; :func:`add_regions` completes entries written before
-``regions`` existed from their stored codes (no re-tracking).
+coefficients, for the paper's ablation), ``person`` (str), ``clip`` (str). A clip already in the cache (same
+name, same size and frame step) is not recomputed, so an interrupted build resumes.
 
 A still image becomes a one-frame clip named ``still_<folder>_<stem>``: it adds a person (identity
 coverage, the paper's reason for large identity sets) but no motion. Under ``clip_mean`` its β is zero, as
@@ -24,12 +22,11 @@ import numpy as np
 from reenact.console import Reporter
 from reenact.errors import InputError, NoFaceError
 from reenact.pipeline import load_target
-from reenact.video import is_image_path, open_video
+from reenact.media.reading import open_video
+from tracking.media_files import is_image_path
 from tracking.build_basis import person_of
-from tracking.landmark_model import LandmarkModel
 from tracking.media_files import find_videos
 from tracking.npz_io import save_npz
-from tracking.regions import clip_regions
 from tracking.tracker import Tracker, TrackerConfig
 from tracking.types import Track
 
@@ -85,7 +82,6 @@ def build_clip(video: Path, out_file: Path, size: int, every: int, config: Track
 def _save(out_file: Path, source: Path, track: Track, keep: list[int], images: np.ndarray, masks: np.ndarray, size: int,
           every: int, config: TrackerConfig) -> None:
     """One cache entry: uint8 crops (N,S,S,3), float head masks (N,S,S) in [0, 1] stored as uint8."""
-    landmark_model = LandmarkModel.load(config.basis_path) if config.basis_path else LandmarkModel.default()
     save_npz(
         out_file,
         dict(
@@ -95,7 +91,6 @@ def _save(out_file: Path, source: Path, track: Track, keep: list[int], images: n
             expression=track.expression[keep].astype(np.float32),
             identity=np.asarray(track.embedding, np.float32),
             identity_shape=np.asarray(track.identity_shape, np.float32),
-            regions=clip_regions(landmark_model, track.identity_shape, track.expression[keep], track.pose[keep], size),
             person=np.asarray(person_of(source)),
             clip=np.asarray(clip_name(source)),
             frame_index=np.asarray(keep, np.int64),
@@ -139,29 +134,3 @@ def _cache_matches(path: Path, size: int, every: int) -> bool:
             return int(data["size"]) == size and int(data["every"]) == every
     except Exception:  # a broken entry is rebuilt
         return False
-
-
-def add_regions(cache_dir: Path, landmark_model: LandmarkModel | None = None, reporter: Reporter | None = None) -> int:
-    """Add ``regions`` to every cache entry that lacks them, from its stored pose, expression and identity
-    shape (the tracker's landmark model; the shipped one unless given). Rewrites those files atomically;
-    returns how many it completed."""
-    reporter = reporter or Reporter(quiet=True)
-    landmark_model = landmark_model or LandmarkModel.default()
-    done = 0
-    for path in sorted(Path(cache_dir).glob("*.npz")):
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                if "regions" in data.files:
-                    continue
-                arrays = {key: data[key] for key in data.files}
-        except (OSError, ValueError) as error:
-            raise InputError(f"cannot read cache file {path}: {error}") from error
-        if "identity_shape" not in arrays or "images" not in arrays:
-            raise InputError(f"cache file {path} lacks identity_shape or images; rebuild the cache")
-        arrays["regions"] = clip_regions(landmark_model, arrays["identity_shape"], arrays["expression"], arrays["pose"],
-                                         int(arrays["images"].shape[1]))
-        save_npz(path, arrays)
-        done += 1
-    if done:
-        reporter.info(f"added expression regions to {done} cache files in {cache_dir}")
-    return done

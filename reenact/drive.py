@@ -14,9 +14,9 @@ from typing import Any
 from reenact.api import is_image, is_video_folder, list_files, quiet_reporter, tracker_config
 from reenact.codes import Codes
 from reenact.console import Reporter
-from reenact.defaults import CALIBRATE_EXPRESSION, DRIVE_SMOOTH
+from reenact.defaults import DRIVE_SMOOTH
 from reenact.errors import BatchFailure, InputError, NoFaceError, ReenactError
-from reenact.video import IMAGE_SUFFIXES, VIDEO_SUFFIXES
+from tracking.media_files import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
 
 # ---------------------------------------------------------------------------------------------- drive
@@ -34,7 +34,6 @@ def drive_command(
     fit_iterations: int | None = None, batch_size: int = 8, pairs: Path | None = None, force: bool = False,
     device: str = "auto", reporter: Reporter | None = None, finetune_renderer: bool | None = None,
     finetune_roll: float | None = None, finetune_expressions: int | None = None,
-    calibrate_expression: bool = CALIBRATE_EXPRESSION,
 ) -> dict[str, Any] | None:
     """``reenact drive``: one pair, or every pair of folders / a pairs CSV."""
     from reenact.pipeline import DriveOptions
@@ -43,7 +42,7 @@ def drive_command(
     options = DriveOptions(
         motion=motion, smooth=smooth, size=size, paste_back=paste_back, side_by_side=side_by_side,
         audio=not no_audio, batch_size=batch_size, fit_iterations=fit_iterations, finetune_renderer=finetune_renderer,
-        finetune_roll=finetune_roll, finetune_expressions=finetune_expressions, calibrate_expression=calibrate_expression,
+        finetune_roll=finetune_roll, finetune_expressions=finetune_expressions,
     )
     source = source or ""
     source_path = Path(source)
@@ -65,7 +64,7 @@ def drive_command(
     if target is not None and not Path(target).exists():
         raise InputError(f"target not found: {target}")
     if source != "-" and track_path is None:
-        from reenact.video import probe
+        from reenact.media.reading import probe
 
         probe(source_path)  # raises InputError for empty, text or stream-less files
     out = output if output is not None else str(default_output_name(source, target))
@@ -120,8 +119,7 @@ def drive_one(
             loaded = pipeline.load_target(Path(target), config)
             target_image = loaded.image
             if codes is None:
-                codes = pipeline.fit_target(loaded, engine, options.fit_config(), reporter, str(target),
-                                            calibrate=options.calibrate_expression)
+                codes = pipeline.fit_target(loaded, engine, options.fit_config(), reporter, str(target))
         if save_identity is not None:
             codes.save(save_identity)
         fit_seconds = time.perf_counter() - fit_started

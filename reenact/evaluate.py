@@ -44,12 +44,11 @@ from model.camera import axis_angle
 from model.fit import FitConfig
 from model.metrics import masked_l1, psnr, ssim
 from reenact.console import Reporter
-from reenact.defaults import CALIBRATE_EXPRESSION
 from reenact.engine import Engine, Fit, images_to_tensor
 from reenact.errors import NoFaceError
 from reenact.motion import drive_parameters
-from reenact.pipeline import DriveOptions, build_fit_config, fit_expression_map, fit_frame, fit_target, load_target
-from reenact.video import open_video
+from reenact.pipeline import DriveOptions, build_fit_config, fit_frame, fit_target, load_target
+from reenact.media.reading import open_video
 from tracking.smoothing import smooth_track
 from tracking.tracker import Tracker, TrackerConfig
 from tracking.types import Track
@@ -154,7 +153,7 @@ def fit_first_frame(engine: Engine, track: Track, crops: np.ndarray, masks: np.n
 
 def evaluate_self(
     engine: Engine, track: Track, crops: np.ndarray, masks: np.ndarray, fit_config: FitConfig, config: TrackerConfig,
-    batch_size: int = 8, baselines: bool = True, smooth: float = 0.0, calibrate: bool = CALIBRATE_EXPRESSION,
+    batch_size: int = 8, baselines: bool = True, smooth: float = 0.0,
 ) -> dict[str, dict[str, float]]:
     """Self-reenactment of one clip: the model, and with ``baselines`` the static and the pose-only baseline (a
     second checkpoint measured beside the first, the ablation, needs only its model row). ``smooth`` > 0 adds
@@ -165,20 +164,16 @@ def evaluate_self(
         raise NoFaceError("fewer than two tracked frames")
     rest = valid[1:]
     first, result = fit_first_frame(engine, track, crops, masks, fit_config)
-    expression_map = fit_expression_map(engine, result) if calibrate else None
 
-    def drive(source: Track, mapped: np.ndarray | None = expression_map) -> tuple[np.ndarray, np.ndarray]:
+    def drive(source: Track) -> tuple[np.ndarray, np.ndarray]:
         return drive_parameters(source.pose, source.expression, source.valid, result.cam_to_world, result.expression,
-                                "relative", expression_map=mapped)
+                                "relative")
 
     pose, expression = drive(track)
     identity = np.repeat(result.identity[None], len(rest), 0)
     with engine.renderer_override(result.renderer_state):  # the fit's fine-tuned renderer, when it made one
         fitted = engine.render(result.cam_to_world[None], result.expression[None], result.identity[None])
         methods = {"model": np.concatenate(list(engine.render_batches(pose[rest], expression[rest], identity, batch_size)))}
-        if baselines and expression_map is not None:  # the same fit driven without its expression map
-            plain = drive(track, None)[1]
-            methods["uncalibrated"] = np.concatenate(list(engine.render_batches(pose[rest], plain[rest], identity, batch_size)))
         if baselines:
             methods["static"] = np.repeat(fitted, len(rest), 0)
             held = np.repeat(result.expression[None], len(rest), 0)
@@ -206,13 +201,12 @@ def evaluate_self(
 
 def evaluate_cross(
     engine: Engine, track: Track, portrait: Path, fit_config: FitConfig, config: TrackerConfig, batch_size: int = 8,
-    calibrate: bool = CALIBRATE_EXPRESSION,
 ) -> dict[str, float]:
     target = load_target(portrait, config)
     target_track = target.track
-    codes = fit_target(target, engine, fit_config, Reporter(quiet=True), str(portrait), calibrate=calibrate)
+    codes = fit_target(target, engine, fit_config, Reporter(quiet=True), str(portrait))
     pose, expression = drive_parameters(track.pose, track.expression, track.valid, codes.cam_to_world,
-                                        codes.expression, "relative", expression_map=codes.expression_map)
+                                        codes.expression, "relative")
     identity = np.repeat(codes.identity[None], len(pose), 0)
     with engine.renderer_override(codes.renderer_state):
         renders = np.concatenate(list(engine.render_batches(pose, expression, identity, batch_size)))
@@ -238,25 +232,21 @@ def mean_rows(rows: list[dict[str, float]]) -> dict[str, float]:
 def evaluate(
     checkpoint: Path, clips: list[Path], portraits: list[Path] = (), ablation: Path | None = None,
     max_frames: int = 60, fit_iterations: int = 300, device: str = "auto", reporter: Reporter | None = None,
-    smooth: float = DriveOptions.smooth, fit_geometry_weight: float | None = None, fit_finetune_renderer: bool | None = None,
+    smooth: float = DriveOptions.smooth, fit_finetune_renderer: bool | None = None,
     fit_finetune_roll: float | None = None, fit_finetune_expressions: int | None = None,
-    calibrate_expression: bool = CALIBRATE_EXPRESSION,
 ) -> dict[str, Any]:
     """Run every evaluation; returns per-clip rows and means per method. ``smooth``: the strength of the
-    ``smoothed`` row (default: ``reenact drive``'s; 0 leaves the row out); ``fit_geometry_weight``: the fits'
-    geometry prior (None: ``FitConfig``'s default); ``fit_finetune_renderer``: each fit also fine-tunes a copy of
-    the neural renderer on its image, which renders that clip's frames, ``fit_finetune_roll``: the largest camera
-    roll of that fine-tuning's extra views, ``fit_finetune_expressions``: its expression pseudo-views (None:
-    ``FitConfig``'s defaults, as drive); ``calibrate_expression``: drive each fit through its expression map, as
-    ``drive --calibrate-expression`` (``reenact/calibration.py``; adds the ``uncalibrated`` row, the same fit without it)."""
+    ``smoothed`` row (default: ``reenact drive``'s; 0 leaves the row out); ``fit_finetune_renderer``: each fit also
+    fine-tunes a copy of the neural renderer on its image, which renders that clip's frames, ``fit_finetune_roll``:
+    the largest camera roll of that fine-tuning's extra views, ``fit_finetune_expressions``: its expression
+    pseudo-views (None: ``FitConfig``'s defaults, as drive)."""
     reporter = reporter or Reporter(quiet=True)
     engines = {"model": Engine.load(checkpoint, device)}
     if ablation is not None:
         engines["ablation"] = Engine.load(ablation, device)
     size = engines["model"].render_size
     config = TrackerConfig(crop_size=size, smoothing=0.0)
-    fit_config = build_fit_config(fit_iterations, fit_finetune_renderer, fit_geometry_weight, fit_finetune_roll,
-                                  fit_finetune_expressions)
+    fit_config = build_fit_config(fit_iterations, fit_finetune_renderer, fit_finetune_roll, fit_finetune_expressions)
     per_clip: list[dict[str, Any]] = []
     cross: list[dict[str, Any]] = []
     with reporter.progress("evaluating clips", len(clips)) as advance:
@@ -264,26 +254,24 @@ def evaluate(
             track, crops, masks = load_clip(clip, max_frames, size, config)
             row: dict[str, Any] = {"clip": str(clip)}
             try:
-                self_result = evaluate_self(engines["model"], track, crops, masks, fit_config, config, smooth=smooth,
-                                            calibrate=calibrate_expression)
+                self_result = evaluate_self(engines["model"], track, crops, masks, fit_config, config, smooth=smooth)
                 row.update(self_result)
                 if "ablation" in engines:
                     row["ablation"] = evaluate_self(engines["ablation"], track, crops, masks, fit_config, config,
-                                                   baselines=False, calibrate=calibrate_expression)["model"]
+                                                   baselines=False)["model"]
                 for portrait in portraits:
                     cross.append({"clip": str(clip), "portrait": str(portrait),
-                                  **evaluate_cross(engines["model"], track, portrait, fit_config, config,
-                                                    calibrate=calibrate_expression)})
+                                  **evaluate_cross(engines["model"], track, portrait, fit_config, config)})
             except NoFaceError as exc:
                 row["error"] = str(exc)
                 reporter.warn(f"{clip}: {exc}")
             per_clip.append(row)
             advance(1)
-    methods = [m for m in ("model", "uncalibrated", "smoothed", "static", "pose_only", "ablation", "real") if any(m in row for row in per_clip)]
+    methods = [m for m in ("model", "smoothed", "static", "pose_only", "ablation", "real") if any(m in row for row in per_clip)]
     summary = {m: mean_rows([row[m] for row in per_clip if m in row]) for m in methods}
     if cross:
         summary["cross"] = mean_rows([{k: v for k, v in row.items() if isinstance(v, float)} for row in cross])
     return {"checkpoint": str(checkpoint), "clips": per_clip, "cross": cross, "summary": summary,
-            "max_frames": max_frames, "fit_iterations": fit_iterations, "fit_geometry_weight": fit_config.geometry_weight,
+            "max_frames": max_frames, "fit_iterations": fit_iterations,
             "fit_finetune_renderer": fit_config.finetune_renderer, "fit_finetune_roll": fit_config.finetune_roll_degrees,
-            "fit_finetune_expressions": fit_config.finetune_expression_views, "calibrate_expression": calibrate_expression}
+            "fit_finetune_expressions": fit_config.finetune_expression_views}

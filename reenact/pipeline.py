@@ -19,16 +19,18 @@ import numpy as np
 
 from model.fit import FitConfig
 from model.geometry import FaceMesh
-from reenact.calibration import calibrate_expression
-from reenact.codes import Codes, no_expression_map
+from reenact.codes import Codes
 from reenact.console import Reporter
-from reenact.defaults import CALIBRATE_EXPRESSION, DRIVE_SMOOTH
+from reenact.defaults import DRIVE_SMOOTH
 from reenact.engine import Engine, Fit
 from reenact.errors import InputError, NoFaceError
+from reenact.media.images import read_image
+from reenact.media.reading import VideoReader, open_video
+from reenact.media.writing import VideoWriter
 from reenact.motion import drive_parameters, model_expressions
-from reenact.video import VideoReader, VideoWriter, is_image_path, open_video, read_image
 from tracking.crop import paste_back
 from tracking.landmark_model import LandmarkModel
+from tracking.media_files import is_image_path
 from tracking.tracker import Tracker, TrackerConfig
 from tracking.types import Track
 
@@ -62,8 +64,6 @@ class DriveOptions:
     """Largest camera roll (degrees) of that fine-tuning's extra views; None = FitConfig's default."""
     finetune_expressions: int | None = None
     """Expression pseudo-views of that fine-tuning; None = FitConfig's default."""
-    calibrate_expression: bool = CALIBRATE_EXPRESSION
-    """Measure the target's expression map after the fit (``reenact/calibration.py``) and drive through it."""
 
     def fit_config(self) -> FitConfig:
         """The target fit these options ask for."""
@@ -72,11 +72,10 @@ class DriveOptions:
 
 
 def build_fit_config(iterations: int | None = None, finetune_renderer: bool | None = None,
-                     geometry_weight: float | None = None, finetune_roll: float | None = None,
-                     finetune_expressions: int | None = None) -> FitConfig:
+                     finetune_roll: float | None = None, finetune_expressions: int | None = None) -> FitConfig:
     """:class:`FitConfig` with the command line's fit options applied; None keeps FitConfig's default. The one
     mapping of those flags, for drive, fit and eval."""
-    overrides = {"iterations": iterations, "finetune_renderer": finetune_renderer, "geometry_weight": geometry_weight,
+    overrides = {"iterations": iterations, "finetune_renderer": finetune_renderer,
                  "finetune_roll_degrees": finetune_roll, "finetune_expression_views": finetune_expressions}
     return replace(FitConfig(), **{key: value for key, value in overrides.items() if value is not None})
 
@@ -172,37 +171,30 @@ def _face_mesh() -> FaceMesh:
     return LandmarkModel.default().face_mesh()
 
 
-def target_landmarks(track: Track, index: int) -> tuple[np.ndarray, np.ndarray]:
-    """Frame ``index``'s face as the tracker reads it — the landmark model's shape for the track's identity
-    shape and the frame's tracked expression, (L, 3) head frame — and the mesh's triangles (T, 3): what the
-    fit's geometry prior pulls the fitted surface to."""
-    mesh = _face_mesh()
-    return mesh.shape(track.identity_shape, track.expression[index:index + 1])[0], mesh.triangles
+def target_landmarks(track: Track, index: int) -> np.ndarray:
+    """Frame ``index``'s face as the tracker reads it: the landmark model's shape for the track's identity shape
+    and the frame's tracked expression, (L, 3) head frame (what the fit's expression pseudo-views warp)."""
+    return _face_mesh().shape(track.identity_shape, track.expression[index:index + 1])[0]
 
 
 def fit_frame(engine: Engine, track: Track, index: int, crop: np.ndarray, mask: np.ndarray, fit_config: FitConfig,
               progress=None) -> Fit:
     """Fit the model's codes and camera to frame ``index`` of ``track`` (its aligned crop and head mask) seen as a
-    single image: tracked pose, β from ``initial_expression``, z_id from ``identity_input``, landmarks for the
-    geometry prior and the pseudo-views (computed only when one of them is on). The one fitting entry
-    point of drive, fit and eval."""
-    needs_face = fit_config.geometry_weight > 0 or fit_config.uses_expression_views or fit_config.uses_turned_views
-    landmarks, triangles = target_landmarks(track, index) if needs_face else (None, None)
-    basis = _face_mesh().expression_basis if fit_config.uses_expression_views else None
+    single image: tracked pose, β from ``initial_expression``, z_id from ``identity_input``, and for the expression
+    pseudo-views (only when they are on) the landmarks and the expression basis. The one fitting entry point of
+    drive, fit and eval."""
+    views = fit_config.uses_expression_views
+    landmarks = target_landmarks(track, index) if views else None
+    basis = _face_mesh().expression_basis if views else None
     return engine.fit(crop, mask, track.pose[index], initial_expression(track, index, engine), identity_input(track, engine),
-                      fit_config, progress=progress, landmarks=landmarks, triangles=triangles, expression_basis=basis)
+                      fit_config, progress=progress, landmarks=landmarks, expression_basis=basis)
 
 
-def fit_target(target: Target, engine: Engine, fit_config: FitConfig, reporter: Reporter, source_name: str = "",
-               calibrate: bool = CALIBRATE_EXPRESSION) -> Codes:
-    """Fit the model's codes and camera to the target image (paper §4.3); with ``calibrate``, also its expression
-    map (``reenact/calibration.py``)."""
+def fit_target(target: Target, engine: Engine, fit_config: FitConfig, reporter: Reporter, source_name: str = "") -> Codes:
+    """Fit the model's codes and camera to the target image (paper §4.3)."""
     image, track = target.image, target.track
     with reporter.progress("fitting target", fit_config.total_iterations) as advance:
         result = fit_frame(engine, track, 0, target.crop, target.mask, fit_config, progress=advance)
-    expression_map = fit_expression_map(engine, result) if calibrate else no_expression_map()
-    if calibrate and not expression_map.size:
-        reporter.warn("expression calibration skipped: a probe render showed no trackable face")
     return Codes(
         identity=result.identity,
         expression=result.expression,
@@ -216,14 +208,7 @@ def fit_target(target: Target, engine: Engine, fit_config: FitConfig, reporter: 
         source=source_name,
         embedding=identity_input(track, engine),
         renderer_state=result.renderer_state or {},
-        expression_map=expression_map,
     )
-
-
-def fit_expression_map(engine: Engine, fit: Fit) -> np.ndarray:
-    """The fitted target's expression map (``reenact/calibration.py``), probed as its frames will be rendered."""
-    with engine.renderer_override(fit.renderer_state):
-        return calibrate_expression(engine, fit.cam_to_world, fit.expression, fit.identity)
 
 
 # ---------------------------------------------------------------------------------------- composing
@@ -283,7 +268,7 @@ def render_video(
     """Render the driven video and write it (atomically) to ``output``; returns the summary numbers."""
     pose, expression = drive_parameters(
         track.pose, track.expression, track.valid, codes.cam_to_world, codes.expression, options.motion,
-        engine.expression_reference, codes.expression_map,
+        engine.expression_reference,
     )
     identity = np.repeat(codes.identity[None], len(pose), axis=0)
     size = output_size(options, engine, target_image)
@@ -337,7 +322,7 @@ def has_audio(path: Path | None) -> bool:
     if path is None:
         return False
     try:
-        from reenact.video import probe
+        from reenact.media.reading import probe
 
         return bool(probe(path).has_audio)
     except InputError:
@@ -361,7 +346,7 @@ def write_track_preview(source: Path, track: Track, output: Path, config: Tracke
 
 def write_fit_comparison(target: Target, codes: Codes, engine: Engine, output: Path) -> None:
     """PNG of [target crop | fitted render] for a person to look at."""
-    from reenact.video import write_image
+    from reenact.media.images import write_image
 
     render = engine.render(codes.cam_to_world[None], codes.expression[None], codes.identity[None])[0]
     crop = target.crop

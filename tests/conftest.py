@@ -23,18 +23,34 @@ SHORT_CLIP_FRAMES = 30
 
 @pytest.fixture(scope="session")
 def short_clip(tmp_path_factory, shared_data) -> Path:
-    """The first 30 frames (1.2 s) of a real talking-head clip, with its audio."""
-    from reenact.video import VideoReader, VideoWriter
+    """The first 30 frames (1.2 s) of a real talking-head clip, with its audio (those 1.2 s of it, stream-copied)."""
+    import av
 
     source = shared_data / "videos" / "pcavs" / "00015.mp4"
     clip = tmp_path_factory.mktemp("clips") / "clip.mp4"
-    with VideoReader(source) as reader, VideoWriter(
-        clip, fps=reader.info.fps, audio_from=source, audio_duration=SHORT_CLIP_FRAMES / reader.info.fps
-    ) as writer:
-        for frame in reader:
-            if frame.index >= SHORT_CLIP_FRAMES:
+    with av.open(str(source)) as video_in, av.open(str(source)) as audio_in, av.open(str(clip), "w") as out:
+        stream = video_in.streams.video[0]
+        rate = stream.average_rate
+        video_out = out.add_stream("libx264", rate=rate)
+        video_out.width, video_out.height, video_out.pix_fmt = stream.width, stream.height, "yuv420p"
+        audio_out = out.add_stream_from_template(audio_in.streams.audio[0])
+        for index, frame in enumerate(video_in.decode(stream)):
+            if index >= SHORT_CLIP_FRAMES:
                 break
-            writer.write(frame.image)
+            frame = frame.reformat(format="yuv420p")
+            frame.pts, frame.time_base = index, 1 / rate
+            for packet in video_out.encode(frame):
+                out.mux(packet)
+        for packet in video_out.encode(None):
+            out.mux(packet)
+        end = SHORT_CLIP_FRAMES / rate
+        for packet in audio_in.demux(audio_in.streams.audio[0]):
+            if packet.pts is None or packet.size == 0:
+                continue
+            if packet.pts * packet.time_base >= end:
+                break
+            packet.stream = audio_out
+            out.mux(packet)
     return clip
 
 

@@ -3,7 +3,7 @@
 ``draw_preview(image, frame_track, landmark_model, identity)`` returns a copy of the source frame
 (H, W, 3) uint8 RGB with: MediaPipe landmarks (green dots), the fitted model's projected landmarks (red
 dots), the crop box (yellow) and the head frame's axes at the head centre (x red, y green, z blue; 0.5
-head units long). The caller writes the video (``reenact/video.py``).
+head units long). The caller writes the video (``reenact/media/writing.py``).
 """
 
 from __future__ import annotations

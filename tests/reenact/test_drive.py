@@ -14,14 +14,15 @@ import pytest
 from reenact.cli import main
 from reenact.codes import Codes
 from reenact.engine import Engine
-from reenact.video import VideoReader, VideoWriter, probe
+from reenact.media.reading import VideoReader, probe
+from reenact.media.writing import VideoWriter
 from tests.conftest import SHORT_CLIP_FRAMES
 
 
 
 @pytest.fixture(scope="module")
 def work(tmp_path_factory, shared_data, short_clip, tiny_checkpoint) -> dict[str, Path]:
-    from reenact.video import write_image
+    from reenact.media.images import write_image
 
     root = tmp_path_factory.mktemp("drive")
     no_face = root / "wall.png"
@@ -143,7 +144,7 @@ def test_drive_stdin_to_stdout(work):
 
 
 def test_drive_paste_back_keeps_the_target_frame(capsys, work):
-    from reenact.video import read_image
+    from reenact.media.images import read_image
 
     out = work["root"] / "pasted.mp4"
     code, _, err = run(capsys, "drive", work["clip"], work["target"], "-o", out, "--checkpoint", work["checkpoint"],

@@ -11,7 +11,7 @@ import torch
 
 from reenact.cli import main
 from reenact.evaluate import image_metrics, rotation_distance_deg
-from reenact.video import VideoReader
+from reenact.media.reading import VideoReader
 
 
 def run(capsys, *argv):
@@ -54,46 +54,6 @@ def test_train_writes_a_resumable_checkpoint(capsys, trained, short_clip):
     assert code != 0 and "expression-components" in err and "Traceback" not in err
 
 
-def test_region_weight_completes_an_old_cache_and_trains(capsys, trained, tmp_path):
-    import numpy as np
-
-    from model.checkpoint import load_checkpoint
-
-    run_dir, _ = trained
-    (built,) = sorted((run_dir / "cache").glob("*.npz"))
-    with np.load(built) as clip:
-        arrays = {k: clip[k] for k in clip.files}
-    regions, masks = arrays.pop("regions"), arrays["masks"]
-    # The tracked mouth and eyes of real frames: in every frame, a few percent of the crop, about its middle.
-    assert regions.shape == masks.shape
-    share = (regions > 0).mean(axis=(1, 2))
-    assert share.min() > 0.02 and share.max() < 0.15
-    rows, cols = np.nonzero(regions[0])
-    assert 0.3 < cols.mean() / regions.shape[2] < 0.7 and 0.35 < rows.mean() / regions.shape[1] < 0.75
-    old = tmp_path / "old_cache"
-    old.mkdir()
-    np.savez(old / built.name, **arrays)  # a cache written before regions existed
-    code, stdout, err = run(capsys, "train", old, "-o", tmp_path / "region_run", "--preset", "tiny", "--steps", "2",
-                            "--init", run_dir / "last.pt", "--region-weight", "0.5", "--json")
-    assert code == 0, err
-    with np.load(old / built.name) as clip:
-        assert np.array_equal(clip["regions"], regions)  # completed from the stored codes, as the build made them
-    assert load_checkpoint(tmp_path / "region_run" / "last.pt")[0].config.loss.region_weight == 0.5
-
-
-def test_motion_weight_from_the_command_line(capsys, trained, tmp_path):
-    from model.checkpoint import load_checkpoint
-
-    run_dir, _ = trained
-    code, stdout, err = run(capsys, "train", run_dir / "cache", "-o", tmp_path / "motion_run", "--preset", "tiny", "--steps", "2",
-                            "--init", run_dir / "last.pt", "--motion-weight", "2", "--json")
-    assert code == 0, err
-    assert load_checkpoint(tmp_path / "motion_run" / "last.pt")[0].config.loss.motion_weight == 2.0
-    code, _, err = run(capsys, "train", run_dir / "cache", "-o", tmp_path / "odd", "--preset", "tiny", "--steps", "2",
-                       "--batch-size", "3", "--motion-weight", "2")
-    assert code == 3 and "batch size must be even" in err and "Traceback" not in err
-
-
 def test_geometry_weight_from_the_command_line(capsys, trained, tmp_path):
     from model.checkpoint import load_checkpoint
 
@@ -115,14 +75,6 @@ def test_warp_radius_from_the_command_line(capsys, trained, tmp_path):
     model = load_checkpoint(tmp_path / "warp_run" / "last.pt")[0]
     assert model.config.field.warp_radius == 0.08
     assert torch.equal(model.field.warp.anchors, torch.as_tensor(LandmarkModel.default().mean))
-    code, _, err = run(capsys, "train", run_dir / "cache", "-o", tmp_path / "gain_run", "--preset", "tiny", "--steps", "2",
-                       "--init", run_dir / "last.pt", "--warp-radius", "0.08", "--warp-gain", "--no-expression-in-mlp")
-    assert code == 0, err
-    field = load_checkpoint(tmp_path / "gain_run" / "last.pt")[0].config.field
-    assert field.warp_gain and not field.expression_in_mlp
-    for flag in ("--warp-gain", "--no-expression-in-mlp"):  # both need the warp: one line, no traceback
-        code, _, err = run(capsys, "train", run_dir / "cache", "-o", tmp_path / "bad", "--preset", "tiny", "--steps", "1", flag)
-        assert code != 0 and "--warp-radius" in err and "Traceback" not in err
 
 
 def test_fit_render_and_export(capsys, trained, shared_data, tmp_path):
@@ -176,23 +128,20 @@ def test_eval_on_a_short_clip(capsys, trained, short_clip, shared_data):
 
 
 def test_eval_fit_options(capsys, trained, short_clip):
-    """--fit-geometry-weight and renderer fine-tuning (on by default, as in drive) reach the fits: recorded in the
-    JSON, and the fine-tuned renderer draws the clip's renders (the still frame differs from a plain fit's)."""
+    """Renderer fine-tuning (on by default, as in drive) and its options reach the fits: recorded in the JSON, and
+    the fine-tuned renderer draws the clip's renders (the still frame differs from a plain fit's)."""
     run_dir, _ = trained
     common = ("eval", run_dir / "last.pt", short_clip, "--max-frames", 4, "--fit-iterations", 2, "--smooth", 0, "--json")
     code, stdout, err = run(capsys, *common, "--no-fit-finetune-renderer")
     assert code == 0, err
     plain = json.loads(stdout)
-    code, stdout, err = run(capsys, *common, "--fit-geometry-weight", 1, "--fit-finetune-roll", 12,
-                               "--fit-finetune-expressions", 2, "--calibrate-expression")  # fine-tuning: the default
+    code, stdout, err = run(capsys, *common, "--fit-finetune-roll", 12,
+                               "--fit-finetune-expressions", 2)  # fine-tuning: the default
     assert code == 0, err
     tuned = json.loads(stdout)
-    assert (plain["fit_geometry_weight"], plain["fit_finetune_renderer"]) == (0.0, False)
-    assert (tuned["fit_geometry_weight"], tuned["fit_finetune_renderer"], tuned["fit_finetune_roll"]) == (1.0, True, 12.0)
+    assert plain["fit_finetune_renderer"] is False
+    assert (tuned["fit_finetune_renderer"], tuned["fit_finetune_roll"]) == (True, 12.0)
     assert tuned["fit_finetune_expressions"] == 2
-    # Expression calibration (off by default, as in drive) brings the same fit without it as a row.
-    assert tuned["calibrate_expression"] and "uncalibrated" in tuned["summary"]
-    assert not plain["calibrate_expression"] and "uncalibrated" not in plain["summary"]
     assert tuned["clips"][0]["static"]["l1"] != plain["clips"][0]["static"]["l1"]
     assert tuned["clips"][0]["model"]["fit_psnr"] > plain["clips"][0]["model"]["fit_psnr"]
 
