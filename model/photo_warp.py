@@ -10,8 +10,9 @@ with P_0 and β_0 (same identity). For every pixel of an n×n grid over the driv
 4. x_0 is projected with P_0 into the target's crop: crop-normalised (u, v) ∈ [0, 1]² (``model/camera.py``);
 5. visibility: x_0 is visible in the photo when its distance from the target camera is within
    ``depth_tolerance`` of the target's own depth at (u, v) (bilinear in the target's depth map, rendered once
-   on the same grid) and the target is opaque there; hidden points (mouth interior, the side the head turns
-   to) are the neural render's to fill.
+   on the same grid), or when the target is nearly transparent there (nothing opaque in front of it: the
+   photo shows what is there, e.g. the fringe of the hair); hidden points (mouth interior, the side the head
+   turns to) are the neural render's to fill.
 
 Inputs: a :class:`HeadModel`, the target's camera / β_0 / z_id, a batch of driven cameras and β_j.
 Outputs: :class:`Correspondence` — source coordinates (B, n, n, 2), visibility (B, n, n), driven opacity
@@ -46,7 +47,7 @@ class PhotoWarpConfig:
     depth_tolerance: float = 0.06
     """Largest |distance − target depth| (head units) of a visible point (the eyes are 0.7 apart)."""
     min_target_opacity: float = 0.5
-    """Target opacity below which the target's depth is not trusted (the point counts as hidden)."""
+    """Target opacity below which the target's depth is not trusted: nothing opaque hides the point there."""
     chunk_rays: int = 8192
     """Rays per batch item evaluated at once (memory bound)."""
 
@@ -186,7 +187,8 @@ def correspond(model: HeadModel, target: TargetDepth, camera: Camera, expression
     seen_depth, seen_opacity = _sample_maps(maps, uv).unbind(1)
     gap = distance - seen_depth
     inside = ((uv >= 0.0) & (uv <= 1.0)).all(dim=-1)
-    visible = inside & (seen_opacity >= config.min_target_opacity) & (gap.abs() <= config.depth_tolerance)
+    unoccluded = (seen_opacity < config.min_target_opacity) | (gap.abs() <= config.depth_tolerance)
+    visible = inside & unoccluded
     return Correspondence(
         coords=uv.reshape(batch, n, n, 2),
         visible=visible.reshape(batch, n, n),

@@ -1,18 +1,20 @@
 """The driven head composited into the target's own photo, at the photo's resolution.
 
 Per target, once (:func:`make_plan`): the canvas (the photo scaled so its long side is at most ``size``, even
-dimensions), the crop box on the canvas, a *clean plate* (the photo with the original head inpainted, shown
-where the driven head no longer covers it) and a colour transfer from the neural render to the photo.
+dimensions), the crop box on the canvas, the original head's coverage (the target's opacity, dilated and
+feathered), an inpainted fill of that region, and a colour transfer from the neural render to the photo.
 
 Per frame (:func:`compose`): a :class:`FrameMap` from ``model/photo_warp.py`` (n×n: where each driven pixel is
 in the target's crop, whether the photo sees it, the driven opacity) is upsampled bilinearly to the canvas
-pixels of the crop box. Visible pixels take the photo's own pixel at the mapped point (``cv2.remap`` at the
-canvas resolution); hidden ones take the neural render (resized, colour-matched); the driven opacity is the
-alpha over the clean plate.
+pixels of the crop box (the displacement is upsampled, so a zero displacement gives the photo's own pixels).
+Visible pixels take the photo's pixel at the mapped point (``cv2.remap`` at the canvas resolution); hidden
+ones take the neural render (resized, colour-matched); the driven opacity, sharpened, is the alpha over the
+background. The background is the photo, except where the original head's coverage exceeds the driven
+head's (the head turned or moved away): there the fill shows, so no ghost of the original head stays. With
+the target's own camera and β the coverages agree and the output is the photo.
 
-Exactness: the clean plate differs from the photo only inside the original head's region (the target's
-opacity, dilated and feathered), and the alpha is exactly 0 below ``alpha_floor``; outside those two regions
-the output is the canvas photo itself, byte for byte.
+Exactness: outside the original head's coverage and wherever the alpha is 0 (driven opacity below
+``alpha_floor``), the output is the canvas photo itself, byte for byte.
 
 Coordinates: crop boxes (x0, y0, x1, y1) in continuous pixels (pixel j's centre at j + 0.5, as in
 ``tracking/crop.py``); crop-normalised (u, v) ∈ [0, 1]² over the box (``model/camera.py``); an n×n map's
@@ -89,12 +91,17 @@ class CompositePlan:
     """(x0, y0, x1, y1) integer canvas pixels the box covers, clipped to the canvas."""
     grid: np.ndarray
     """(h, w, 2) float32 crop-normalised (u, v) of the window's pixel centres."""
-    clean_plate: np.ndarray
-    """(H, W, 3) uint8 the canvas with the original head inpainted (equal to ``photo`` outside ``hole``)."""
+    fill: np.ndarray
+    """(H, W, 3) uint8 the original head's region inpainted (meaningful where ``hole`` > 0)."""
     hole: np.ndarray
-    """(H, W) float32 in [0, 1]: the clean plate's weight of the inpainting (0 = the photo)."""
+    """(H, W) float32 in [0, 1]: the original head's :func:`coverage` (where the fill may be needed)."""
     colour: ColourTransfer
     config: CompositeConfig
+
+    @property
+    def clean_plate(self) -> np.ndarray:
+        """(H, W, 3) uint8 the photo with the original head removed: what shows where no head covers."""
+        return blend(self.photo, self.fill, self.hole)
 
 
 def canvas_size(width: int, height: int, size: int) -> tuple[int, int]:
@@ -153,23 +160,26 @@ def _blur(mask: np.ndarray, sigma: float) -> np.ndarray:
     return cv2.GaussianBlur(mask, (0, 0), sigmaX=sigma) if sigma > 0.3 else mask
 
 
-def head_hole(opacity: np.ndarray, plan_box: np.ndarray, window: tuple[int, int, int, int], grid: np.ndarray,
-              shape: tuple[int, int], config: CompositeConfig) -> np.ndarray:
-    """(H, W) float32 weight of the clean plate's inpainting: the target's opacity (n, n) over the box,
-    thresholded, dilated and feathered; exactly 0 far from the head."""
+def coverage(opacity: np.ndarray, window: tuple[int, int, int, int], shape: tuple[int, int], side: float,
+             config: CompositeConfig) -> np.ndarray:
+    """(H, W) float32 in [0, 1]: where a head covers the canvas, generously — its opacity over the window
+    (h, w) thresholded, dilated and feathered (weight 1 on the dilated region, exactly 0 far from it)."""
     height, width = shape
     x0, y0, x1, y1 = window
-    side = float(plan_box[2] - plan_box[0])
-    hard = np.zeros((height, width), np.uint8)
-    hard[y0:y1, x0:x1] = (sample_map(opacity, grid) > config.head_threshold).astype(np.uint8)
     radius = max(1, int(round(config.head_dilation * side)))
+    sigma = config.plate_feather * side
+    pad = radius + int(np.ceil(3 * sigma)) + 2
+    px0, py0, px1, py1 = max(0, x0 - pad), max(0, y0 - pad), min(width, x1 + pad), min(height, y1 + pad)
+    hard = np.zeros((py1 - py0, px1 - px0), np.uint8)
+    hard[y0 - py0:y1 - py0, x0 - px0:x1 - px0] = opacity > config.head_threshold
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
     grown = cv2.dilate(hard, kernel).astype(np.float32)
-    soft = _blur(grown, config.plate_feather * side)
-    # The blur's tails stay within ~3 sigma; keep the weight 1 on the grown hole itself.
-    soft = np.maximum(soft * 2.0, grown).clip(0.0, 1.0)
+    # Twice the blur, so that the weight stays 1 on the grown region and fades outside it.
+    soft = np.maximum(_blur(grown, sigma) * 2.0, grown).clip(0.0, 1.0)
     soft[soft < 1e-3] = 0.0
-    return soft
+    full = np.zeros((height, width), np.float32)
+    full[py0:py1, px0:px1] = soft
+    return full
 
 
 def inpaint(photo: np.ndarray, hole: np.ndarray, work_size: int) -> np.ndarray:
@@ -196,6 +206,18 @@ def colour_transfer(render: np.ndarray, photo_crop: np.ndarray, weight: np.ndarr
     return ColourTransfer(gain=gain, offset=p.mean(0) - gain * r.mean(0))
 
 
+def blend(under: np.ndarray, over: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """``over`` on ``under`` (both (H, W, 3) uint8) with ``weight`` (H, W) in [0, 1]: uint8, and exactly
+    ``under`` where the weight is 0."""
+    out = under.copy()
+    pick = weight > 0
+    if pick.any():
+        w = weight[pick][:, None]
+        mixed = under[pick].astype(np.float32) * (1.0 - w) + over[pick].astype(np.float32) * w
+        out[pick] = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
+    return out
+
+
 def make_plan(photo: np.ndarray, crop_box: np.ndarray, target_render: np.ndarray, target_opacity: np.ndarray,
               config: CompositeConfig = CompositeConfig()) -> CompositePlan:
     """The per-target plan. ``photo`` (H0, W0, 3) uint8 the target's whole photo; ``crop_box`` (4,) its crop
@@ -208,15 +230,14 @@ def make_plan(photo: np.ndarray, crop_box: np.ndarray, target_render: np.ndarray
     box = np.asarray(crop_box, np.float64) * np.array([width / width0, height / height0] * 2)
     window = box_window(box, width, height)
     grid = window_grid(box, window)
-    hole = head_hole(np.asarray(target_opacity, np.float32), box, window, grid, (height, width), config)
+    opacity = sample_map(np.asarray(target_opacity, np.float32), grid)
+    hole = coverage(opacity, window, (height, width), float(box[2] - box[0]), config)
     fill = inpaint(canvas, hole, config.inpaint_size)
-    plate = canvas.astype(np.float32) * (1.0 - hole[..., None]) + fill.astype(np.float32) * hole[..., None]
-    plate = np.where(hole[..., None] > 0, np.clip(plate + 0.5, 0, 255).astype(np.uint8), canvas)
     crop_uv = cell_centres(target_render.shape[0])
     photo_crop = sample_box(canvas, box, crop_uv)
     weight = sample_map(np.asarray(target_opacity, np.float32), crop_uv) > config.colour_opacity
     colour = colour_transfer(target_render, photo_crop, weight.astype(np.float32))
-    return CompositePlan(photo=canvas, box=box, window=window, grid=grid, clean_plate=plate, hole=hole,
+    return CompositePlan(photo=canvas, box=box, window=window, grid=grid, fill=fill, hole=hole,
                          colour=colour, config=config)
 
 
@@ -231,29 +252,29 @@ def driven_alpha(opacity: np.ndarray, config: CompositeConfig) -> np.ndarray:
 
 def compose(plan: CompositePlan, frame: FrameMap, render: np.ndarray) -> np.ndarray:
     """One output frame (H, W, 3) uint8: the photo's pixels carried by ``frame`` where visible, the
-    colour-matched ``render`` (S, S, 3) uint8 where hidden, over the clean plate with the driven alpha."""
+    colour-matched ``render`` (S, S, 3) uint8 where hidden, with the driven alpha over a background that is
+    the photo except where the original head's coverage exceeds the driven head's (there the fill shows).
+    With the target's own camera and β the two coverages agree, so the background is the photo itself."""
     config = plan.config
     x0, y0, x1, y1 = plan.window
-    out = plan.clean_plate.copy()
     if x1 <= x0 or y1 <= y0:
-        return out
+        return plan.clean_plate
     # The displacement (not the coordinates) is upsampled: exact at the crop's border, 0 → the photo itself.
     shift = frame.coords - cell_centres(frame.coords.shape[0])
     stacked = np.concatenate([shift, frame.visible[..., None], frame.opacity[..., None]], axis=-1)
     maps = sample_map(stacked.astype(np.float32), plan.grid)  # (h, w, 4)
     side = float(plan.box[2] - plan.box[0])
+    driven = coverage(maps[..., 3], plan.window, plan.hole.shape, side, config)
+    uncovered = np.clip(plan.hole - driven, 0.0, 1.0)
+    out = blend(plan.photo, plan.fill, uncovered)
     alpha = driven_alpha(maps[..., 3], config)
     if not alpha.any():
         return out
-    carried = sample_box(plan.photo, plan.box, plan.grid + maps[..., :2]).astype(np.float32)
-    rendered = plan.colour.apply(sample_map(render, plan.grid))
-    visible = _blur(np.clip(maps[..., 2], 0.0, 1.0), config.visible_feather * side)[..., None]
-    face = visible * carried + (1.0 - visible) * rendered
-    plate = out[y0:y1, x0:x1].astype(np.float32)
-    blended = alpha[..., None] * face + (1.0 - alpha[..., None]) * plate
-    region = out[y0:y1, x0:x1]
-    blended = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
-    out[y0:y1, x0:x1] = np.where(alpha[..., None] > 0, blended, region)
+    carried = sample_box(plan.photo, plan.box, plan.grid + maps[..., :2])
+    rendered = np.clip(plan.colour.apply(sample_map(render, plan.grid)) + 0.5, 0, 255).astype(np.uint8)
+    visible = _blur(np.clip(maps[..., 2], 0.0, 1.0), config.visible_feather * side)
+    face = blend(rendered, carried, visible)
+    out[y0:y1, x0:x1] = blend(out[y0:y1, x0:x1], face, alpha)
     return out
 
 
