@@ -49,7 +49,7 @@ def held_out(path: Path, hold_out: tuple[str, ...]) -> bool:
 def build_still(image_path: Path, out_file: Path, size: int, every: int, config: TrackerConfig) -> int:
     """Track one portrait (as a drive target is) and write it as a one-frame cache entry; returns 1."""
     target = load_target(image_path, replace(config, crop_size=size))
-    _save(out_file, image_path, target.track, [0], target.crop[None], target.mask[None], size, every, config)
+    _save(out_file, image_path, target.track, [0], target.crop[None], target.mask[None], size, every)
     return 1
 
 
@@ -75,12 +75,12 @@ def build_clip(video: Path, out_file: Path, size: int, every: int, config: Track
             crop, mask = tracker.crop_frame(frame.image, track, frame.index, size)
             images[slot] = crop
             masks[slot] = mask
-    _save(out_file, video, track, keep, images, masks, size, every, config)
+    _save(out_file, video, track, keep, images, masks, size, every)
     return len(keep)
 
 
 def _save(out_file: Path, source: Path, track: Track, keep: list[int], images: np.ndarray, masks: np.ndarray, size: int,
-          every: int, config: TrackerConfig) -> None:
+          every: int) -> None:
     """One cache entry: uint8 crops (N,S,S,3), float head masks (N,S,S) in [0, 1] stored as uint8."""
     save_npz(
         out_file,
