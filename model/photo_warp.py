@@ -8,11 +8,13 @@ with P_0 and β_0 (same identity). For every pixel of an n×n grid over the driv
 3. the inverse warp under β_0 takes it to the target's posed head: solve warp(x_0, β_0) = x_c by the fixed
    point x_0 ← x_0 + (x_c − warp(x_0, β_0)) (= x_c + D(x_0, β_0) for a warp x − D(x, β)), started at x_c;
 4. x_0 is projected with P_0 into the target's crop: crop-normalised (u, v) ∈ [0, 1]² (``model/camera.py``);
-5. visibility: x_0 is visible in the photo when its distance from the target camera is within
-   ``depth_tolerance`` of the target's own depth at (u, v) (bilinear in the target's depth map, rendered once
-   on the same grid), or when the target is nearly transparent there (nothing opaque in front of it: the
-   photo shows what is there, e.g. the fringe of the hair); hidden points (mouth interior, the side the head
-   turns to) are the neural render's to fill.
+5. visibility: x_0 is hidden in the photo when the target's own surface lies in front of it by more than
+   ``depth_tolerance`` (the target's depth map, rendered once on the same grid, sampled bilinearly at (u, v));
+   where the target is nearly transparent nothing hides it (the photo shows what is there, e.g. the fringe
+   of the hair). The test takes the farthest target surface within ``neighbourhood`` × ``neighbourhood``
+   pixels: at the silhouette the depth map jumps within a pixel, and a point just inside it must not count
+   as hidden behind the neighbour's surface. Hidden points (mouth interior, the side the head turns to) are
+   the neural render's to fill. A point in front of the target's surface is not hidden by it.
 
 Inputs: a :class:`HeadModel`, the target's camera / β_0 / z_id, a batch of driven cameras and β_j.
 Outputs: :class:`Correspondence` — source coordinates (B, n, n, 2), visibility (B, n, n), driven opacity
@@ -48,6 +50,10 @@ class PhotoWarpConfig:
     """Largest |distance − target depth| (head units) of a visible point (the eyes are 0.7 apart)."""
     min_target_opacity: float = 0.5
     """Target opacity below which the target's depth is not trusted: nothing opaque hides the point there."""
+    min_opacity: float = 0.02
+    """Driven opacity below which a ray has no surface point (it maps to itself, seen)."""
+    neighbourhood: int = 3
+    """Side (odd, grid pixels) of the window whose farthest target surface a point is tested against."""
     chunk_rays: int = 8192
     """Rays per batch item evaluated at once (memory bound)."""
 
@@ -163,6 +169,21 @@ def target_depth(model: HeadModel, camera: Camera, expression: torch.Tensor, ide
                        depth=depth.reshape(1, n, n), opacity=opacity.reshape(1, n, n))
 
 
+OPEN_DEPTH = 1e3
+"""Depth given to transparent target pixels: nothing there hides anything (head units, far past the head)."""
+
+
+def occluder_depth(target: TargetDepth, config: PhotoWarpConfig) -> torch.Tensor:
+    """(1, n, n) the farthest opaque target surface within the ``neighbourhood`` window of each pixel, and
+    ``OPEN_DEPTH`` on the transparent pixels themselves (nothing there hides anything)."""
+    opaque = target.opacity >= config.min_target_opacity
+    depth = torch.where(opaque, target.depth, torch.full_like(target.depth, -OPEN_DEPTH))
+    size = config.neighbourhood
+    if size > 1:
+        depth = F.max_pool2d(depth.unsqueeze(1), size, stride=1, padding=size // 2)[:, 0]
+    return torch.where(opaque, depth, torch.full_like(depth, OPEN_DEPTH))
+
+
 def _sample_maps(maps: torch.Tensor, uv: torch.Tensor) -> torch.Tensor:
     """Bilinear samples of ``maps`` (1, C, n, n) at crop-normalised ``uv`` (B, P, 2) → (B, C, P)."""
     grid = (uv * 2.0 - 1.0).unsqueeze(1)  # (B, 1, P, 2): align_corners=False puts centres at (j + 0.5)/n
@@ -183,12 +204,17 @@ def correspond(model: HeadModel, target: TargetDepth, camera: Camera, expression
     canonical = to_canonical(model, points, expression)
     posed, residual = from_canonical(model, canonical, target.expression.expand(batch, -1), config.iterations)
     uv, distance = project(posed, target.camera)
-    maps = torch.stack([target.depth, target.opacity], dim=1)  # (1, 2, n, n)
-    seen_depth, seen_opacity = _sample_maps(maps, uv).unbind(1)
+    maps = torch.stack([target.depth, occluder_depth(target, config)], dim=1)  # (1, 2, n, n)
+    seen_depth, occluder = _sample_maps(maps, uv).unbind(1)
     gap = distance - seen_depth
     inside = ((uv >= 0.0) & (uv <= 1.0)).all(dim=-1)
-    unoccluded = (seen_opacity < config.min_target_opacity) | (gap.abs() <= config.depth_tolerance)
-    visible = inside & unoccluded
+    visible = inside & (distance <= occluder + config.depth_tolerance)
+    # A ray that hits (almost) nothing has no surface point: it keeps its own position and counts as seen.
+    empty = opacity < config.min_opacity
+    own = ((torch.arange(n, device=uv.device, dtype=uv.dtype) + 0.5) / n)
+    own = torch.stack(torch.meshgrid(own, own, indexing="xy"), dim=-1).reshape(1, n * n, 2)
+    uv = torch.where(empty.unsqueeze(-1), own, uv)
+    visible = visible | empty
     return Correspondence(
         coords=uv.reshape(batch, n, n, 2),
         visible=visible.reshape(batch, n, n),
