@@ -47,6 +47,8 @@ class CompositeConfig:
     """Driven opacity below which the pixel is the clean plate's alone."""
     alpha_range: tuple[float, float] = (0.2, 0.8)
     """Driven opacity mapped linearly to alpha 0..1 over this range (sharpens the soft silhouette)."""
+    alpha_feather: float = 0.004
+    """Blur of the alpha, fraction of the crop side."""
     visible_feather: float = 0.006
     """Blur of the visibility mask, fraction of the crop side (a soft seam between photo and render)."""
     colour_opacity: float = 0.9
@@ -241,11 +243,13 @@ def make_plan(photo: np.ndarray, crop_box: np.ndarray, target_render: np.ndarray
                          colour=colour, config=config)
 
 
-def driven_alpha(opacity: np.ndarray, config: CompositeConfig) -> np.ndarray:
-    """Alpha (h, w) float32 from upsampled driven opacity: sharpened over ``alpha_range``, 0 below the
-    floor."""
+def driven_alpha(opacity: np.ndarray, side: float, config: CompositeConfig) -> np.ndarray:
+    """Alpha (h, w) float32 from upsampled driven opacity over a crop box ``side`` pixels wide: sharpened over
+    ``alpha_range``, feathered by ``alpha_feather`` × side (the coarse grid's steps would show), 0 where the
+    opacity is below the floor."""
     low, high = config.alpha_range
     alpha = np.clip((opacity - low) / max(high - low, 1e-6), 0.0, 1.0).astype(np.float32)
+    alpha = _blur(alpha, config.alpha_feather * side)
     alpha[opacity < config.alpha_floor] = 0.0
     return alpha
 
@@ -267,7 +271,7 @@ def compose(plan: CompositePlan, frame: FrameMap, render: np.ndarray) -> np.ndar
     driven = coverage(maps[..., 3], plan.window, plan.hole.shape, side, config)
     uncovered = np.clip(plan.hole - driven, 0.0, 1.0)
     out = blend(plan.photo, plan.fill, uncovered)
-    alpha = driven_alpha(maps[..., 3], config)
+    alpha = driven_alpha(maps[..., 3], side, config)
     if not alpha.any():
         return out
     carried = sample_box(plan.photo, plan.box, plan.grid + maps[..., :2])

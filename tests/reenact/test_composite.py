@@ -69,7 +69,8 @@ def test_outside_the_head_region_the_output_is_the_photo(size: int) -> None:
     assert np.array_equal(plan.photo, expected)
     alpha = np.zeros((height, width), np.float32)
     x0, y0, x1, y1 = plan.window
-    alpha[y0:y1, x0:x1] = driven_alpha(sample_map(frame.opacity, plan.grid), plan.config)
+    side = plan.box[2] - plan.box[0]
+    alpha[y0:y1, x0:x1] = driven_alpha(sample_map(frame.opacity, plan.grid), side, plan.config)
     outside = (plan.hole == 0) & (alpha == 0)
     assert outside.mean() > 0.5
     assert np.array_equal(out[outside], plan.photo[outside])
