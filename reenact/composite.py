@@ -94,7 +94,7 @@ class CompositePlan:
     grid: np.ndarray
     """(h, w, 2) float32 crop-normalised (u, v) of the window's pixel centres."""
     fill: np.ndarray
-    """(H, W, 3) uint8 the original head's region inpainted (meaningful where ``hole`` > 0)."""
+    """(H, W, 3) uint8 the canvas inpainted over the original head's region (used where ``hole`` > 0)."""
     hole: np.ndarray
     """(H, W) float32 in [0, 1]: the original head's :func:`coverage` (where the fill may be needed)."""
     colour: ColourTransfer
