@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -12,7 +13,6 @@ from torch import nn
 
 from model.camera import Camera, frontal_cam_to_world, orbit_cam_to_world
 from model.config import SamplerConfig, preset
-from model.field import FieldOutput
 from model.head_model import HeadModel
 from model.photo_warp import PhotoWarpConfig, correspond, from_canonical, project, target_depth, to_canonical
 
@@ -39,6 +39,14 @@ class BumpWarp(nn.Module):
         return points - 0.1 * expression[:, None, :1] * shift
 
 
+@dataclass
+class BallOutput:
+    """What ``HeadModel`` reads of a field's output (the test needs nothing else of model.field)."""
+
+    density: torch.Tensor
+    features: torch.Tensor
+
+
 class SphereField(nn.Module):
     """A solid ball of radius 0.8 about the origin (seen through an optional warp): known geometry."""
 
@@ -47,13 +55,13 @@ class SphereField(nn.Module):
         self.feature_dim = feature_dim
         self.warp = warp
 
-    def forward(self, points, directions, expression, identity) -> FieldOutput:  # noqa: ANN001 - HeadField's
+    def forward(self, points, directions, expression, identity) -> BallOutput:  # noqa: ANN001 - HeadField's
         batch, rays, samples, _ = points.shape
         flat = points.reshape(batch, -1, 3)
         if self.warp is not None:
             flat = self.warp(flat, expression)
         density = 200.0 * torch.sigmoid((0.8 - flat.norm(dim=-1)) * 200.0)
-        return FieldOutput(density=density.reshape(batch, rays, samples, 1),
+        return BallOutput(density=density.reshape(batch, rays, samples, 1),
                            features=torch.zeros(batch, rays, samples, self.feature_dim))
 
 
