@@ -74,7 +74,8 @@ def main() -> int:
     with Tracker(config) as tracker:
         for clip in args.clip:
             track, crops, masks = load_clip(clip, 2, size, config)
-            # The network's own renders (no per-target renderer fine-tuning), as the README's numbers were measured.
+            # The network's own renders (no per-target renderer fine-tuning), as the numbers of ``docs/experiments.md``
+            # ("Steadiness of new views") were measured.
             first, fit = fit_first_frame(engine, track, crops, masks, FitConfig(finetune_renderer=False))
             render = engine.render(fit.cam_to_world[None], fit.expression[None], fit.identity[None])[0]
             real = crops[first]

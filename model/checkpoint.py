@@ -8,7 +8,7 @@ strings, numbers) and ``dtype`` (``"float32"``, or ``"float16"`` for shipped hal
 Conventions
     * Writes are atomic: a temporary file in the target folder, then ``os.replace``.
     * Loading rebuilds the model from the stored config alone, casts weights to float32 and raises
-      :class:`reenact.errors.CheckpointError` for a missing, corrupt or incompatible file. Files written before
+      :class:`model.errors.CheckpointError` for a missing, corrupt or incompatible file. Files written before
       an experiment was removed still load when they did not use it: its config keys at their off value are
       dropped (``model/config.py``), and so are weights of removed parts (:data:`_REMOVED_PREFIXES`).
 """
@@ -16,7 +16,9 @@ Conventions
 from __future__ import annotations
 
 import os
+import pickle
 import tempfile
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,8 +26,8 @@ from typing import Any
 import torch
 
 from model.config import FORMAT_VERSION, ModelConfig
+from model.errors import CheckpointError
 from model.head_model import HeadModel
-from reenact.errors import CheckpointError
 
 
 @dataclass
@@ -74,16 +76,26 @@ def save_checkpoint(path: str | os.PathLike, model: HeadModel, *, step: int, opt
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """The raw checkpoint dict (weights_only load); CheckpointError if missing or unreadable."""
+    """The raw checkpoint dict (weights_only load); CheckpointError if missing, unreadable or not a checkpoint.
+
+    Every failure is one line: a file the weights-only unpickler refuses (a pickle that would run code or
+    needs other globals, or not a pickle at all) or a dict without a checkpoint's keys is "not a reenact
+    checkpoint" (never torch's advice to load it with ``weights_only=False``); a damaged zip archive is
+    "corrupt or truncated".
+    """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # noqa: BLE001 - any unpickling failure means a corrupt file
-        raise CheckpointError(f"cannot read checkpoint {path}: {error}") from error
-    if not isinstance(payload, dict) or "state_dict" not in payload or "config" not in payload:
-        raise CheckpointError(f"not a reenact model checkpoint: {path}")
+        with warnings.catch_warnings():  # e.g. "Detected pickle protocol 4": a foreign file gets one line, no chatter
+            warnings.simplefilter("ignore", UserWarning)
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:  # refused by the weights-only unpickler, or not a pickle
+        raise CheckpointError(f"{path} is not a reenact checkpoint") from error
+    except Exception as error:  # noqa: BLE001 - any other reading failure means a damaged file
+        raise CheckpointError(f"cannot read checkpoint {path}: corrupt or truncated file ({error.__class__.__name__})") from error
+    if not isinstance(payload, dict) or not isinstance(payload.get("state_dict"), dict) or "config" not in payload:
+        raise CheckpointError(f"{path} is not a reenact checkpoint")
     if payload.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(f"checkpoint {path} has format_version {payload.get('format_version')!r}, expected {FORMAT_VERSION}")
     payload["state_dict"] = {name: tensor for name, tensor in payload["state_dict"].items() if not name.startswith(_REMOVED_PREFIXES)}

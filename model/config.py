@@ -47,8 +47,8 @@ class FieldConfig:
     """How many leading components of β the field sees (0 = all ``expression_dim``); the rest are zeroed at
     its input, so neither training, fitting nor driving can use them. β is in σ units of a PCA basis, so the
     trailing components (landmark motion of ~1% of a head, mostly tracking jitter) are as loud as the leading
-    ones; a model that sees them learns per-frame appearance from noise (see the README, "Expression
-    components")."""
+    ones; a model that sees them learns per-frame appearance from noise (``docs/experiments.md``, "Stage 4: the field sees the 10 leading
+    expression components")."""
     warp_radius: float = 0.0
     """Width (head units) of the landmark-driven expression warp (``model/warp.py``): β moves the sample points
     as the landmark model moves the face, before γ(x). 0 = off (the paper's field, β only as an MLP input).

@@ -11,7 +11,7 @@ S may be larger than the model's output size m: frames and masks are resized to 
 (``F.interpolate(mode="area")``) once, at load; crop-normalized intrinsics make that exact for the camera.
 Mask values are scaled to [0, 1] (``mask / mask.max()`` per clip, so 0/1 and 0/255 both work).
 With ``expression_reference="clip_mean"`` each clip's expression codes are taken relative to the clip's mean
-(see :data:`EXPRESSION_REFERENCES`).
+(see :data:`model.expression.EXPRESSION_REFERENCES`).
 
 Output: :class:`FrameBatch` tensors on the caller's device — image (B, 3, m, m) and mask (B, 1, m, m)
 float in [0, 1], cam_to_world (B, 4, 4), expression (B, E), identity (B, D) float32, and with a face mesh
@@ -28,31 +28,12 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from model.errors import DataError
+from model.expression import relative_to_reference
 from model.geometry import FaceMesh
-from reenact.errors import InputError
 
 CACHE_KEYS = ("images", "masks", "pose", "expression", "identity", "person")
 """Arrays every cache file must hold."""
-
-EXPRESSION_REFERENCES = ("none", "clip_mean")
-"""What the model's β is measured from. ``"none"``: the tracker's code as it is. ``"clip_mean"``: the code minus
-the mean code of the clip it comes from (a single image is its own mean, so its β is 0). Why: with ~30
-training people the tracker's per-person mean code differs between people more than a person's codes vary
-(measured on the shipped cache: between-clip variance 26.1 vs within-clip 22.6, summed over components), so
-an uncentred β also tells the network *who* it is looking at, and driving an unseen face with it moves the
-face toward other people. Training and inference (``reenact/motion.py``) both use :func:`relative_to_reference`."""
-
-
-def relative_to_reference(expression: np.ndarray, reference: str, valid: np.ndarray | None = None) -> np.ndarray:
-    """(N, E) codes of one clip → (N, E) float32 codes measured from ``reference``; the clip mean is taken
-    over the ``valid`` rows (all rows when None or none is valid)."""
-    if reference not in EXPRESSION_REFERENCES:
-        raise ValueError(f"expression_reference must be one of {EXPRESSION_REFERENCES}, got {reference!r}")
-    expression = np.asarray(expression, np.float32)
-    if reference == "none":
-        return expression.copy()
-    rows = expression[np.asarray(valid, bool)] if valid is not None and np.any(valid) else expression
-    return (expression - rows.mean(axis=0, keepdims=True)).astype(np.float32)
 
 
 @dataclass
@@ -91,7 +72,7 @@ class FrameDataset:
     ``persons``: keep only these person ids (None = all); ``exclude_persons``: drop these.
     ``identity_key``: the array that feeds z_id — ``"identity"`` (recognition embedding, the paper) or
     ``"identity_shape"`` (landmark-model identity coefficients: the paper's Table 1 ablation).
-    ``expression_reference``: see :data:`EXPRESSION_REFERENCES`.
+    ``expression_reference``: see :data:`model.expression.EXPRESSION_REFERENCES`.
     """
 
     def __init__(self, cache_dir: str | os.PathLike, output_size: int, persons: tuple[str, ...] | None = None, exclude_persons: tuple[str, ...] = (), identity_key: str = "identity", expression_reference: str = "none",
@@ -100,7 +81,7 @@ class FrameDataset:
         cache_dir = Path(cache_dir)
         files = sorted(cache_dir.glob("*.npz")) if cache_dir.is_dir() else []
         if not files:
-            raise InputError(f"no .npz clip files in training cache {cache_dir}")
+            raise DataError(f"no .npz clip files in training cache {cache_dir}")
         images, masks, poses, expressions, identities, clip_index, landmarks = [], [], [], [], [], [], []
         self.persons: list[str] = []
         self.clip_files: list[Path] = []
@@ -109,24 +90,24 @@ class FrameDataset:
                 with np.load(path, allow_pickle=False) as clip:
                     missing = [k for k in CACHE_KEYS if k not in clip.files]
                     if missing:
-                        raise InputError(f"cache file {path} lacks {missing}")
+                        raise DataError(f"cache file {path} lacks {missing}")
                     person = str(clip["person"])
                     if (persons is not None and person not in persons) or person in exclude_persons:
                         continue
                     frames, clip_masks = clip["images"], clip["masks"]
                     if identity_key not in clip.files:
-                        raise InputError(f"cache file {path} lacks {identity_key!r}")
+                        raise DataError(f"cache file {path} lacks {identity_key!r}")
                     pose, expression, identity = clip["pose"], clip["expression"], clip[identity_key]
                     if face_mesh is not None and "identity_shape" not in clip.files:
-                        raise InputError(f"cache file {path} lacks 'identity_shape', which the geometry prior needs")
+                        raise DataError(f"cache file {path} lacks 'identity_shape', which the geometry prior needs")
                     identity_shape = clip["identity_shape"] if face_mesh is not None else None
             except (OSError, ValueError) as error:
-                raise InputError(f"cannot read cache file {path}: {error}") from error
+                raise DataError(f"cannot read cache file {path}: {error}") from error
             count = len(frames)
             if count == 0:
                 continue
             if frames.ndim != 4 or frames.shape[-1] != 3 or clip_masks.shape != frames.shape[:3] or pose.shape != (count, 4, 4) or len(expression) != count or identity.ndim != 1:
-                raise InputError(f"cache file {path} has inconsistent shapes")
+                raise DataError(f"cache file {path} has inconsistent shapes")
             scale = 255.0 / max(float(clip_masks.max()), 1.0)
             clip_masks = (clip_masks.astype(np.float32) * scale).round().astype(np.uint8)
             images.append(_resize_uint8(frames, output_size))
@@ -140,7 +121,7 @@ class FrameDataset:
             self.persons.append(person)
             self.clip_files.append(path)
         if not images:
-            raise InputError(f"no frames for the selected persons in {cache_dir}")
+            raise DataError(f"no frames for the selected persons in {cache_dir}")
         self.images = torch.cat(images)
         self.masks = torch.cat(masks)
         self.cam_to_world = torch.cat(poses)

@@ -2,7 +2,7 @@
 
 A fit has one photo at one expression. Fine-tuned on it (and on rolled views of it, ``model/augment.py``), the
 copy of the neural renderer sharpens what that frame shows, not what a new expression changes: driven frames
-carry the change at the network's own blur, which the tracker reads badly (README, "Renderer fine-tuning").
+carry the change at the network's own blur, which the tracker reads badly (``docs/experiments.md``, "The blur floor").
 The landmark model says where each of the target's face landmarks goes for an expression change δβ, for any
 face; the photo warped by that motion, projected with the fitted camera, is an approximate photo of the target
 making that expression — right in where the landmarks go, wrong inside a mouth that opens (a warp stretches

@@ -56,9 +56,9 @@ class FitConfig:
     optimize_camera: bool = True
     """Optimise the camera correction (else keep the given camera)."""
     finetune_renderer: bool = True
-    """Afterwards, briefly fine-tune a copy of the neural renderer on the image for fidelity. On by default since
-    2026-12-01: on held-out people it raised driven frames by 1.8–2.1 dB and identity similarity by 0.03–0.04
-    (README, "Renderer fine-tuning"); the network itself is unchanged."""
+    """Afterwards, briefly fine-tune a copy of the neural renderer on the image for fidelity. On by default: on
+    held-out people it raised driven frames by 1.8–2.1 dB and identity similarity by 0.03–0.04
+    (``docs/experiments.md``, "Renderer fine-tuning on the target"); the network itself is unchanged."""
     finetune_iterations: int = 100
     """Steps of renderer fine-tuning."""
     finetune_lr: float = 1e-4
@@ -66,8 +66,9 @@ class FitConfig:
     finetune_roll_degrees: float = 10.0
     """Renderer fine-tuning also on the camera rolled about its optical axis by up to this many degrees, paired
     with the photo turned to match (an exact new view, ``model/augment.py``), so the copy learns the target from
-    more than one feature map instead of one pixel layout; 0 = the fitted view only. 10 since 2026-12-01: on held-out
-    people the driven frames' margin over the still frame grew on both samples (README, "Renderer fine-tuning")."""
+    more than one feature map instead of one pixel layout; 0 = the fitted view only. 10: on held-out people the
+    driven frames' margin over the still frame grew on both samples (``docs/experiments.md``, "Rolled views in the
+    fine-tuning")."""
     finetune_views: int = 3
     """Views of that fine-tuning (evenly spaced rolls in ±``finetune_roll_degrees``, the fitted view among them
     when the count is odd); used only when ``finetune_roll_degrees`` > 0."""

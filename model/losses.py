@@ -26,7 +26,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from model.config import LossConfig
-from reenact.errors import MissingWeightsError
+from model.errors import MissingWeightsError
 
 _VGG16_LAYOUT = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512)
 """torchvision ``vgg16().features`` up to relu4_3 (indices 0–22)."""
@@ -63,7 +63,7 @@ class Vgg16Perceptual(nn.Module):
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as error:  # noqa: BLE001
-            raise MissingWeightsError(f"cannot read VGG16 weights {path}: {error}") from error
+            raise MissingWeightsError(f"cannot read VGG16 weights {path}: not a weights-only state_dict file ({error.__class__.__name__})") from error
         if isinstance(state, dict) and "state_dict" in state:
             state = state["state_dict"]
         wanted = {k: v for k, v in state.items() if k.startswith("features.") and int(k.split(".")[1]) < len(layers)}

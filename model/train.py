@@ -39,11 +39,11 @@ from model.camera import Camera
 from model.checkpoint import load_checkpoint, save_checkpoint
 from model.config import ModelConfig
 from model.data import FrameDataset
+from model.errors import CheckpointError, DataError
 from model.head_model import HeadModel
 from model.image_io import write_png
 from model.geometry import FaceMesh, geometry_loss
 from model.losses import HeadLoss
-from reenact.errors import CheckpointError, InputError
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ class TrainConfig:
     identity_key: str = "identity"
     """Cache array fed as z_id: "identity" (recognition embedding) or "identity_shape" (ablation)."""
     expression_reference: str = "none"
-    """What β is measured from (``model/data.py``: "none" or "clip_mean"); stored in the checkpoint."""
+    """What β is measured from (``model/expression.py``: "none" or "clip_mean"); stored in the checkpoint."""
     init_from: str | None = None
     """Start a new run from this checkpoint's weights (same architecture; fresh optimizer and schedule)."""
 
@@ -217,7 +217,7 @@ def _train(model_config: ModelConfig, cfg: TrainConfig, dataset_dir: str | os.Pa
     dataset = FrameDataset(dataset_dir, model_config.renderer.output_size, exclude_persons=cfg.exclude_persons, identity_key=cfg.identity_key,
                            expression_reference=cfg.expression_reference, face_mesh=face_mesh if geometry else None)
     if dataset.expression_dim != model_config.field.expression_dim or dataset.identity_dim != model_config.field.identity_dim:
-        raise InputError(
+        raise DataError(
             f"cache codes (expression {dataset.expression_dim}, identity {dataset.identity_dim}) do not match the model "
             f"(expression {model_config.field.expression_dim}, identity {model_config.field.identity_dim})"
         )

@@ -14,7 +14,7 @@ import numpy as np
 
 from reenact.codes import Codes
 from reenact.console import Reporter
-from reenact.errors import InputError, ReenactError
+from reenact.errors import EXPECTED_ERRORS, InputError
 from tracking.media_files import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
 
@@ -245,7 +245,7 @@ def doctor_command(device: str = "auto", reporter: Reporter | None = None) -> di
         engine = Engine.load(None, device)
         report["checkpoint_ok"] = True
         report["render_size"] = engine.render_size
-    except ReenactError as exc:
+    except EXPECTED_ERRORS as exc:
         report["checkpoint_ok"] = False
         report["checkpoint_error"] = str(exc)
     try:

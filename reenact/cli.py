@@ -1,7 +1,8 @@
 """The ``reenact`` command line: parses options, builds configs, calls :mod:`reenact.api`.
 
-The only place that catches :class:`reenact.errors.ReenactError` and turns it into one line on stderr and
-an exit code (table in ``reenact/errors.py`` and the README). A traceback is printed only with ``-v``.
+The only place that catches the expected errors of ``reenact``, ``model`` and ``tracking`` and turns them into
+one line on stderr and an exit code (:func:`reenact.errors.exit_code` and its table in ``reenact/errors.py``).
+A traceback is printed only with ``-v``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import click
 from reenact import __version__
 from reenact.console import Reporter
 from reenact.defaults import DRIVE_SMOOTH
-from reenact.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, ReenactError
+from reenact.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, EXPECTED_ERRORS, exit_code
 
 DEVICE_CHOICE = click.Choice(["auto", "cpu", "cuda"])
 
@@ -308,11 +309,11 @@ def _run(argv: list[str]) -> int:
     except click.exceptions.Abort:
         click.echo("reenact: interrupted", err=True)
         code = EXIT_INTERRUPTED
-    except ReenactError as exc:
+    except EXPECTED_ERRORS as exc:  # reenact's, model's and tracking's errors: one line, the mapped exit code
         if state.get("verbose"):
             traceback.print_exc()
         click.echo(f"reenact: error: {exc}", err=True)
-        code = exc.exit_code
+        code = exit_code(exc)
     except KeyboardInterrupt:
         click.echo("reenact: interrupted", err=True)
         code = EXIT_INTERRUPTED

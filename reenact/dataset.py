@@ -20,11 +20,12 @@ from pathlib import Path
 import numpy as np
 
 from reenact.console import Reporter
-from reenact.errors import InputError, NoFaceError
+from reenact.errors import InputError
 from reenact.pipeline import load_target
 from reenact.media.reading import open_video
 from tracking.media_files import is_image_path
 from tracking.build_basis import person_of
+from tracking.errors import NoFaceError, TrackingInputError
 from tracking.media_files import find_videos
 from tracking.npz_io import save_npz
 from tracking.tracker import Tracker, TrackerConfig
@@ -121,7 +122,7 @@ def build_cache(
             kept = build_clip(video, out_file, size, every, config, reporter)
             reporter.info(f"cached {kept} frames of {video}")
             written.append(out_file)
-        except (NoFaceError, InputError) as exc:
+        except (NoFaceError, TrackingInputError, InputError) as exc:
             reporter.warn(f"skipped {video}: {exc}")
     if not written:
         raise InputError("no training clips: every input was held out or had no face")

@@ -15,7 +15,8 @@ from reenact.api import is_image, is_video_folder, list_files, quiet_reporter, t
 from reenact.codes import Codes
 from reenact.console import Reporter
 from reenact.defaults import DRIVE_SMOOTH
-from reenact.errors import BatchFailure, InputError, NoFaceError, ReenactError
+from reenact.errors import EXPECTED_ERRORS, BatchFailure, InputError, exit_code
+from tracking.errors import NoFaceError
 from tracking.media_files import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
 
@@ -238,9 +239,9 @@ def drive_batch(
                     save_identity=None if codes is not None else codes_file,
                 )
                 row.update(status="ok", frames=summary["frames"], seconds=round(summary["seconds"], 2))
-            except ReenactError as exc:
+            except EXPECTED_ERRORS as exc:
                 failures += 1
-                row.update(status="failed", reason=str(exc), exit_code=exc.exit_code)
+                row.update(status="failed", reason=str(exc), exit_code=exit_code(exc))
                 reporter.warn(f"{source.name} × {target.name}: {exc}")
             except Exception as exc:  # noqa: BLE001 - one pair's bug must not stop the others
                 failures += 1

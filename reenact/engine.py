@@ -19,15 +19,17 @@ import torch
 from model.camera import Camera
 from model.checkpoint import load_checkpoint
 from model.fit import FitConfig, fit_codes
+from model.errors import CheckpointError
 from model.head_model import HeadModel
-from reenact.errors import CheckpointError, InputError
+from reenact.errors import InputError
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 DEFAULT_CHECKPOINT = WEIGHTS_DIR / "head_cpu.pt"
-"""The shipped model (trained by ``reenact train``; command and data in the README)."""
+"""The shipped model (trained by ``reenact train``; command and data in ``docs/training.md``)."""
 ABLATION_CHECKPOINT = WEIGHTS_DIR / "ablation_identity_shape.pt"
 """The paper's Table 1 ablation at the shipped model's data and budget (z_id = the landmark model's identity shape),
-shipped so that ``reenact eval --ablation`` reproduces the README's comparison on a fresh install; not used by drive."""
+shipped so that ``reenact eval --ablation`` reproduces the comparison of ``docs/evaluation.md`` on a fresh install;
+not used by drive."""
 
 
 def resolve_device(name: str) -> torch.device:

@@ -1,7 +1,8 @@
-"""Typed errors and the one exit-code map of the command line.
+"""Typed errors of ``reenact`` and the one exit-code map of the command line.
 
-Library code raises these; only ``reenact/cli.py`` catches them, prints one line to stderr and exits
-with ``exit_code``. Exit codes (documented in the README):
+``reenact``, ``model`` (``model/errors.py``) and ``tracking`` (``tracking/errors.py``) each raise their own
+error classes; only ``reenact/cli.py`` catches them, prints one line to stderr and exits with
+:func:`exit_code`, which reads the one table :data:`EXIT_CODES`. The exit codes users see:
 
 ==  =========================================================
 0   success
@@ -17,44 +18,57 @@ with ``exit_code``. Exit codes (documented in the README):
 
 from __future__ import annotations
 
+import model.errors as model_errors
+import tracking.errors as tracking_errors
+
 
 class ReenactError(Exception):
-    """Base class of every expected failure; ``exit_code`` is what the CLI exits with."""
-
-    exit_code = 1
+    """Base class of the expected failures raised by ``reenact`` itself."""
 
 
 class InputError(ReenactError):
     """An input file is missing, unreadable, empty, or not the kind of file expected."""
 
-    exit_code = 3
-
-
-class NoFaceError(ReenactError):
-    """No usable face was found in an image or in (almost all of) a video."""
-
-    exit_code = 4
-
-
-class CheckpointError(ReenactError):
-    """A model checkpoint, basis or weights file is missing, corrupt or incompatible."""
-
-    exit_code = 5
-
-
-class MissingWeightsError(CheckpointError):
-    """Optional weights (VGG16, ONNX face recognizer) were asked for but not found at the given path."""
-
-    exit_code = 5
-
 
 class BatchFailure(ReenactError):
     """A batch run completed, but some pairs failed (each was reported on its own)."""
-
-    exit_code = 6
 
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1
 EXIT_USAGE = 2
+EXIT_INPUT = 3
+EXIT_NO_FACE = 4
+EXIT_CHECKPOINT = 5
+EXIT_BATCH = 6
 EXIT_INTERRUPTED = 130
+
+EXIT_CODES: tuple[tuple[type[Exception], int], ...] = (
+    # reenact's own
+    (BatchFailure, EXIT_BATCH),
+    (InputError, EXIT_INPUT),
+    (ReenactError, EXIT_INTERNAL),
+    # model's
+    (model_errors.CheckpointError, EXIT_CHECKPOINT),  # includes MissingWeightsError
+    (model_errors.DataError, EXIT_INPUT),
+    (model_errors.ModelError, EXIT_INTERNAL),
+    # tracking's
+    (tracking_errors.NoFaceError, EXIT_NO_FACE),
+    (tracking_errors.TrackingInputError, EXIT_INPUT),
+    (tracking_errors.ModelFileError, EXIT_CHECKPOINT),
+    (tracking_errors.MissingWeightsError, EXIT_CHECKPOINT),
+    (tracking_errors.TrackingError, EXIT_INTERNAL),
+)
+"""The one map from expected error classes to exit codes; the first row whose class matches wins (a subclass
+before its base)."""
+
+EXPECTED_ERRORS: tuple[type[Exception], ...] = tuple(cls for cls, _ in EXIT_CODES)
+"""Every expected error class, for ``except EXPECTED_ERRORS``: a failure reported in one line, not a bug."""
+
+
+def exit_code(exc: BaseException) -> int | None:
+    """The exit code of an expected error, or None when ``exc`` is not one (a bug, or not an error of ours)."""
+    for cls, code in EXIT_CODES:
+        if isinstance(exc, cls):
+            return code
+    return None

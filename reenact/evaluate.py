@@ -45,10 +45,10 @@ from model.fit import FitConfig
 from model.metrics import masked_l1, psnr, ssim
 from reenact.console import Reporter
 from reenact.engine import Engine, Fit, images_to_tensor
-from reenact.errors import NoFaceError
 from reenact.motion import drive_parameters
 from reenact.pipeline import DriveOptions, build_fit_config, fit_frame, fit_target, load_target
 from reenact.media.reading import open_video
+from tracking.errors import NoFaceError
 from tracking.smoothing import smooth_track
 from tracking.tracker import Tracker, TrackerConfig
 from tracking.types import Track

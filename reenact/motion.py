@@ -1,5 +1,5 @@
 """How a source's tracked motion becomes the target's per-frame camera and expression. Numpy only;
-the expression reference rule is the training one, from ``model/data.py``.
+the expression reference rule is the training one, from ``model/expression.py``.
 
 Poses are ``cam_to_world`` (camera-to-head) transforms of ``model/camera.py``. The head moves in the
 camera's frame by ``head_to_cam = inv(cam_to_world)``.
@@ -13,7 +13,7 @@ absolute
     The source's pose and expression are used as they are (the expression measured from the source's own
     reference when the model was trained that way, see below).
 
-Expression reference: a checkpoint trained with ``expression_reference="clip_mean"`` (``model/data.py``) sees β
+Expression reference: a checkpoint trained with ``expression_reference="clip_mean"`` (``model/expression.py``) sees β
 measured from the mean code of its clip. :func:`model_expressions` applies the same rule to tracked codes: a
 video's codes minus their mean over valid frames, a single image's code minus itself (zeros). Relative motion
 is unchanged by it (it only uses differences).
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from model.data import relative_to_reference
+from model.expression import relative_to_reference
 
 
 def fill_invalid(values: np.ndarray, valid: np.ndarray) -> np.ndarray:

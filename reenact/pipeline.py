@@ -23,12 +23,13 @@ from reenact.codes import Codes
 from reenact.console import Reporter
 from reenact.defaults import DRIVE_SMOOTH
 from reenact.engine import Engine, Fit
-from reenact.errors import InputError, NoFaceError
+from reenact.errors import InputError
 from reenact.media.images import read_image
 from reenact.media.reading import VideoReader, open_video
 from reenact.media.writing import VideoWriter
 from reenact.motion import drive_parameters, model_expressions
 from tracking.crop import paste_back
+from tracking.errors import NoFaceError
 from tracking.landmark_model import LandmarkModel
 from tracking.media_files import is_image_path
 from tracking.tracker import Tracker, TrackerConfig

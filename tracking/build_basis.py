@@ -49,7 +49,7 @@ from tracking.landmarks import (
     FaceMeshDetector,
 )
 
-# Clips known to show the same person (data README): mapped to one person label.
+# Clips known to show the same person (the shared data folder's own README.md): mapped to one person label.
 _KNOWN_SAME_PERSON = {
     "liveportrait/d18": "liveportrait_d18_d19",
     "liveportrait/d19": "liveportrait_d18_d19",

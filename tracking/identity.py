@@ -25,7 +25,7 @@ from typing import Protocol, runtime_checkable
 import cv2
 import numpy as np
 
-from reenact.errors import MissingWeightsError
+from tracking.errors import MissingWeightsError
 from tracking.landmarks import (
     CHIN,
     LEFT_IRIS_CENTER,

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from model.geometry import FaceMesh, landmark_points
-from reenact.errors import CheckpointError
+from tracking.errors import ModelFileError
 from tracking.npz_io import load_npz, save_npz
 
 NUM_EXPRESSION = 46
@@ -72,7 +72,7 @@ class LandmarkModel:
         self.identity_std = np.asarray(self.identity_std, np.float32)
         self.expression_std = np.asarray(self.expression_std, np.float32)
         if self.mean.shape != (468, 3):
-            raise CheckpointError(f"landmark model mean must be (468, 3), got {self.mean.shape}")
+            raise ModelFileError(f"landmark model mean must be (468, 3), got {self.mean.shape}")
 
     @property
     def num_identity(self) -> int:
@@ -107,10 +107,10 @@ class LandmarkModel:
     @staticmethod
     def load(path: str | os.PathLike) -> "LandmarkModel":
         """Load a model file (the shipped one or a FaceWarehouse-derived one with the same fields)."""
-        arrays = load_npz(path, CheckpointError, "landmark model file")
+        arrays = load_npz(path, ModelFileError, "landmark model file")
         missing = {"mean", "identity_basis", "expression_basis"} - set(arrays)
         if missing:
-            raise CheckpointError(f"landmark model {path} lacks {', '.join(sorted(missing))}")
+            raise ModelFileError(f"landmark model {path} lacks {', '.join(sorted(missing))}")
         num_id = arrays["identity_basis"].shape[0]
         num_ex = arrays["expression_basis"].shape[0]
         return LandmarkModel(

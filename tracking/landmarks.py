@@ -56,7 +56,7 @@ def as_rgb_uint8(image: np.ndarray) -> np.ndarray:
     """Accept (H, W) greyscale, (H, W, 1), (H, W, 3) RGB or (H, W, 4) RGBA; return contiguous RGB uint8.
 
     Float images are taken as [0, 1]. Raises ``ValueError`` for anything else (callers turn it into
-    :class:`reenact.errors.InputError`).
+    :class:`tracking.errors.TrackingInputError`).
     """
     image = np.asarray(image)
     if image.ndim == 2:

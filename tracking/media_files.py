@@ -1,7 +1,7 @@
 """Which files are videos and which are still images, and finding them in folders: the one list for the
 whole project (``reenact basis``/``python -m tracking.build_basis``, batch driving, the training cache, eval).
 
-Inputs: paths. Outputs: sorted lists of paths; ``InputError`` (``reenact/errors.py``) for a path that does not
+Inputs: paths. Outputs: sorted lists of paths; ``TrackingInputError`` (``tracking/errors.py``) for a path that does not
 exist. By suffix only (case-insensitive); hidden files are skipped; any file can still be opened directly.
 """
 
@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from reenact.errors import InputError
+from tracking.errors import TrackingInputError
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv", ".ts", ".3gp"})
@@ -36,5 +36,5 @@ def find_videos(inputs: Iterable[str | os.PathLike], stills: bool = False) -> li
         elif path.is_file():
             videos.append(path)
         else:
-            raise InputError(f"not found: {item}")
+            raise TrackingInputError(f"not found: {item}")
     return videos

@@ -8,7 +8,7 @@ sampled face crops for the identity embedding). Stages:
    left) by box IoU; optional head mask on the raw crop; identity samples kept evenly spread.
 2. gaps of ≤ ``max_gap_frames`` without a face are bridged by linear interpolation of the landmarks
    (``valid`` but not ``detected``); longer gaps stay invalid. Fewer than ``min_valid_ratio`` valid frames
-   → :class:`~reenact.errors.NoFaceError`.
+   → :class:`~tracking.errors.NoFaceError`.
 3. crops (``tracking.crop.compute_crop``) smoothed over time; landmarks go into crop coordinates.
 4. identity shape α from up to ``identity_frames`` frames, then per-frame pose + expression fit
    (``tracking.fit``), warm-started; pose and expression smoothed (``tracking.smoothing``).
@@ -19,7 +19,7 @@ them) and are flagged ``valid=False``.
 
 Input images: RGB uint8 (H, W, 3). Greyscale (H, W) or (H, W, 1) and RGBA are legitimate photos and are
 converted to RGB; images smaller than ``MIN_IMAGE_SIDE`` px or of any other shape raise
-:class:`~reenact.errors.InputError`.
+:class:`~tracking.errors.TrackingInputError`.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ import cv2
 import numpy as np
 
 from model.camera import Intrinsics
-from reenact.errors import InputError, NoFaceError
 from tracking.crop import compute_crop, crop_image, to_crop
+from tracking.errors import NoFaceError, TrackingInputError
 from tracking.fit import FrameFit, LandmarkFitter
 from tracking.identity import IdentityEncoder, load_encoder
 from tracking.landmark_model import LandmarkModel
@@ -42,7 +42,7 @@ from tracking.smoothing import smooth_crops, smooth_track, valid_runs
 from tracking.types import Track
 
 MIN_IMAGE_SIDE = 32
-"""Smaller images are rejected (InputError): no face can be tracked in them."""
+"""Smaller images are rejected (TrackingInputError): no face can be tracked in them."""
 PROBE_MAX_FACES = 4
 """How many faces the one-off probe looks for when a face must be chosen."""
 
@@ -111,16 +111,16 @@ def _unpack(frame: object, position: int, fps: float) -> tuple[int, float, np.nd
         return int(frame[0]), float(frame[1]), frame[2]
     if hasattr(frame, "image"):
         return int(getattr(frame, "index", position)), float(getattr(frame, "time", position / fps)), frame.image
-    raise InputError(f"frame {position}: expected an image array, an (index, time, image) tuple or a Frame")
+    raise TrackingInputError(f"frame {position}: expected an image array, an (index, time, image) tuple or a Frame")
 
 
 def _check_image(image: np.ndarray) -> np.ndarray:
     try:
         rgb = as_rgb_uint8(image)
     except ValueError as exc:
-        raise InputError(str(exc)) from None
+        raise TrackingInputError(str(exc)) from None
     if min(rgb.shape[:2]) < MIN_IMAGE_SIDE:
-        raise InputError(f"image too small to track a face: {rgb.shape[1]}×{rgb.shape[0]} px (need ≥ {MIN_IMAGE_SIDE} px)")
+        raise TrackingInputError(f"image too small to track a face: {rgb.shape[1]}×{rgb.shape[0]} px (need ≥ {MIN_IMAGE_SIDE} px)")
     return rgb
 
 
@@ -270,14 +270,14 @@ class Tracker:
         finally:
             self._close_stream()
         if not landmarks:
-            raise InputError("no frames to track")
+            raise TrackingInputError("no frames to track")
         return self._finish(
             np.stack(landmarks), np.array(detected), np.array(times, np.float64), np.stack(raw_crops),
             masks, samples.pick(), fps, size,
         )
 
     def track_image(self, image: np.ndarray) -> Track:
-        """Track one photo (N = 1). NoFaceError if it shows no face, InputError if unusable."""
+        """Track one photo (N = 1). NoFaceError if it shows no face, TrackingInputError if unusable."""
         track = self.track_frames([(0, 0.0, image)], fps=25.0, static=True)
         return track
 

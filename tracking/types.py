@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reenact.errors import InputError
+from tracking.errors import TrackingInputError
 from tracking.npz_io import load_npz, save_npz
 
 TRACK_FORMAT_VERSION = 1
@@ -99,10 +99,10 @@ class Track:
 
     @staticmethod
     def load(path: str | os.PathLike) -> "Track":
-        arrays = load_npz(path, InputError, "reenact track file")
+        arrays = load_npz(path, TrackingInputError, "reenact track file")
         missing = {"valid", "pose", "expression", "crop", "landmarks"} - set(arrays)
         if missing:
-            raise InputError(f"track file {path} lacks {', '.join(sorted(missing))}")
+            raise TrackingInputError(f"track file {path} lacks {', '.join(sorted(missing))}")
         n = arrays["valid"].shape[0]
         return Track(
             valid=arrays["valid"].astype(bool),

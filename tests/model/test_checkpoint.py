@@ -5,7 +5,7 @@ from model.camera import Camera, frontal_cam_to_world
 from model.checkpoint import export_half, load_checkpoint, save_checkpoint
 from model.config import preset
 from model.head_model import HeadModel
-from reenact.errors import CheckpointError
+from model.errors import CheckpointError
 
 
 def _render(model):

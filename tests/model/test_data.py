@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from model.data import FrameDataset
-from reenact.errors import InputError
+from model.errors import DataError
 
 from .conftest import write_cache
 
@@ -24,11 +24,11 @@ def test_loads_resizes_and_batches(tmp_path, clip_frames):
 
 
 def test_bad_caches(tmp_path, clip_frames):
-    with pytest.raises(InputError):
+    with pytest.raises(DataError):
         FrameDataset(tmp_path / "nothing", 32)
     (tmp_path / "bad").mkdir()
     np.savez(tmp_path / "bad" / "clip.npz", images=clip_frames[:2])
-    with pytest.raises(InputError):
+    with pytest.raises(DataError):
         FrameDataset(tmp_path / "bad", 32)
 
 

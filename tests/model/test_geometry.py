@@ -9,7 +9,7 @@ from model.config import preset
 from model.data import FrameDataset
 from model.geometry import geometry_loss, landmark_rays, vertex_normals, visible_landmarks
 from model.head_model import HeadModel
-from reenact.errors import InputError
+from model.errors import DataError
 from tracking.landmark_model import LandmarkModel, mesh_triangles
 
 from .conftest import write_cache
@@ -100,5 +100,5 @@ def test_frame_dataset_places_landmarks_of_the_tracked_codes(tmp_path, clip_fram
     assert data.batch(torch.tensor([1, 2]), "cpu").landmarks.shape == (2, 468, 3)
     assert FrameDataset(cache, 32).landmarks is None
     bare = write_cache(tmp_path / "bare", clip_frames[:2], identity_shape=False)
-    with pytest.raises(InputError, match="identity_shape"):
+    with pytest.raises(DataError, match="identity_shape"):
         FrameDataset(bare, 32, face_mesh=mesh)

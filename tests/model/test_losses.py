@@ -3,7 +3,7 @@ import torch
 
 from model.config import LossConfig
 from model.losses import HeadLoss, LaplacianPyramidLoss, Vgg16Perceptual
-from reenact.errors import MissingWeightsError
+from model.errors import MissingWeightsError
 
 
 @pytest.mark.parametrize("kind", ["laplacian", "random_conv", "none"])

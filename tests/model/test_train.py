@@ -7,7 +7,7 @@ import torch
 from model.checkpoint import load_checkpoint
 from model.config import preset
 from model.train import TrainConfig, train
-from reenact.errors import CheckpointError
+from model.errors import CheckpointError
 
 from .conftest import write_cache
 

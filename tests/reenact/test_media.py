@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from reenact.errors import InputError
+from reenact.errors import InputError, exit_code
 from reenact.media.images import read_image
 from reenact.media.reading import Frame, VideoInfo, VideoReader, open_video, probe
 from reenact.media.writing import VideoWriter
@@ -424,7 +424,7 @@ def test_bad_inputs_raise_input_error(tmp_path: Path, sine_m4a: Path) -> None:
         with pytest.raises(InputError, match=fragment) as caught:
             VideoReader(source)
         assert str(source) in str(caught.value)
-        assert caught.value.exit_code == 3
+        assert exit_code(caught.value) == 3
     with pytest.raises(InputError, match="not found"):
         VideoWriter(tmp_path / "out.mp4", FPS, audio_from=tmp_path / "missing.wav")
     with pytest.raises(InputError, match="not a readable image"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reenact.errors import MissingWeightsError
+from tracking.errors import MissingWeightsError
 from tracking.identity import DlibEncoder, OnnxEncoder, load_encoder
 from tracking.landmarks import FaceMeshDetector
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from model.camera import EYE_CORNER_DISTANCE, HEAD_CENTER_DEPTH
-from reenact.errors import CheckpointError
+from tracking.errors import ModelFileError
 from tracking.build_basis import build_model, person_of
 from tracking.landmark_model import DEFAULT_MODEL_PATH, NUM_EXPRESSION, LandmarkModel
 
@@ -36,7 +36,7 @@ def test_save_load_round_trip(tmp_path):
     again = LandmarkModel.load(tmp_path / "m.npz")
     assert np.array_equal(again.expression_basis, model.expression_basis)
     assert again.metadata == model.metadata
-    with pytest.raises(CheckpointError):
+    with pytest.raises(ModelFileError):
         LandmarkModel.load(tmp_path / "missing.npz")
 
 

@@ -1,6 +1,6 @@
 import pytest
 
-from reenact.errors import InputError
+from tracking.errors import TrackingInputError
 from tracking.media_files import find_videos, is_image_path
 
 
@@ -12,5 +12,5 @@ def test_one_suffix_list_for_every_folder_search(tmp_path):
     assert find_videos([tmp_path], stills=True) == [tmp_path / "a.MP4", tmp_path / "b" / "c.mpg", tmp_path / "b" / "d.jpg"]
     assert find_videos([tmp_path / "notes.txt"]) == [tmp_path / "notes.txt"]  # a file named directly is taken as given
     assert is_image_path("x.JPEG") and not is_image_path("x.mpg")
-    with pytest.raises(InputError, match="not found"):
+    with pytest.raises(TrackingInputError, match="not found"):
         find_videos([tmp_path / "missing"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reenact.errors import InputError, NoFaceError
+from tracking.errors import NoFaceError, TrackingInputError
 from tracking.crop import to_crop
 from tracking.landmarks import NUM_LANDMARKS
 from tracking.types import Track
@@ -43,13 +43,13 @@ def test_no_face_raises(tracker_factory):
 
 def test_bad_inputs_raise_input_error(tracker_factory):
     with tracker_factory() as tracker:
-        with pytest.raises(InputError):
+        with pytest.raises(TrackingInputError):
             tracker.track_image(np.zeros((16, 16, 3), np.uint8))
-        with pytest.raises(InputError):
+        with pytest.raises(TrackingInputError):
             tracker.track_image(np.zeros((64, 64, 3, 2), np.uint8))
-        with pytest.raises(InputError):
+        with pytest.raises(TrackingInputError):
             tracker.track_image(np.zeros((64, 64, 2), np.uint8))
-        with pytest.raises(InputError):
+        with pytest.raises(TrackingInputError):
             tracker.track_frames([], fps=25)
 
 
