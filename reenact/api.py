@@ -25,9 +25,6 @@ def quiet_reporter() -> Reporter:
 def tracker_config(**overrides: Any):
     from tracking.tracker import TrackerConfig
 
-    # Smoothing is a separate, explicit step of each command (drive --smooth, track --smooth), never
-    # hidden inside tracking, so it is never applied twice.
-    overrides.setdefault("smoothing", 0.0)
     face = overrides.get("face")
     if isinstance(face, str) and face.isdigit():
         overrides["face"] = int(face)

@@ -11,7 +11,8 @@ sampled face crops for the identity embedding). Stages:
    → :class:`~tracking.errors.NoFaceError`.
 3. crops (``tracking.crop.compute_crop``) smoothed over time; landmarks go into crop coordinates.
 4. identity shape α from up to ``identity_frames`` frames, then per-frame pose + expression fit
-   (``tracking.fit``), warm-started; pose and expression smoothed (``tracking.smoothing``).
+   (``tracking.fit``), warm-started; pose and expression smoothed (``tracking.smoothing``) only when
+   ``smoothing`` > 0 (default 0: callers smooth as a separate step).
 5. masks re-warped from the raw crops to the final crops; identity embedding averaged.
 
 Invalid frames hold the nearest valid frame's crop, pose and expression (so downstream code can render
@@ -59,8 +60,9 @@ class TrackerConfig:
     """Gaps without a face of at most this many frames are interpolated (valid); longer ones are not."""
     min_valid_ratio: float = 0.05
     """Fail with NoFaceError if fewer than this fraction of frames (and fewer than 1) are valid."""
-    smoothing: float = 1.0
-    """Temporal smoothing strength of pose and expression (Savitzky–Golay, ~7 frames at 1); 0 = off."""
+    smoothing: float = 0.0
+    """Temporal smoothing strength of pose and expression (Savitzky–Golay, ~7 frames at 1); 0 = off, the default:
+    smoothing is an explicit, separate step of its callers (``tracking.smoothing``), so it is never applied twice."""
     crop_smoothing: float = 3.0
     """Smoothing strength of the crop box (stable crops); applied before fitting; 0 = off."""
     embed_frames: int = 5
