@@ -20,6 +20,7 @@ from scipy import ndimage
 
 from model.fit import FitConfig
 from reenact.engine import Engine
+from reenact.codes import Codes
 from reenact.evaluate import LEADING_EXPRESSION, fit_first_frame, image_metrics, load_clip, motion_metrics, motion_start
 from tracking.tracker import Tracker, TrackerConfig
 
@@ -66,6 +67,7 @@ def main() -> int:
                 print(f"{clip[-40:]:40s} {sigma:5.1f} " + " ".join(f"{v:10.2f}" for v in values), flush=True)
         if engine is not None:
             _, fit = fit_first_frame(engine, track, crops, masks, FitConfig(finetune_renderer=args.finetune_renderer))
+            fit = Codes.from_fit(fit, np.zeros(4), (0, 0))  # the fit in numpy
             with engine.renderer_override(fit.renderer_state):
                 render = engine.render(fit.cam_to_world[None], fit.expression[None], fit.identity[None])
             grid = np.arange(0.0, 4.01, 0.25)

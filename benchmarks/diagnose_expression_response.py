@@ -20,6 +20,7 @@ import numpy as np
 
 from model.fit import FitConfig
 from reenact.engine import Engine
+from reenact.codes import Codes
 from reenact.evaluate import fit_first_frame, load_clip
 from tracking.tracker import Tracker, TrackerConfig
 from tracking.types import Track
@@ -32,6 +33,7 @@ def response(engine: Engine, track: Track, crops: np.ndarray, masks: np.ndarray,
     """(gains (K,), crosstalk) of one checkpoint on one clip (its track and crops from ``load_clip``)."""
     # The network's own response: the codes fitted as eval fits them, without the per-target renderer fine-tuning.
     _, fit = fit_first_frame(engine, track, crops, masks, FitConfig(finetune_renderer=False))
+    fit = Codes.from_fit(fit, np.zeros(4), (0, 0))  # the fit in numpy
     slopes = np.zeros((components, components))
     for k in range(components):
         codes = np.repeat(fit.expression[None], len(AMPLITUDES), 0)

@@ -21,6 +21,7 @@ from scipy import ndimage
 
 from model.fit import FitConfig, corrected_camera
 from reenact.engine import Engine
+from reenact.codes import Codes
 from reenact.evaluate import LEADING_EXPRESSION, fit_first_frame, load_clip
 from tracking.tracker import Tracker, TrackerConfig
 
@@ -77,6 +78,7 @@ def main() -> int:
             # The network's own renders (no per-target renderer fine-tuning), as the numbers of ``docs/experiments.md``
             # ("Steadiness of new views") were measured.
             first, fit = fit_first_frame(engine, track, crops, masks, FitConfig(finetune_renderer=False))
+            fit = Codes.from_fit(fit, np.zeros(4), (0, 0))  # the fit in numpy
             render = engine.render(fit.cam_to_world[None], fit.expression[None], fit.identity[None])[0]
             real = crops[first]
             kinds = {

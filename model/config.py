@@ -232,6 +232,50 @@ def _check_keys(cls: type, data: dict[str, Any], where: str) -> None:
         raise ValueError(f"missing key(s) in {where} config: {sorted(missing)}")
 
 
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings of one training run."""
+
+    steps: int = 20000
+    """Total optimisation steps (a resumed run continues up to this number)."""
+    batch_size: int = 4
+    """Frames per step per process (paper: 4)."""
+    lr: float = 5e-4
+    """Initial Adam learning rate."""
+    lr_final_ratio: float = 0.1
+    """Learning rate at the last step as a fraction of ``lr`` (exponential decay)."""
+    seed: int = 0
+    """Seed of initialization, frame order and sample jitter."""
+    checkpoint_every: int = 500
+    """Write ``last.pt`` every this many steps (and at the end)."""
+    preview_every: int = 500
+    """Write a preview PNG every this many steps (0 = never)."""
+    amp: bool = True
+    """Mixed precision on CUDA (ignored on CPU)."""
+    out_dir: str = "runs/train"
+    """Folder for ``last.pt`` and previews."""
+    device: str = "cpu"
+    """Device of a single-process run (under torchrun with CUDA: ``cuda:LOCAL_RANK``)."""
+    chunk_rays: int = 4096
+    """Rays per field evaluation chunk."""
+    exclude_persons: tuple[str, ...] = ()
+    """Person ids of the cache left out of training (held-out evaluation)."""
+    time_limit_minutes: float | None = None
+    """Stop early, with a checkpoint, once this much wall time has passed (single-process runs; resume later)."""
+    identity_key: str = "identity"
+    """Cache array fed as z_id: "identity" (recognition embedding) or "identity_shape" (ablation)."""
+    expression_reference: str = "clip_mean"
+    """What β is measured from (``model/expression.py``: "none" or "clip_mean"); stored in the checkpoint. ``reenact train``
+    reads its default from here (``clip_mean`` since the shipped model's stage 2)."""
+    init_from: str | None = None
+    """Start a new run from this checkpoint's weights (same architecture; fresh optimizer and schedule)."""
+
+
+FIT_ITERATIONS = 300
+"""Optimisation steps of a target fit (paper: 300): ``model.fit.FitConfig.iterations`` and the ``fit``/``eval``
+commands' defaults (here, where the command line can read it without importing torch)."""
+
+
 PRESETS = ("tiny", "cpu", "paper")
 
 

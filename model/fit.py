@@ -35,6 +35,7 @@ from torch.nn import functional as F
 
 from model.augment import roll_cameras, roll_images
 from model.camera import Camera
+from model.config import FIT_ITERATIONS
 from model.expression_views import DEFAULT_RADIUS, expression_views, landmark_motion, random_expression_changes
 from model.head_model import HeadModel
 from model.losses import HeadLoss
@@ -45,7 +46,7 @@ from model.metrics import masked_l1, psnr, ssim
 class FitConfig:
     """Settings of :func:`fit_codes`."""
 
-    iterations: int = 300
+    iterations: int = FIT_ITERATIONS
     """Optimisation steps of the codes and camera (paper: 300)."""
     identity_lr: float = 1e-2
     """Adam learning rate of the identity code."""

@@ -37,51 +37,13 @@ from torch import distributed as dist
 
 from model.camera import Camera
 from model.checkpoint import load_checkpoint, save_checkpoint
-from model.config import ModelConfig
+from model.config import ModelConfig, TrainConfig  # noqa: F401 - TrainConfig is imported from here too
 from model.data import FrameDataset
 from model.errors import CheckpointError, DataError
 from model.head_model import HeadModel
 from model.image_io import write_png
 from model.geometry import FaceMesh, geometry_loss
 from model.losses import HeadLoss
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Optimisation settings of one training run."""
-
-    steps: int = 20000
-    """Total optimisation steps (a resumed run continues up to this number)."""
-    batch_size: int = 4
-    """Frames per step per process (paper: 4)."""
-    lr: float = 5e-4
-    """Initial Adam learning rate."""
-    lr_final_ratio: float = 0.1
-    """Learning rate at the last step as a fraction of ``lr`` (exponential decay)."""
-    seed: int = 0
-    """Seed of initialization, frame order and sample jitter."""
-    checkpoint_every: int = 500
-    """Write ``last.pt`` every this many steps (and at the end)."""
-    preview_every: int = 500
-    """Write a preview PNG every this many steps (0 = never)."""
-    amp: bool = True
-    """Mixed precision on CUDA (ignored on CPU)."""
-    out_dir: str = "runs/train"
-    """Folder for ``last.pt`` and previews."""
-    device: str = "cpu"
-    """Device of a single-process run (under torchrun with CUDA: ``cuda:LOCAL_RANK``)."""
-    chunk_rays: int = 4096
-    """Rays per field evaluation chunk."""
-    exclude_persons: tuple[str, ...] = ()
-    """Person ids of the cache left out of training (held-out evaluation)."""
-    time_limit_minutes: float | None = None
-    """Stop early, with a checkpoint, once this much wall time has passed (single-process runs; resume later)."""
-    identity_key: str = "identity"
-    """Cache array fed as z_id: "identity" (recognition embedding) or "identity_shape" (ablation)."""
-    expression_reference: str = "none"
-    """What β is measured from (``model/expression.py``: "none" or "clip_mean"); stored in the checkpoint."""
-    init_from: str | None = None
-    """Start a new run from this checkpoint's weights (same architecture; fresh optimizer and schedule)."""
 
 
 @dataclass

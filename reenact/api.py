@@ -1,6 +1,7 @@
-"""The library API behind each subcommand. Works without click: every function takes plain values and a
-:class:`reenact.console.Reporter` (for progress) and returns a JSON-ready summary dict. ``drive`` (one pair
-or a batch) is in :mod:`reenact.drive`.
+"""The library API behind each subcommand. Works without click: each command function takes its typed options
+(:mod:`reenact.options`, built once by the command line) and a :class:`reenact.console.Reporter` (for progress),
+and returns a typed result whose ``to_json()`` is the command's ``--json`` object; tables are the command line's.
+``drive`` (one pair or a batch) is in :mod:`reenact.drive`; ``basis`` and ``doctor`` still return plain dicts.
 """
 
 from __future__ import annotations
@@ -15,6 +16,10 @@ import numpy as np
 from reenact.codes import Codes
 from reenact.console import Reporter
 from reenact.errors import EXPECTED_ERRORS, InputError
+from reenact.options import (
+    EvalOptions, EvalResult, ExportSummary, FitOptions, FitSummary, RenderOptions, RenderSummary, TrackOptions,
+    TrackSummary, TrainOptions, TrainSummary,
+)
 from tracking.media_files import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
 
@@ -41,18 +46,15 @@ def is_video_folder(path: Path) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------- track
-def track_command(
-    source: str, output: Path, preview: Path | None = None, smooth: float = 0.0, crop_size: int = 256,
-    face: str = "largest", identity_encoder: str | None = None, basis: Path | None = None,
-    reporter: Reporter | None = None,
-) -> dict[str, Any]:
+def track_command(options: TrackOptions, reporter: Reporter | None = None) -> TrackSummary:
     from reenact import pipeline
     from tracking.smoothing import smooth_track
 
     reporter = reporter or quiet_reporter()
-    config = tracker_config(crop_size=crop_size, face=face, encoder=identity_encoder, basis_path=basis)
+    config = tracker_config(crop_size=options.crop_size, face=options.face, encoder=options.identity_encoder,
+                            basis_path=options.basis)
     started = time.perf_counter()
-    src = pipeline.open_source(source)
+    src = pipeline.open_source(options.source)
     try:
         if is_image(src.path):
             from reenact.media.images import read_image
@@ -64,26 +66,26 @@ def track_command(
         else:
             track = pipeline.track_video(src.path, config, reporter)
         seconds = time.perf_counter() - started
-        if smooth > 0:
-            track = smooth_track(track, smooth)
-        track.save(output)
-        if preview is not None:
-            pipeline.write_track_preview(src.path, track, preview, config, reporter)
+        if options.smooth > 0:
+            track = smooth_track(track, options.smooth)
+        track.save(options.output)
+        if options.preview is not None:
+            pipeline.write_track_preview(src.path, track, options.preview, config, reporter)
     finally:
         src.cleanup()
-    summary = {
-        "output": str(output),
-        "frames": len(track),
-        "valid_frames": int(track.valid.sum()),
-        "detected_frames": int(track.detected.sum()),
-        "landmark_error": float(track.landmark_error),
-        "frames_per_second": len(track) / max(seconds, 1e-9),
-        "seconds": seconds,
-        "fps": track.fps,
-    }
+    summary = TrackSummary(
+        output=str(options.output),
+        frames=len(track),
+        valid_frames=int(track.valid.sum()),
+        detected_frames=int(track.detected.sum()),
+        landmark_error=float(track.landmark_error),
+        frames_per_second=len(track) / max(seconds, 1e-9),
+        seconds=seconds,
+        fps=track.fps,
+    )
     reporter.info(
-        f"tracked {summary['valid_frames']}/{summary['frames']} frames at {summary['frames_per_second']:.1f} frames/s, "
-        f"landmark error {summary['landmark_error']:.4f} IOD → {output}"
+        f"tracked {summary.valid_frames}/{summary.frames} frames at {summary.frames_per_second:.1f} frames/s, "
+        f"landmark error {summary.landmark_error:.4f} IOD → {options.output}"
     )
     return summary
 
@@ -93,34 +95,25 @@ def is_image(path: Path) -> bool:
 
 
 # ------------------------------------------------------------------------------------------------ fit
-def fit_command(
-    image: str, output: Path, checkpoint: Path | None = None, iterations: int = 300,
-    finetune_renderer: bool | None = None, save_render: Path | None = None, device: str = "auto",
-    reporter: Reporter | None = None, finetune_roll: float | None = None, finetune_expressions: int | None = None,
-) -> dict[str, Any]:
+def fit_command(options: FitOptions, reporter: Reporter | None = None) -> FitSummary:
     from reenact import pipeline
     from reenact.engine import Engine
 
     reporter = reporter or quiet_reporter()
-    engine = Engine.load(checkpoint, device)
+    engine = Engine.load(options.checkpoint, options.device)
     config = tracker_config(crop_size=engine.render_size)
     started = time.perf_counter()
-    target = pipeline.load_target(Path(image), config)
-    codes = pipeline.fit_target(target, engine, pipeline.build_fit_config(iterations, finetune_renderer, finetune_roll=finetune_roll,
-                                                                        finetune_expressions=finetune_expressions), reporter, str(image))
-    codes.save(output)
-    if save_render is not None:
-        pipeline.write_fit_comparison(target, codes, engine, save_render)
-    summary = {
-        "output": str(output),
-        "psnr": codes.psnr,
-        "ssim": codes.ssim,
-        "l1": codes.l1,
-        "iterations": iterations,
-        "seconds": time.perf_counter() - started,
-        "device": str(engine.device),
-    }
-    reporter.info(f"fitted {image}: PSNR {codes.psnr:.2f} dB, SSIM {codes.ssim:.3f} → {output}")
+    target = pipeline.load_target(Path(options.image), config)
+    fit_config = pipeline.build_fit_config(options.iterations, options.finetune_renderer,
+                                           finetune_roll=options.finetune_roll,
+                                           finetune_expressions=options.finetune_expressions)
+    codes = pipeline.fit_target(target, engine, fit_config, reporter, str(options.image))
+    codes.save(options.output)
+    if options.save_render is not None:
+        pipeline.write_fit_comparison(target, codes, engine, options.save_render)
+    summary = FitSummary(output=str(options.output), psnr=codes.psnr, ssim=codes.ssim, l1=codes.l1,
+                         iterations=options.iterations, seconds=time.perf_counter() - started, device=str(engine.device))
+    reporter.info(f"fitted {options.image}: PSNR {codes.psnr:.2f} dB, SSIM {codes.ssim:.3f} → {options.output}")
     return summary
 
 
@@ -145,7 +138,7 @@ def render_parameters(
     interpolate_to: Codes | None = None, interpolate: str = "both",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(cam_to_world (N,4,4), expression (N,E), identity (N,D)) for ``reenact render``."""
-    from model.camera import orbit_cam_to_world
+    from model.render import interpolate_codes, orbit_poses
     from reenact.motion import drive_parameters
 
     if track is not None:
@@ -155,57 +148,51 @@ def render_parameters(
         return pose, expression, identity
     yaws, pitches = _sweep(yaw, frames), _sweep(pitch, frames)
     # Orbit about the head centre, starting from the fitted camera.
-    pose = np.stack([orbit_cam_to_world(y, p, distance=1.0) for y, p in zip(yaws, pitches)])
+    pose = orbit_poses(yaws, pitches, distance=1.0)
     pose[:, :3, 3] = 0.0
     pose = (pose @ codes.cam_to_world.astype(np.float64)).astype(np.float32)
-    weights = np.linspace(0.0, 1.0, frames)[:, None] if interpolate_to is not None else np.zeros((frames, 1))
     identity = np.repeat(codes.identity[None], frames, 0)
     expression = np.repeat(codes.expression[None], frames, 0)
     if interpolate_to is not None:
         if interpolate in ("identity", "both"):
-            identity = (1 - weights) * codes.identity + weights * interpolate_to.identity
+            identity = interpolate_codes(codes.identity, interpolate_to.identity, frames)
         if interpolate in ("expression", "both"):
-            expression = (1 - weights) * codes.expression + weights * interpolate_to.expression
+            expression = interpolate_codes(codes.expression, interpolate_to.expression, frames)
     return pose, expression.astype(np.float32), identity.astype(np.float32)
 
 
-def render_command(
-    checkpoint: Path | None, identity_path: Path, output: Path, track_path: Path | None = None,
-    yaw: str | None = None, pitch: str | None = None, interpolate_to: Path | None = None,
-    interpolate: str = "both", frames: int = 48, fps: float = 25.0, batch_size: int = 8, device: str = "auto",
-    reporter: Reporter | None = None,
-) -> dict[str, Any]:
+def render_command(options: RenderOptions, reporter: Reporter | None = None) -> RenderSummary:
     from reenact.engine import Engine
     from reenact.media.images import write_image
     from reenact.media.writing import VideoWriter
     from tracking.types import Track
 
     reporter = reporter or quiet_reporter()
-    engine = Engine.load(checkpoint, device)
-    codes = Codes.load(identity_path)
-    other = Codes.load(interpolate_to) if interpolate_to else None
-    track = Track.load(track_path) if track_path else None
-    still = output.suffix.lower() == ".png"
-    sweeping = yaw is not None or pitch is not None or other is not None
-    count = frames if (sweeping or not still) else 1
-    pose, expression, identity = render_parameters(codes, count, yaw, pitch, track, other, interpolate)
+    engine = Engine.load(options.checkpoint, options.device)
+    codes = Codes.load(options.identity_path)
+    other = Codes.load(options.interpolate_to) if options.interpolate_to else None
+    track = Track.load(options.track_path) if options.track_path else None
+    still = options.output.suffix.lower() == ".png"
+    sweeping = options.yaw is not None or options.pitch is not None or other is not None
+    count = options.frames if (sweeping or not still) else 1
+    pose, expression, identity = render_parameters(codes, count, options.yaw, options.pitch, track, other,
+                                                   options.interpolate)
     started = time.perf_counter()
     with engine.renderer_override(codes.renderer_state):
         if still:
-            images = np.concatenate(list(engine.render_batches(pose, expression, identity, batch_size)))
-            write_image(output, np.concatenate(list(images), axis=1))
+            images = np.concatenate(list(engine.render_batches(pose, expression, identity, options.batch_size)))
+            write_image(options.output, np.concatenate(list(images), axis=1))
         else:
-            with VideoWriter(output, fps=track.fps if track is not None else fps) as writer, reporter.progress(
-                "rendering", len(pose)
-            ) as advance:
-                for batch in engine.render_batches(pose, expression, identity, batch_size):
+            fps = track.fps if track is not None else options.fps
+            with VideoWriter(options.output, fps=fps) as writer, reporter.progress("rendering", len(pose)) as advance:
+                for batch in engine.render_batches(pose, expression, identity, options.batch_size):
                     for image in batch:
                         writer.write(image)
                     advance(len(batch))
     seconds = time.perf_counter() - started
-    reporter.info(f"rendered {len(pose)} frames in {seconds:.1f} s → {output}")
-    return {"output": str(output), "frames": len(pose), "seconds": seconds,
-            "frames_per_second": len(pose) / max(seconds, 1e-9), "device": str(engine.device)}
+    reporter.info(f"rendered {len(pose)} frames in {seconds:.1f} s → {options.output}")
+    return RenderSummary(output=str(options.output), frames=len(pose), seconds=seconds,
+                         frames_per_second=len(pose) / max(seconds, 1e-9), device=str(engine.device))
 
 
 # ---------------------------------------------------------------------------------------------- basis
@@ -259,79 +246,55 @@ def doctor_command(device: str = "auto", reporter: Reporter | None = None) -> di
 
 
 # ----------------------------------------------------------------------------------------------- eval
-def eval_command(
-    checkpoint: Path, videos: tuple[str, ...], cross_targets: tuple[str, ...] = (), ablation_checkpoint: Path | None = None,
-    max_frames: int = 60, fit_iterations: int = 300, smooth: float | None = None, device: str = "auto",
-    reporter: Reporter | None = None, fit_finetune_renderer: bool | None = None,
-    fit_finetune_roll: float | None = None, fit_finetune_expressions: int | None = None,
-) -> dict[str, Any]:
-    """``smooth``: strength of the ``smoothed`` row (None: ``reenact drive``'s default; 0: no such row);
-    ``fit_finetune_renderer``: renderer fine-tuning in the fits, ``fit_finetune_roll``: its largest extra-view
-    roll, ``fit_finetune_expressions``: its expression pseudo-views (None: ``FitConfig``'s defaults, as drive
-    fits)."""
-    from rich.table import Table
-
+def eval_command(options: EvalOptions, reporter: Reporter | None = None) -> EvalResult:
+    """Evaluate on ``options.videos`` (the fields: :class:`reenact.options.EvalOptions`); the summary table is the
+    command line's (``reenact.cli.eval_table``)."""
     from tracking.media_files import find_videos
-    from reenact.evaluate import LEADING_EXPRESSION, METRIC_KEYS, evaluate
+    from reenact.evaluate import evaluate
     from reenact.pipeline import DriveOptions
 
     reporter = reporter or quiet_reporter()
-    clips = find_videos(list(videos))
+    clips = find_videos(list(options.videos))
     if not clips:
         raise InputError("no videos to evaluate")
     portraits = []
-    for item in cross_targets:
+    for item in options.cross_targets:
         path = Path(item)
         if not path.exists():
             raise InputError(f"portrait not found: {item}")
         portraits.extend(list_files(path, IMAGE_SUFFIXES) if path.is_dir() else [path])
-    smooth = DriveOptions.smooth if smooth is None else smooth
-    result = evaluate(checkpoint, clips, portraits, ablation_checkpoint, max_frames, fit_iterations, device, reporter,
-                      smooth=smooth, fit_finetune_renderer=fit_finetune_renderer, fit_finetune_roll=fit_finetune_roll,
-                      fit_finetune_expressions=fit_finetune_expressions)
-    table = Table(title=f"reenact eval: {len(clips)} clips, {max_frames} frames each, fit {fit_iterations} it")
-    columns = METRIC_KEYS
-    headers = ("L1", "PSNR", "SSIM", "ID sim", "expr dist", f"expr dist {LEADING_EXPRESSION}", f"expr Δ dist {LEADING_EXPRESSION}", "pose °", "face found")
-    table.add_column("method")
-    for header in headers:
-        table.add_column(header, justify="right")
-    for method, values in result["summary"].items():
-        table.add_row(method, *(f"{values[c]:.4g}" if c in values else "—" for c in columns))
-    reporter.table(table)
-    return result
+    smooth = DriveOptions.smooth if options.smooth is None else options.smooth
+    result = evaluate(options.checkpoint, clips, portraits, options.ablation_checkpoint, options.max_frames,
+                      options.fit_iterations, options.device, reporter, smooth=smooth,
+                      fit_finetune_renderer=options.fit_finetune_renderer, fit_finetune_roll=options.fit_finetune_roll,
+                      fit_finetune_expressions=options.fit_finetune_expressions)
+    return EvalResult(**result)
 
 
 # ---------------------------------------------------------------------------------------------- train
-def train_command(
-    data: tuple[str, ...], output: Path, preset: str = "cpu", cache: Path | None = None, steps: int | None = None,
-    batch_size: int | None = None, lr: float | None = None, seed: int = 0, every: int = 2,
-    hold_out: tuple[str, ...] = (), vgg16: Path | None = None, resume: bool = True, time_limit: float | None = None,
-    identity_source: str = "embedding", expression_reference: str = "clip_mean", init: Path | None = None,
-    expression_components: int = 10, geometry_weight: float = 0.0, warp_radius: float = 0.0, device: str = "auto",
-    reporter: Reporter | None = None,
-) -> dict[str, Any]:
-    """Build (or reuse) the preprocessed cache from DATA (videos and still portraits), then train. DATA may
-    itself be a cache folder.
-
-    ``init``: start from that checkpoint's weights (fresh optimizer and learning-rate schedule)."""
+def train_command(options: TrainOptions, reporter: Reporter | None = None) -> TrainSummary:
+    """Build (or reuse) the preprocessed cache from ``options.data`` (videos and still portraits), then train.
+    The data may itself be a cache folder. ``options.init``: start from that checkpoint's weights (fresh optimizer
+    and learning-rate schedule)."""
     from model.config import preset as model_preset
     from model.train import TrainConfig, train
     from reenact.dataset import build_cache
     from reenact.engine import resolve_device
 
     reporter = reporter or quiet_reporter()
-    output.mkdir(parents=True, exist_ok=True)
-    model_config = model_preset(preset)
-    if vgg16 is not None:
-        model_config = replace(model_config, loss=replace(model_config.loss, perceptual="vgg16", vgg_path=str(vgg16)))
+    options.output.mkdir(parents=True, exist_ok=True)
+    model_config = model_preset(options.preset)
+    if options.vgg16 is not None:
+        model_config = replace(model_config, loss=replace(model_config.loss, perceptual="vgg16",
+                                                          vgg_path=str(options.vgg16)))
     size = model_config.renderer.output_size
-    paths = [Path(d) for d in data]
+    paths = [Path(d) for d in options.data]
     if len(paths) == 1 and paths[0].is_dir() and any(paths[0].glob("*.npz")):
         cache_dir = paths[0]
     else:
-        cache_dir = cache or output / "cache"
-        build_cache(paths, cache_dir, size=size, every=every, hold_out=hold_out, reporter=reporter)
-    identity_key = "identity" if identity_source == "embedding" else identity_source
+        cache_dir = options.cache or options.output / "cache"
+        build_cache(paths, cache_dir, size=size, every=options.every, hold_out=options.hold_out, reporter=reporter)
+    identity_key = "identity" if options.identity_source == "embedding" else options.identity_source
     first = sorted(cache_dir.glob("*.npz"))[0]
     with np.load(first, allow_pickle=False) as clip:
         if identity_key not in clip.files:
@@ -340,21 +303,22 @@ def train_command(
         expression_dim = int(clip["expression"].shape[1])
     try:  # FieldConfig holds the bound; say it in the flag's terms
         field = replace(model_config.field, identity_dim=identity_dim, expression_dim=expression_dim,
-                        expression_components=expression_components, warp_radius=warp_radius)
+                        expression_components=options.expression_components, warp_radius=options.warp_radius)
     except ValueError as exc:
         raise InputError(f"--expression-components: {exc} (the cache has {expression_dim} components)") from None
-    model_config = replace(model_config, field=field, loss=replace(model_config.loss, geometry_weight=geometry_weight))
-    overrides = {"steps": steps, "batch_size": batch_size, "lr": lr}
+    model_config = replace(model_config, field=field,
+                           loss=replace(model_config.loss, geometry_weight=options.geometry_weight))
+    overrides = {"steps": options.steps, "batch_size": options.batch_size, "lr": options.lr}
     train_config = replace(
-        TrainConfig(), seed=seed, out_dir=str(output), device=str(resolve_device(device)),
+        TrainConfig(), seed=options.seed, out_dir=str(options.output), device=str(resolve_device(options.device)),
         **{k: v for k, v in overrides.items() if v is not None},
     )
-    if time_limit is not None:
-        train_config = replace(train_config, time_limit_minutes=time_limit)
-    if init is not None and not Path(init).is_file():
-        raise InputError(f"--init checkpoint not found: {init}")
-    train_config = replace(train_config, identity_key=identity_key, expression_reference=expression_reference,
-                           init_from=str(init) if init is not None else None)
+    if options.time_limit is not None:
+        train_config = replace(train_config, time_limit_minutes=options.time_limit)
+    if options.init is not None and not Path(options.init).is_file():
+        raise InputError(f"--init checkpoint not found: {options.init}")
+    train_config = replace(train_config, identity_key=identity_key, expression_reference=options.expression_reference,
+                           init_from=str(options.init) if options.init is not None else None)
     total = train_config.steps
     state = {"last": 0}
     with reporter.progress("training", total) as advance:
@@ -368,24 +332,25 @@ def train_command(
         # The warp moves points as the landmark model moves the face, and the geometry prior puts the field's
         # surface at its landmarks: the model the cache's codes were tracked with.
         shape = mesh = None
-        if warp_radius > 0 or geometry_weight > 0:
+        if options.warp_radius > 0 or options.geometry_weight > 0:
             from tracking.landmark_model import LandmarkModel
             landmarks = LandmarkModel.default()
-            shape = (landmarks.mean, landmarks.expression_basis) if warp_radius > 0 else None
-            mesh = landmarks.face_mesh() if geometry_weight > 0 else None
-        result = train(model_config, train_config, cache_dir, resume=resume, progress=on_progress, landmark_shape=shape, face_mesh=mesh)
+            shape = (landmarks.mean, landmarks.expression_basis) if options.warp_radius > 0 else None
+            mesh = landmarks.face_mesh() if options.geometry_weight > 0 else None
+        result = train(model_config, train_config, cache_dir, resume=options.resume, progress=on_progress,
+                       landmark_shape=shape, face_mesh=mesh)
     reporter.info(f"trained to step {result.step} in {result.seconds:.0f} s → {result.checkpoint_path}")
-    return {"checkpoint": result.checkpoint_path, "step": result.step, "start_step": result.start_step,
-            "seconds": result.seconds, "final_loss": result.loss_history[-1] if result.loss_history else None,
-            "cache": str(cache_dir)}
+    return TrainSummary(checkpoint=result.checkpoint_path, step=result.step, start_step=result.start_step,
+                        seconds=result.seconds, final_loss=result.loss_history[-1] if result.loss_history else None,
+                        cache=str(cache_dir))
 
 
 # --------------------------------------------------------------------------------------------- export
-def export_command(checkpoint: Path, output: Path, reporter: Reporter | None = None) -> dict[str, Any]:
+def export_command(checkpoint: Path, output: Path, reporter: Reporter | None = None) -> ExportSummary:
     from model.checkpoint import export_half, load_checkpoint
 
     reporter = reporter or quiet_reporter()
     size = export_half(checkpoint, output)
     _, meta = load_checkpoint(output)  # the exported file must load on its own
     reporter.info(f"exported step {meta.step} → {output} ({size / 2**20:.1f} MiB)")
-    return {"output": str(output), "bytes": size, "step": meta.step}
+    return ExportSummary(output=str(output), bytes=size, step=meta.step)

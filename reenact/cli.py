@@ -1,4 +1,5 @@
-"""The ``reenact`` command line: parses options, builds configs, calls :mod:`reenact.api`.
+"""The ``reenact`` command line: parses options into typed options once (:mod:`reenact.options`), calls
+:mod:`reenact.api` with them, and prints the results (lines, tables, ``--json``).
 
 The only place that catches the expected errors of ``reenact``, ``model`` and ``tracking`` and turns them into
 one line on stderr and an exit code (:func:`reenact.errors.exit_code` and its table in ``reenact/errors.py``).
@@ -8,6 +9,7 @@ A traceback is printed only with ``-v``.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import sys
 import traceback
@@ -20,7 +22,9 @@ import click
 from reenact import __version__
 from reenact.console import Reporter
 from reenact.defaults import DRIVE_SMOOTH
-from reenact.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, EXPECTED_ERRORS, exit_code
+from reenact.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, EXPECTED_ERRORS, BatchFailure, exit_code
+from reenact.options import BatchResult, DriveJob, EvalOptions, FitOptions, RenderOptions, TrackOptions, TrainOptions
+from reenact.recipe import DEFAULT_DATA_ROOT
 
 DEVICE_CHOICE = click.Choice(["auto", "cpu", "cuda"])
 
@@ -98,9 +102,32 @@ def drive(reporter: Reporter, device: str, **options: Any) -> None:
         raise click.UsageError("SOURCE is required unless --pairs is given")
     if options["pairs"] is None and options["target"] is None and options["identity_path"] is None:
         raise click.UsageError("TARGET is required unless --identity or --pairs is given")
-    result = drive.drive_command(reporter=reporter, device=device, **options)
-    if reporter.json_mode and result is not None:
+    from reenact.pipeline import DriveOptions
+
+    job_fields = {field.name for field in dataclasses.fields(DriveJob)}
+    job = DriveJob(device=device, **{k: v for k, v in options.items() if k in job_fields})
+    how = {k: v for k, v in options.items() if k not in job_fields}
+    how["audio"] = not how.pop("no_audio")
+    result = drive.drive_command(job, DriveOptions(**how), reporter)
+    if isinstance(result, BatchResult):  # its JSON lines went out pair by pair
+        reporter.table(batch_table(result))
+        if result.failures:
+            raise BatchFailure(f"{result.failures} of {len(result.rows)} pairs failed")
+    elif reporter.json_mode:
         reporter.emit_json(result)
+
+
+def batch_table(result: BatchResult):
+    """The table of a batch drive: one row per pair."""
+    from rich.table import Table
+
+    table = Table(title=f"reenact drive: {len(result.rows)} pairs")
+    for column in ("source", "target", "status", "frames", "seconds"):
+        table.add_column(column)
+    for row in result.rows:
+        table.add_row(Path(row["source"]).name, Path(row["target"]).name, row["status"], str(row.get("frames", "")),
+                      str(row.get("seconds", "")))
+    return table
 
 
 # --------------------------------------------------------------------------------------------- track
@@ -108,9 +135,9 @@ def drive(reporter: Reporter, device: str, **options: Any) -> None:
 @click.argument("source", type=str)
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Track file to write (.npz).")
 @click.option("--preview", type=click.Path(path_type=Path), default=None, help="Write a video with landmarks, fitted model and pose axes.")
-@click.option("--smooth", type=click.FloatRange(min=0.0), default=0.0, show_default=True, help="Temporal smoothing strength (0 = off; the raw track is usually what you want to save).")
-@click.option("--crop-size", type=click.IntRange(min=32), default=256, show_default=True, help="Size of the aligned crop the model sees.")
-@click.option("--face", type=str, default="largest", show_default=True, help="Which face to follow when several are in frame: 'largest' or an index (left to right).")
+@click.option("--smooth", type=click.FloatRange(min=0.0), default=TrackOptions.smooth, show_default=True, help="Temporal smoothing strength (0 = off; the raw track is usually what you want to save).")
+@click.option("--crop-size", type=click.IntRange(min=32), default=TrackOptions.crop_size, show_default=True, help="Size of the aligned crop the model sees.")
+@click.option("--face", type=str, default=TrackOptions.face, show_default=True, help="Which face to follow when several are in frame: 'largest' or an index (left to right).")
 @click.option("--identity-encoder", type=str, default=None, help="'dlib' (default) or a path to an ONNX ArcFace/AdaFace model.")
 @click.option("--basis", type=_path(dir_okay=False), default=None, help="Landmark morphable model (.npz) to use instead of the shipped one.")
 @common_options
@@ -118,9 +145,9 @@ def track(reporter: Reporter, device: str, **options: Any) -> None:
     """Track head pose, expression, crop and identity in SOURCE (video, image, folder or '-')."""
     from reenact import api
 
-    result = api.track_command(reporter=reporter, **options)
+    result = api.track_command(TrackOptions(**options), reporter)
     if reporter.json_mode:
-        reporter.emit_json(result)
+        reporter.emit_json(result.to_json())
 
 
 # ----------------------------------------------------------------------------------------------- fit
@@ -128,7 +155,7 @@ def track(reporter: Reporter, device: str, **options: Any) -> None:
 @click.argument("image", type=str)
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Codes file to write (.npz), loadable by drive/render --identity.")
 @click.option("--checkpoint", type=_path(dir_okay=False), default=None, help="Model checkpoint (default: the shipped model).")
-@click.option("--iterations", type=click.IntRange(min=0), default=300, show_default=True, help="Optimization steps (paper: 300).")
+@click.option("--iterations", type=click.IntRange(min=0), default=FitOptions.iterations, show_default=True, help="Optimization steps (paper: 300).")
 @click.option("--finetune-renderer/--no-finetune-renderer", default=None, help="Then fine-tune a copy of the neural renderer on the image (default: on; sharper, closer to the target; stored in the codes file).")
 @target_fit_options
 @click.option("--save-render", type=click.Path(path_type=Path), default=None, help="Write the fitted render next to the input crop (PNG).")
@@ -137,9 +164,9 @@ def fit(reporter: Reporter, device: str, **options: Any) -> None:
     """Fit identity, expression and camera codes of the face in IMAGE (or a video's first good frame)."""
     from reenact import api
 
-    result = api.fit_command(reporter=reporter, device=device, **options)
+    result = api.fit_command(FitOptions(device=device, **options), reporter)
     if reporter.json_mode:
-        reporter.emit_json(result)
+        reporter.emit_json(result.to_json())
 
 
 # -------------------------------------------------------------------------------------------- render
@@ -151,49 +178,63 @@ def fit(reporter: Reporter, device: str, **options: Any) -> None:
 @click.option("--yaw", type=str, default=None, help="Yaw sweep in degrees 'start:stop' (or one value).")
 @click.option("--pitch", type=str, default=None, help="Pitch sweep in degrees 'start:stop' (or one value).")
 @click.option("--to", "interpolate_to", type=_path(dir_okay=False), default=None, help="Interpolate from --identity to this codes file.")
-@click.option("--interpolate", type=click.Choice(["identity", "expression", "both"]), default="both", show_default=True, help="Which codes --to interpolates.")
-@click.option("--frames", type=click.IntRange(min=1), default=48, show_default=True, help="Frames of a sweep or interpolation.")
-@click.option("--fps", type=click.FloatRange(min=1.0), default=25.0, show_default=True)
-@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--interpolate", type=click.Choice(["identity", "expression", "both"]), default=RenderOptions.interpolate, show_default=True, help="Which codes --to interpolates.")
+@click.option("--frames", type=click.IntRange(min=1), default=RenderOptions.frames, show_default=True, help="Frames of a sweep or interpolation.")
+@click.option("--fps", type=click.FloatRange(min=1.0), default=RenderOptions.fps, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=RenderOptions.batch_size, show_default=True)
 @common_options
 def render(reporter: Reporter, device: str, **options: Any) -> None:
     """Render fitted codes: novel-view sweeps, a tracked sequence, or code interpolation."""
     from reenact import api
 
-    result = api.render_command(reporter=reporter, device=device, **options)
+    result = api.render_command(RenderOptions(device=device, **options), reporter)
     if reporter.json_mode:
-        reporter.emit_json(result)
+        reporter.emit_json(result.to_json())
 
 
 # --------------------------------------------------------------------------------------------- train
 @cli.command()
-@click.argument("data", type=str, nargs=-1, required=True)
+@click.argument("data", type=str, nargs=-1, required=False)
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Run folder: checkpoints, previews, log.")
-@click.option("--preset", type=click.Choice(["tiny", "cpu", "paper"]), default="cpu", show_default=True)
+@click.option("--recipe", type=str, default=None, help="Run a training recipe instead (a shipped one's name, e.g. 'shipped', or a .toml path): its stages in order, each in OUTPUT/<stage>, resumable; the final model is OUTPUT/head.pt.")
+@click.option("--data-root", type=click.Path(path_type=Path, file_okay=False), default=str(DEFAULT_DATA_ROOT), show_default=True, help="With --recipe: the folder its data paths are relative to.")
+@click.option("--preset", type=click.Choice(["tiny", "cpu", "paper"]), default=TrainOptions.preset, show_default=True)
 @click.option("--cache", type=click.Path(path_type=Path), default=None, help="Preprocessed-frame cache folder (default: OUTPUT/cache).")
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="Training steps (default: the preset's).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None)
 @click.option("--lr", type=click.FloatRange(min=0.0, min_open=True), default=None)
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--every", type=click.IntRange(min=1), default=2, show_default=True, help="Use every n-th frame of each video.")
+@click.option("--seed", type=int, default=TrainOptions.seed, show_default=True)
+@click.option("--every", type=click.IntRange(min=1), default=TrainOptions.every, show_default=True, help="Use every n-th frame of each video.")
 @click.option("--hold-out", type=str, multiple=True, help="Person ids (or clip name prefixes) to leave out of training.")
 @click.option("--vgg16", type=_path(dir_okay=False), default=None, help="VGG16 ImageNet weights (torchvision state_dict) for the paper's perceptual loss.")
-@click.option("--identity-source", type=click.Choice(["embedding", "identity_shape"]), default="embedding", show_default=True, help="z_id from the recognition embedding (paper) or the landmark identity shape (the paper's Table 1 ablation).")
-@click.option("--expression-reference", type=click.Choice(["clip_mean", "none"]), default="clip_mean", show_default=True, help="Measure β from each clip's mean code (clip_mean) or use the tracker's code as it is.")
+@click.option("--identity-source", type=click.Choice(["embedding", "identity_shape"]), default=TrainOptions.identity_source, show_default=True, help="z_id from the recognition embedding (paper) or the landmark identity shape (the paper's Table 1 ablation).")
+@click.option("--expression-reference", type=click.Choice(["clip_mean", "none"]), default=TrainOptions.expression_reference, show_default=True, help="Measure β from each clip's mean code (clip_mean) or use the tracker's code as it is.")
 @click.option("--init", type=click.Path(path_type=Path, dir_okay=False), default=None, help="Start from this checkpoint's weights (same preset; fresh optimizer and schedule).")
-@click.option("--expression-components", type=click.IntRange(min=0), default=10, show_default=True, help="Leading expression components the model sees (0 = all); the rest are zeroed at the field's input (the trailing ones are mostly tracking jitter).")
-@click.option("--geometry-weight", type=click.FloatRange(min=0.0), default=0.0, show_default=True, help="Weight of the geometry prior: the field's surface along rays through the visible tracked face landmarks is pulled to the landmarks (L1, head units; 0 = off).")
-@click.option("--warp-radius", type=click.FloatRange(min=0.0), default=0.0, show_default=True, help="Expression warp: β moves the field's sample points as the landmark model moves the face, Gaussian-averaged over landmarks this far (head units, ~0.06-0.1); 0 = off.")
-@click.option("--resume/--no-resume", default=True, show_default=True)
+@click.option("--expression-components", type=click.IntRange(min=0), default=TrainOptions.expression_components, show_default=True, help="Leading expression components the model sees (0 = all); the rest are zeroed at the field's input (the trailing ones are mostly tracking jitter).")
+@click.option("--geometry-weight", type=click.FloatRange(min=0.0), default=TrainOptions.geometry_weight, show_default=True, help="Weight of the geometry prior: the field's surface along rays through the visible tracked face landmarks is pulled to the landmarks (L1, head units; 0 = off).")
+@click.option("--warp-radius", type=click.FloatRange(min=0.0), default=TrainOptions.warp_radius, show_default=True, help="Expression warp: β moves the field's sample points as the landmark model moves the face, Gaussian-averaged over landmarks this far (head units, ~0.06-0.1); 0 = off.")
+@click.option("--resume/--no-resume", default=TrainOptions.resume, show_default=True)
 @click.option("--time-limit", type=click.FloatRange(min=0.0), default=None, help="Stop (with a checkpoint) after this many minutes.")
 @common_options
 def train(reporter: Reporter, device: str, **options: Any) -> None:
-    """Train the head model on DATA: videos, still portraits, folders of them, or a prepared cache folder."""
+    """Train the head model on DATA: videos, still portraits, folders of them, or a prepared cache folder
+    (or run a --recipe)."""
     from reenact import api
 
-    result = api.train_command(reporter=reporter, device=device, **options)
+    recipe, data_root = options.pop("recipe"), options.pop("data_root")
+    if recipe is not None:
+        from reenact.recipe import run_recipe
+
+        if options["data"]:
+            raise click.UsageError("--recipe names its own data (relative to --data-root); give no DATA")
+        summary = run_recipe(recipe, options["output"], data_root, device, reporter)
+        reporter.info(f"recipe {recipe}: {len(summary.stages)} stages → {summary.model}")
+    else:
+        if not options["data"]:
+            raise click.UsageError("DATA is required unless --recipe is given")
+        summary = api.train_command(TrainOptions(device=device, **options), reporter)
     if reporter.json_mode:
-        reporter.emit_json(result)
+        reporter.emit_json(summary.to_json())
 
 
 # ---------------------------------------------------------------------------------------------- eval
@@ -202,8 +243,8 @@ def train(reporter: Reporter, device: str, **options: Any) -> None:
 @click.argument("videos", type=str, nargs=-1, required=True)
 @click.option("--cross", "cross_targets", type=str, multiple=True, help="Portrait(s) to drive with the clips (cross-identity).")
 @click.option("--ablation", "ablation_checkpoint", type=_path(dir_okay=False), default=None, help="Checkpoint of the landmark-identity ablation to compare in the same run.")
-@click.option("--max-frames", type=click.IntRange(min=2), default=60, show_default=True, help="Frames per clip evaluated.")
-@click.option("--fit-iterations", type=click.IntRange(min=0), default=300, show_default=True)
+@click.option("--max-frames", type=click.IntRange(min=2), default=EvalOptions.max_frames, show_default=True, help="Frames per clip evaluated.")
+@click.option("--fit-iterations", type=click.IntRange(min=0), default=EvalOptions.fit_iterations, show_default=True)
 @click.option("--fit-finetune-renderer/--no-fit-finetune-renderer", default=None, help="Each fit also fine-tunes the neural renderer on its image, as reenact drive and fit do (default: the fit's default, on).")
 @click.option("--fit-finetune-roll", type=click.FloatRange(min=0.0, max=45.0), default=None, help="Largest camera roll (degrees) of the fits' extra fine-tuning views, as drive/fit --finetune-roll (default: the fit's default).")
 @click.option("--fit-finetune-expressions", type=click.IntRange(min=0, max=64), default=None, help="Expression pseudo-views of the fits' fine-tuning, as drive/fit --finetune-expressions (default: the fit's default).")
@@ -213,9 +254,29 @@ def eval_(reporter: Reporter, device: str, **options: Any) -> None:
     """Evaluate CHECKPOINT on VIDEOS of unseen people: self- and cross-reenactment against baselines."""
     from reenact import api
 
-    result = api.eval_command(reporter=reporter, device=device, **options)
+    result = api.eval_command(EvalOptions(device=device, **options), reporter).to_json()
+    reporter.table(eval_table(result))
     if reporter.json_mode:
         reporter.emit_json(result)
+
+
+def eval_table(result: dict[str, Any]):
+    """The summary table of ``reenact eval``: one row per method, the mean of each metric."""
+    from rich.table import Table
+
+    from reenact.evaluate import LEADING_EXPRESSION, METRIC_KEYS
+
+    clips = len(result["clips"])
+    title = f"reenact eval: {clips} clips, {result['max_frames']} frames each, fit {result['fit_iterations']} it"
+    table = Table(title=title)
+    headers = ("L1", "PSNR", "SSIM", "ID sim", "expr dist", f"expr dist {LEADING_EXPRESSION}",
+               f"expr Δ dist {LEADING_EXPRESSION}", "pose °", "face found")
+    table.add_column("method")
+    for header in headers:
+        table.add_column(header, justify="right")
+    for method, values in result["summary"].items():
+        table.add_row(method, *(f"{values[c]:.4g}" if c in values else "—" for c in METRIC_KEYS))
+    return table
 
 
 # ---------------------------------------------------------------------------------------------- basis
@@ -244,7 +305,7 @@ def export(reporter: Reporter, device: str, checkpoint: Path, output: Path) -> N
 
     result = api.export_command(checkpoint, output, reporter=reporter)
     if reporter.json_mode:
-        reporter.emit_json(result)
+        reporter.emit_json(result.to_json())
 
 
 # --------------------------------------------------------------------------------------------- doctor

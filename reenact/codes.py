@@ -38,6 +38,29 @@ class Codes:
     embedding: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))  # encoder output before fitting
     renderer_state: dict[str, np.ndarray] = field(default_factory=dict)
 
+    @staticmethod
+    def from_fit(
+        result, crop: np.ndarray, image_size: tuple[int, int], checkpoint_id: str = "", source: str = "",
+        embedding: np.ndarray | None = None,
+    ) -> "Codes":
+        """A target's codes: a fit's result (:class:`model.fit.FitResult`, what ``Engine.fit`` returns) and where
+        the target's crop lies in its image (``crop`` (4,), ``image_size`` (width, height)), which checkpoint it was
+        fitted for, the source's name and the encoder's output ``embedding`` before fitting."""
+        return Codes(
+            identity=_numpy(result.identity),
+            expression=_numpy(result.expression),
+            cam_to_world=_numpy(result.cam_to_world),
+            crop=np.asarray(crop, np.float32),
+            image_size=(int(image_size[0]), int(image_size[1])),
+            checkpoint_id=checkpoint_id,
+            psnr=float(result.psnr),
+            ssim=float(result.ssim),
+            l1=float(result.l1),
+            source=source,
+            embedding=np.zeros(0, np.float32) if embedding is None else np.asarray(embedding, np.float32),
+            renderer_state={k: v.detach().cpu().numpy() for k, v in (result.renderer_state or {}).items()},
+        )
+
     def save(self, path: str | os.PathLike) -> None:
         path = Path(path)
         arrays: dict[str, np.ndarray] = {
@@ -78,3 +101,8 @@ class Codes:
             embedding=arrays.get("embedding", np.zeros(0, np.float32)).astype(np.float32),
             renderer_state={k[len("renderer/"):]: v for k, v in arrays.items() if k.startswith("renderer/")},
         )
+
+
+def _numpy(tensor) -> np.ndarray:
+    """A CPU tensor of the fit's result as float32 numpy."""
+    return tensor.detach().cpu().numpy().astype(np.float32)

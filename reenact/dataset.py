@@ -14,6 +14,7 @@ for a target image at inference.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,7 +22,7 @@ import numpy as np
 
 from reenact.console import Reporter
 from reenact.errors import InputError
-from reenact.pipeline import load_target
+from reenact.pipeline import load_target, using_tracker
 from reenact.media.reading import open_video
 from tracking.media_files import is_image_path
 from tracking.build_basis import person_of
@@ -47,18 +48,26 @@ def held_out(path: Path, hold_out: tuple[str, ...]) -> bool:
     return any(person == item or person.startswith(item) or name.startswith(item) for item in hold_out)
 
 
-def build_still(image_path: Path, out_file: Path, size: int, every: int, config: TrackerConfig) -> int:
+def build_still(image_path: Path, out_file: Path, size: int, every: int, config: TrackerConfig,
+                tracker: Tracker | None = None) -> int:
     """Track one portrait (as a drive target is) and write it as a one-frame cache entry; returns 1."""
-    target = load_target(image_path, replace(config, crop_size=size))
+    target = load_target(image_path, replace(config, crop_size=size), tracker)
     _save(out_file, image_path, target.track, [0], target.crop[None], target.mask[None], size, every)
     return 1
 
 
-def build_clip(video: Path, out_file: Path, size: int, every: int, config: TrackerConfig, reporter: Reporter) -> int:
-    """Track ``video``, keep every ``every``-th valid frame, write its cache entry; returns frames kept."""
+def build_clip(video: Path, out_file: Path, size: int, every: int, config: TrackerConfig, reporter: Reporter,
+               tracker: Tracker | None = None) -> int:
+    """Track ``video``, keep every ``every``-th valid frame, write its cache entry; returns frames kept. Two
+    decoding passes (the crops need the whole track) with one tracker: ``tracker`` (the run's), else a new one."""
     if is_image_path(video):
-        return build_still(video, out_file, size, every, config)
-    with open_video(video) as reader, Tracker(config) as tracker:
+        return build_still(video, out_file, size, every, config, tracker)
+    with contextlib.ExitStack() as stack:
+        return _build_clip(video, out_file, size, every, stack.enter_context(using_tracker(config, tracker)), reporter)
+
+
+def _build_clip(video: Path, out_file: Path, size: int, every: int, tracker: Tracker, reporter: Reporter) -> int:
+    with open_video(video) as reader:
         info = reader.info
         with reporter.progress(f"tracking {video.name}", info.frame_count) as advance:
             track = tracker.track_frames(reader, fps=info.fps, size=(info.width, info.height), progress=advance)
@@ -68,7 +77,7 @@ def build_clip(video: Path, out_file: Path, size: int, every: int, config: Track
     images = np.zeros((len(keep), size, size, 3), np.uint8)
     masks = np.zeros((len(keep), size, size), np.float32)
     wanted = {index: slot for slot, index in enumerate(keep)}
-    with open_video(video) as reader, Tracker(config) as tracker:
+    with open_video(video) as reader:
         for frame in reader:
             slot = wanted.get(frame.index)
             if slot is None:
@@ -110,6 +119,15 @@ def build_cache(
     cache_dir.mkdir(parents=True, exist_ok=True)
     config = TrackerConfig(crop_size=size, smoothing=0.0)  # raw per-frame parameters match their frames
     written = []
+    with contextlib.ExitStack() as stack:
+        _build_all(inputs, cache_dir, size, every, hold_out, reporter, config, stack, written)
+    if not written:
+        raise InputError("no training clips: every input was held out or had no face")
+    return written
+
+
+def _build_all(inputs, cache_dir, size, every, hold_out, reporter, config, stack, written) -> None:
+    tracker = None  # one for the whole cache, made at the first clip that needs tracking
     for video in find_videos(inputs, stills=True):
         if held_out(video, hold_out):
             reporter.debug(f"held out: {video}")
@@ -119,14 +137,12 @@ def build_cache(
             written.append(out_file)
             continue
         try:
-            kept = build_clip(video, out_file, size, every, config, reporter)
+            tracker = tracker or stack.enter_context(Tracker(config))
+            kept = build_clip(video, out_file, size, every, config, reporter, tracker)
             reporter.info(f"cached {kept} frames of {video}")
             written.append(out_file)
         except (NoFaceError, TrackingInputError, InputError) as exc:
             reporter.warn(f"skipped {video}: {exc}")
-    if not written:
-        raise InputError("no training clips: every input was held out or had no face")
-    return written
 
 
 def _cache_matches(path: Path, size: int, every: int) -> bool:

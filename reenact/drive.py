@@ -1,10 +1,12 @@
 """``reenact drive``: one source driving one target, or a batch of pairs (folders or a pairs CSV), with
-tracking and fits cached by content in the batch's output folder. Library functions like the rest of
-:mod:`reenact.api`: plain values in, a JSON-ready summary dict out.
+tracking and fits cached by content in the batch's output folder. ``drive_command`` takes a
+:class:`reenact.options.DriveJob` and :class:`reenact.pipeline.DriveOptions` and returns a JSON-ready summary dict
+(one pair) or a :class:`reenact.options.BatchResult` (a batch, which emits a JSON line per pair as it goes). One tracker serves a run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import time
@@ -14,8 +16,8 @@ from typing import Any
 from reenact.api import is_image, is_video_folder, list_files, quiet_reporter, tracker_config
 from reenact.codes import Codes
 from reenact.console import Reporter
-from reenact.defaults import DRIVE_SMOOTH
-from reenact.errors import EXPECTED_ERRORS, BatchFailure, InputError, exit_code
+from reenact.options import BatchResult, DriveJob
+from reenact.errors import EXPECTED_ERRORS, InputError, exit_code
 from tracking.errors import NoFaceError
 from tracking.media_files import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
@@ -27,24 +29,12 @@ def default_output_name(source: str, target: str | None) -> Path:
     return Path.cwd() / f"{target_stem}_by_{source_stem}.mp4"
 
 
-def drive_command(
-    source: str, target: str | None, output: str | None = None, checkpoint: Path | None = None,
-    identity_path: Path | None = None, save_identity: Path | None = None, track_path: Path | None = None,
-    motion: str = "relative", smooth: float = DRIVE_SMOOTH, size: int | None = None, paste_back: bool = False,
-    side_by_side: bool = False, no_audio: bool = False, preview: Path | None = None,
-    fit_iterations: int | None = None, batch_size: int = 8, pairs: Path | None = None, force: bool = False,
-    device: str = "auto", reporter: Reporter | None = None, finetune_renderer: bool | None = None,
-    finetune_roll: float | None = None, finetune_expressions: int | None = None,
-) -> dict[str, Any] | None:
-    """``reenact drive``: one pair, or every pair of folders / a pairs CSV."""
-    from reenact.pipeline import DriveOptions
-
+def drive_command(job: DriveJob, options, reporter: Reporter | None = None) -> dict[str, Any] | BatchResult:
+    """``reenact drive``: one pair, or every pair of folders / a pairs CSV. ``job``: what to drive and where
+    (:class:`reenact.options.DriveJob`); ``options``: how (:class:`reenact.pipeline.DriveOptions`)."""
     reporter = reporter or quiet_reporter()
-    options = DriveOptions(
-        motion=motion, smooth=smooth, size=size, paste_back=paste_back, side_by_side=side_by_side,
-        audio=not no_audio, batch_size=batch_size, fit_iterations=fit_iterations, finetune_renderer=finetune_renderer,
-        finetune_roll=finetune_roll, finetune_expressions=finetune_expressions,
-    )
+    source, target, output, identity_path, pairs = job.source, job.target, job.output, job.identity_path, job.pairs
+    checkpoint, force, device, track_path = job.checkpoint, job.force, job.device, job.track_path
     source = source or ""
     source_path = Path(source)
     batch = pairs is not None or (source != "-" and is_video_folder(source_path)) or (
@@ -73,7 +63,7 @@ def drive_command(
     engine = Engine.load(checkpoint, device)
     return drive_one(
         source, target, out, engine, options, reporter, identity_path=identity_path,
-        save_identity=save_identity, track_path=track_path, preview=preview, force=force,
+        save_identity=job.save_identity, track_path=track_path, preview=job.preview, force=force,
     )
 
 
@@ -94,6 +84,21 @@ def drive_one(
     source: str, target: str | None, output: str, engine, options, reporter: Reporter, *,
     identity_path: Path | None = None, save_identity: Path | None = None, track_path: Path | None = None,
     preview: Path | None = None, force: bool = False, source_track=None, target_codes: Codes | None = None,
+    tracker=None,
+) -> dict[str, Any]:
+    """One pair. ``tracker``: the run's tracker (a batch passes its one); None: one for this pair, used for both
+    the target and the source."""
+    from reenact.pipeline import using_tracker
+
+    config = tracker_config(crop_size=engine.render_size)
+    with using_tracker(config, tracker) as tracker:
+        return _drive_one(source, target, output, engine, options, reporter, identity_path, save_identity, track_path,
+                          preview, force, source_track, target_codes, tracker)
+
+
+def _drive_one(
+    source, target, output, engine, options, reporter, identity_path, save_identity, track_path, preview, force,
+    source_track, target_codes, tracker,
 ) -> dict[str, Any]:
     from reenact import pipeline
     from tracking.smoothing import smooth_track
@@ -117,7 +122,7 @@ def drive_one(
         if codes is None or options.paste_back:
             if target is None:
                 raise InputError("TARGET is needed (to fit it, or for --paste-back)")
-            loaded = pipeline.load_target(Path(target), config)
+            loaded = pipeline.load_target(Path(target), config, tracker)
             target_image = loaded.image
             if codes is None:
                 codes = pipeline.fit_target(loaded, engine, options.fit_config(), reporter, str(target))
@@ -127,7 +132,8 @@ def drive_one(
         track_started = time.perf_counter()
         track = source_track
         if track is None:
-            track = Track.load(track_path) if track_path else pipeline.track_video(src.path, config, reporter)
+            track = Track.load(track_path) if track_path else pipeline.track_video(src.path, config, reporter,
+                                                                                    tracker=tracker)
         if not track.valid.any():
             raise NoFaceError(f"no face found in source {source}")
         tracking_seconds = time.perf_counter() - track_started
@@ -199,12 +205,16 @@ def read_pairs(path: Path) -> list[tuple[Path, Path]]:
 def drive_batch(
     pairs: list[tuple[Path, Path]], out_dir: Path, options, checkpoint: Path | None, force: bool, device: str,
     reporter: Reporter,
-) -> None:
+) -> BatchResult:
     """Drive every pair; each source is tracked once and each target fitted once (cached on disk by content
     hash in OUT_DIR/.cache, so a rerun resumes); finished outputs are skipped; failures are reported and the
-    rest continue. Emits one JSON line per pair with --json."""
-    from rich.table import Table
+    rest continue. One tracker serves every pair. Emits one JSON line per pair with --json; the command line prints
+    the table of the returned rows and exits with BatchFailure's code when any failed."""
+    with contextlib.ExitStack() as stack:
+        return _drive_batch(pairs, out_dir, options, checkpoint, force, device, reporter, stack)
 
+
+def _drive_batch(pairs, out_dir, options, checkpoint, force, device, reporter, stack) -> BatchResult:
     from reenact import pipeline
     from reenact.engine import Engine, file_digest
     from tracking.types import Track
@@ -216,6 +226,7 @@ def drive_batch(
     config = tracker_config(crop_size=engine.render_size)
     rows = []
     failures = 0
+    tracker = stack.enter_context(pipeline.using_tracker(config))  # one for every pair
     for source, target in pairs:
         output = out_dir / f"{target.stem}_by_{source.stem}.mp4"
         row: dict[str, Any] = {"source": str(source), "target": str(target), "output": str(output)}
@@ -227,7 +238,7 @@ def drive_batch(
                 if track_file.exists():
                     track = Track.load(track_file)
                 else:
-                    track = pipeline.track_video(source, config, reporter)
+                    track = pipeline.track_video(source, config, reporter, tracker=tracker)
                     track.save(track_file)
                 # Keyed by everything the codes depend on: the target, the checkpoint and the whole fit config.
                 fit_key = hashlib.sha256(repr(options.fit_config()).encode()).hexdigest()[:12]
@@ -235,7 +246,7 @@ def drive_batch(
                 codes = Codes.load(codes_file) if codes_file.exists() else None
                 summary = drive_one(
                     str(source), str(target), str(output), engine, options, reporter, force=True,
-                    source_track=track, target_codes=codes,
+                    source_track=track, target_codes=codes, tracker=tracker,
                     save_identity=None if codes is not None else codes_file,
                 )
                 row.update(status="ok", frames=summary["frames"], seconds=round(summary["seconds"], 2))
@@ -250,13 +261,4 @@ def drive_batch(
         rows.append(row)
         if reporter.json_mode:
             reporter.emit_json(row)
-    table = Table(title=f"reenact drive: {len(rows)} pairs")
-    for column in ("source", "target", "status", "frames", "seconds"):
-        table.add_column(column)
-    for row in rows:
-        table.add_row(Path(row["source"]).name, Path(row["target"]).name, row["status"], str(row.get("frames", "")),
-                      str(row.get("seconds", "")))
-    reporter.table(table)
-    if failures:
-        raise BatchFailure(f"{failures} of {len(rows)} pairs failed")
-    return None
+    return BatchResult(rows=tuple(rows), failures=failures)

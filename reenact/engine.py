@@ -18,7 +18,7 @@ import torch
 
 from model.camera import Camera
 from model.checkpoint import load_checkpoint
-from model.fit import FitConfig, fit_codes
+from model.fit import FitConfig, FitResult, fit_codes
 from model.errors import CheckpointError
 from model.head_model import HeadModel
 from reenact.errors import InputError
@@ -59,21 +59,6 @@ def images_to_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:
 def tensor_to_images(tensor: torch.Tensor) -> np.ndarray:
     """float (…, 3, H, W) in [0, 1] → uint8 (…, H, W, 3) on the CPU."""
     return tensor.detach().clamp(0.0, 1.0).mul(255.0).round().to(torch.uint8).movedim(-3, -1).cpu().numpy()
-
-
-@dataclass
-class Fit:
-    """A fit's result in numpy (see ``model/fit.py`` for what each number means)."""
-
-    identity: np.ndarray  # (D,)
-    expression: np.ndarray  # (E,)
-    cam_to_world: np.ndarray  # (4, 4)
-    psnr: float
-    ssim: float
-    l1: float
-    psnr_initial: float
-    render: np.ndarray | None  # (S, S, 3) uint8
-    renderer_state: dict[str, np.ndarray]
 
 
 @dataclass
@@ -167,12 +152,13 @@ class Engine:
         progress=None,
         landmarks: np.ndarray | None = None,
         expression_basis: np.ndarray | None = None,
-    ) -> Fit:
+    ) -> FitResult:
         """Fit codes and camera to one aligned crop (uint8 (S,S,3), mask (S,S) in [0,1]); ``landmarks`` (L, 3): the
         target's tracked face (``pipeline.target_landmarks``) and ``expression_basis`` (E, L, 3): the landmark
         model's, for the fit's expression pseudo-views.
 
-        ``progress`` is called with increments (one per iteration)."""
+        ``progress`` is called with increments (one per iteration). Returns :func:`model.fit.fit_codes`'s result
+        as it is (tensors on the CPU); :meth:`reenact.codes.Codes.from_fit` makes a target's codes of it."""
         self.check_codes(expression, identity)
         image = images_to_tensor(image_crop, self.device)
         mask = torch.as_tensor(np.asarray(mask_crop, np.float32), device=self.device)[None]
@@ -188,17 +174,7 @@ class Engine:
             landmarks=None if landmarks is None else torch.as_tensor(np.asarray(landmarks, np.float32), device=self.device),
             expression_basis=None if expression_basis is None else torch.as_tensor(np.asarray(expression_basis, np.float32)),
         )
-        return Fit(
-            identity=result.identity.detach().cpu().numpy().astype(np.float32),
-            expression=result.expression.detach().cpu().numpy().astype(np.float32),
-            cam_to_world=result.cam_to_world.detach().cpu().numpy().astype(np.float32),
-            psnr=float(result.psnr),
-            ssim=float(result.ssim),
-            l1=float(result.l1),
-            psnr_initial=float(result.psnr_initial),
-            render=tensor_to_images(result.render) if result.render is not None else None,
-            renderer_state={k: v.detach().cpu().numpy() for k, v in (result.renderer_state or {}).items()},
-        )
+        return result
 
     @contextlib.contextmanager
     def renderer_override(self, state: dict[str, np.ndarray]) -> Iterator[None]:

@@ -41,12 +41,13 @@ import numpy as np
 import torch
 
 from model.camera import axis_angle
-from model.fit import FitConfig
+from model.fit import FitConfig, FitResult
 from model.metrics import masked_l1, psnr, ssim
+from reenact.codes import Codes
 from reenact.console import Reporter
-from reenact.engine import Engine, Fit, images_to_tensor
+from reenact.engine import Engine, images_to_tensor
 from reenact.motion import drive_parameters
-from reenact.pipeline import DriveOptions, build_fit_config, fit_frame, fit_target, load_target
+from reenact.pipeline import DriveOptions, build_fit_config, fit_frame, fit_target, load_target, using_tracker
 from reenact.media.reading import open_video
 from tracking.errors import NoFaceError
 from tracking.smoothing import smooth_track
@@ -125,10 +126,12 @@ def motion_start(tracker: Tracker, image: np.ndarray, driving_code: np.ndarray) 
         return None
 
 
-def load_clip(clip: Path, max_frames: int, size: int, config: TrackerConfig) -> tuple[Track, np.ndarray, np.ndarray]:
+def load_clip(clip: Path, max_frames: int, size: int, config: TrackerConfig,
+              tracker: Tracker | None = None) -> tuple[Track, np.ndarray, np.ndarray]:
     """Track the first ``max_frames`` frames; return the track and their real crops and head masks. Two
-    decoding passes (the crop needs the whole track) share one tracker: its graphs take seconds to build."""
-    with Tracker(config) as tracker:
+    decoding passes (the crop needs the whole track) share one tracker (``tracker``: the run's, else a new one):
+    its graphs take seconds to build."""
+    with using_tracker(config, tracker) as tracker:
         with open_video(clip) as reader:
             info = reader.info
             track = tracker.track_frames(itertools.islice(reader, max_frames), fps=info.fps, size=(info.width, info.height))
@@ -141,7 +144,7 @@ def load_clip(clip: Path, max_frames: int, size: int, config: TrackerConfig) -> 
 
 
 def fit_first_frame(engine: Engine, track: Track, crops: np.ndarray, masks: np.ndarray,
-                    fit_config: FitConfig) -> tuple[int, Fit]:
+                    fit_config: FitConfig) -> tuple[int, FitResult]:
     """The clip's first tracked frame and the codes fitted to it, as a single target image is fitted
     (``pipeline.initial_expression``): where self-reenactment and the diagnostics start from."""
     hits = np.flatnonzero(track.valid & track.detected)
@@ -153,7 +156,7 @@ def fit_first_frame(engine: Engine, track: Track, crops: np.ndarray, masks: np.n
 
 def evaluate_self(
     engine: Engine, track: Track, crops: np.ndarray, masks: np.ndarray, fit_config: FitConfig, config: TrackerConfig,
-    batch_size: int = 8, baselines: bool = True, smooth: float = 0.0,
+    batch_size: int = 8, baselines: bool = True, smooth: float = 0.0, tracker: Tracker | None = None,
 ) -> dict[str, dict[str, float]]:
     """Self-reenactment of one clip: the model, and with ``baselines`` the static and the pose-only baseline (a
     second checkpoint measured beside the first, the ablation, needs only its model row). ``smooth`` > 0 adds
@@ -164,26 +167,27 @@ def evaluate_self(
         raise NoFaceError("fewer than two tracked frames")
     rest = valid[1:]
     first, result = fit_first_frame(engine, track, crops, masks, fit_config)
+    codes = Codes.from_fit(result, track.crop[first], (0, 0), engine.checkpoint_id)  # the fit in numpy
 
     def drive(source: Track) -> tuple[np.ndarray, np.ndarray]:
-        return drive_parameters(source.pose, source.expression, source.valid, result.cam_to_world, result.expression,
+        return drive_parameters(source.pose, source.expression, source.valid, codes.cam_to_world, codes.expression,
                                 "relative")
 
     pose, expression = drive(track)
-    identity = np.repeat(result.identity[None], len(rest), 0)
-    with engine.renderer_override(result.renderer_state):  # the fit's fine-tuned renderer, when it made one
-        fitted = engine.render(result.cam_to_world[None], result.expression[None], result.identity[None])
+    identity = np.repeat(codes.identity[None], len(rest), 0)
+    with engine.renderer_override(codes.renderer_state):  # the fit's fine-tuned renderer, when it made one
+        fitted = engine.render(codes.cam_to_world[None], codes.expression[None], codes.identity[None])
         methods = {"model": np.concatenate(list(engine.render_batches(pose[rest], expression[rest], identity, batch_size)))}
         if baselines:
             methods["static"] = np.repeat(fitted, len(rest), 0)
-            held = np.repeat(result.expression[None], len(rest), 0)
+            held = np.repeat(codes.expression[None], len(rest), 0)
             methods["pose_only"] = np.concatenate(list(engine.render_batches(pose[rest], held, identity, batch_size)))
         if smooth > 0:
             pose_s, expression_s = drive(smooth_track(track, smooth))
             methods["smoothed"] = np.concatenate(list(engine.render_batches(pose_s[rest], expression_s[rest], identity, batch_size)))
     reals, real_masks = crops[rest], masks[rest]
     driving_pose, driving_expression = track.pose[rest], track.expression[rest]
-    with Tracker(config) as tracker:
+    with using_tracker(config, tracker) as tracker:
         # Reference identity: the recognition embedding of the real frames (the clip's average).
         reference = track.embedding
         start = motion_start(tracker, fitted[0], track.expression[first])
@@ -201,8 +205,9 @@ def evaluate_self(
 
 def evaluate_cross(
     engine: Engine, track: Track, portrait: Path, fit_config: FitConfig, config: TrackerConfig, batch_size: int = 8,
+    tracker: Tracker | None = None,
 ) -> dict[str, float]:
-    target = load_target(portrait, config)
+    target = load_target(portrait, config, tracker)
     target_track = target.track
     codes = fit_target(target, engine, fit_config, Reporter(quiet=True), str(portrait))
     pose, expression = drive_parameters(track.pose, track.expression, track.valid, codes.cam_to_world,
@@ -212,7 +217,7 @@ def evaluate_cross(
         renders = np.concatenate(list(engine.render_batches(pose, expression, identity, batch_size)))
     driving_pose, driving_expression = drive_parameters(track.pose, track.expression, track.valid, target_track.pose[0],
                                                         target_track.expression[0], "relative")
-    with Tracker(config) as tracker:
+    with using_tracker(config, tracker) as tracker:
         metrics = motion_metrics(renders, driving_pose, driving_expression, target_track.embedding, tracker)
     metrics["fit_psnr"] = codes.psnr
     return metrics
@@ -249,19 +254,22 @@ def evaluate(
     fit_config = build_fit_config(fit_iterations, fit_finetune_renderer, fit_finetune_roll, fit_finetune_expressions)
     per_clip: list[dict[str, Any]] = []
     cross: list[dict[str, Any]] = []
-    with reporter.progress("evaluating clips", len(clips)) as advance:
+    # One tracker for the whole run (each MediaPipe graph costs about a second to build).
+    with reporter.progress("evaluating clips", len(clips)) as advance, Tracker(config) as tracker:
         for clip in clips:
-            track, crops, masks = load_clip(clip, max_frames, size, config)
+            track, crops, masks = load_clip(clip, max_frames, size, config, tracker)
             row: dict[str, Any] = {"clip": str(clip)}
             try:
-                self_result = evaluate_self(engines["model"], track, crops, masks, fit_config, config, smooth=smooth)
+                self_result = evaluate_self(engines["model"], track, crops, masks, fit_config, config, smooth=smooth,
+                                            tracker=tracker)
                 row.update(self_result)
                 if "ablation" in engines:
                     row["ablation"] = evaluate_self(engines["ablation"], track, crops, masks, fit_config, config,
-                                                   baselines=False)["model"]
+                                                   baselines=False, tracker=tracker)["model"]
                 for portrait in portraits:
                     cross.append({"clip": str(clip), "portrait": str(portrait),
-                                  **evaluate_cross(engines["model"], track, portrait, fit_config, config)})
+                                  **evaluate_cross(engines["model"], track, portrait, fit_config, config,
+                                                   tracker=tracker)})
             except NoFaceError as exc:
                 row["error"] = str(exc)
                 reporter.warn(f"{clip}: {exc}")

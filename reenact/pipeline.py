@@ -5,6 +5,7 @@ in ``reenact/engine.py`` and ``model/``); no printing (progress through the repo
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import shutil
@@ -17,12 +18,12 @@ from typing import Iterator
 
 import numpy as np
 
-from model.fit import FitConfig
+from model.fit import FitConfig, FitResult
 from model.geometry import FaceMesh
 from reenact.codes import Codes
 from reenact.console import Reporter
 from reenact.defaults import DRIVE_SMOOTH
-from reenact.engine import Engine, Fit
+from reenact.engine import Engine
 from reenact.errors import InputError
 from reenact.media.images import read_image
 from reenact.media.reading import VideoReader, open_video
@@ -109,11 +110,24 @@ def open_source(source: str) -> Source:
     return Source(path)
 
 
-def track_video(path: Path, config: TrackerConfig, reporter: Reporter, label: str = "tracking") -> Track:
+@contextlib.contextmanager
+def using_tracker(config: TrackerConfig, tracker: Tracker | None = None) -> Iterator[Tracker]:
+    """``tracker`` when given (the caller's: one per run, left open), else a new one, closed at the end. Each
+    MediaPipe graph costs about a second to build; a run that tracks more than once passes its one tracker."""
+    if tracker is not None:
+        yield tracker
+        return
+    with Tracker(config) as own:
+        yield own
+
+
+def track_video(path: Path, config: TrackerConfig, reporter: Reporter, label: str = "tracking",
+                tracker: Tracker | None = None) -> Track:
     """Track every frame of a video (streamed: memory flat in its length)."""
     with open_video(path) as reader:
         info = reader.info
-        with reporter.progress(f"{label} {path.name}", info.frame_count) as advance, Tracker(config) as tracker:
+        with reporter.progress(f"{label} {path.name}", info.frame_count) as advance, \
+                using_tracker(config, tracker) as tracker:
             return tracker.track_frames(reader, fps=info.fps, size=(info.width, info.height), progress=advance)
 
 
@@ -128,7 +142,7 @@ class Target:
     mask: np.ndarray  # (S, S) float32 in [0, 1]
 
 
-def load_target(target: Path, config: TrackerConfig) -> Target:
+def load_target(target: Path, config: TrackerConfig, tracker: Tracker | None = None) -> Target:
     """The target: an image, or a video's first frame with a face. One tracker does detection, crop and mask
     (MediaPipe graphs take about a second each to build on a CPU)."""
     if not target.exists():
@@ -141,9 +155,9 @@ def load_target(target: Path, config: TrackerConfig) -> Target:
 
     if is_image_path(target):
         image = read_image(target)
-        with Tracker(config) as tracker:
+        with using_tracker(config, tracker) as tracker:
             return prepare(image, tracker)
-    with open_video(target) as reader, Tracker(config) as tracker:
+    with open_video(target) as reader, using_tracker(config, tracker) as tracker:
         for frame in reader:
             if frame.index >= TARGET_VIDEO_SEARCH_FRAMES:
                 break
@@ -179,7 +193,7 @@ def target_landmarks(track: Track, index: int) -> np.ndarray:
 
 
 def fit_frame(engine: Engine, track: Track, index: int, crop: np.ndarray, mask: np.ndarray, fit_config: FitConfig,
-              progress=None) -> Fit:
+              progress=None) -> FitResult:
     """Fit the model's codes and camera to frame ``index`` of ``track`` (its aligned crop and head mask) seen as a
     single image: tracked pose, β from ``initial_expression``, z_id from ``identity_input``, and for the expression
     pseudo-views (only when they are on) the landmarks and the expression basis. The one fitting entry point of
@@ -196,20 +210,8 @@ def fit_target(target: Target, engine: Engine, fit_config: FitConfig, reporter: 
     image, track = target.image, target.track
     with reporter.progress("fitting target", fit_config.total_iterations) as advance:
         result = fit_frame(engine, track, 0, target.crop, target.mask, fit_config, progress=advance)
-    return Codes(
-        identity=result.identity,
-        expression=result.expression,
-        cam_to_world=result.cam_to_world,
-        crop=track.crop[0],
-        image_size=(image.shape[1], image.shape[0]),
-        checkpoint_id=engine.checkpoint_id,
-        psnr=result.psnr,
-        ssim=result.ssim,
-        l1=result.l1,
-        source=source_name,
-        embedding=identity_input(track, engine),
-        renderer_state=result.renderer_state or {},
-    )
+    return Codes.from_fit(result, track.crop[0], (image.shape[1], image.shape[0]), engine.checkpoint_id, source_name,
+                          identity_input(track, engine))
 
 
 # ---------------------------------------------------------------------------------------- composing
