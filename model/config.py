@@ -272,8 +272,8 @@ class TrainConfig:
 
 
 FIT_ITERATIONS = 300
-"""Optimisation steps of a target fit (paper: 300): ``model.fit.FitConfig.iterations`` and the ``fit``/``eval``
-commands' defaults (here, where the command line can read it without importing torch)."""
+"""Optimisation steps of a target fit (paper: 300): ``model.fit.FitConfig.iterations`` and the
+``fit``/``eval`` commands' defaults (here, where the command line can read it without importing torch)."""
 
 
 PRESETS = ("tiny", "cpu", "paper")

@@ -33,8 +33,8 @@ def orbit_cameras(yaws: Sequence[float], pitches: Sequence[float], distance: flo
 
 
 def interpolate_codes(start, end, steps: int):
-    """(steps, K) linear interpolation from ``start`` (K,) to ``end`` (K,), both endpoints included. Tensors give a
-    tensor in ``start``'s dtype; numpy arrays a float64 array (weights in float64)."""
+    """(steps, K) linear interpolation from ``start`` (K,) to ``end`` (K,), both endpoints included. Tensors
+    give a tensor in ``start``'s dtype; numpy arrays a float64 array (weights in float64)."""
     if isinstance(start, torch.Tensor):
         weights = torch.linspace(0.0, 1.0, steps, dtype=start.dtype, device=start.device)[:, None]
     else:

@@ -1,6 +1,7 @@
 """The library API behind each subcommand. Works without click: each command function takes its typed options
-(:mod:`reenact.options`, built once by the command line) and a :class:`reenact.console.Reporter` (for progress),
-and returns a typed result whose ``to_json()`` is the command's ``--json`` object; tables are the command line's.
+(:mod:`reenact.options`, built once by the command line) and a :class:`reenact.console.Reporter` (for
+progress), and returns a typed result whose ``to_json()`` is the command's ``--json`` object; tables are the
+command line's.
 ``drive`` (one pair or a batch) is in :mod:`reenact.drive`; ``basis`` and ``doctor`` still return plain dicts.
 """
 
@@ -247,8 +248,8 @@ def doctor_command(device: str = "auto", reporter: Reporter | None = None) -> di
 
 # ----------------------------------------------------------------------------------------------- eval
 def eval_command(options: EvalOptions, reporter: Reporter | None = None) -> EvalResult:
-    """Evaluate on ``options.videos`` (the fields: :class:`reenact.options.EvalOptions`); the summary table is the
-    command line's (``reenact.cli.eval_table``)."""
+    """Evaluate on ``options.videos`` (the fields: :class:`reenact.options.EvalOptions`); the summary table is
+    the command line's (``reenact.cli.eval_table``)."""
     from tracking.media_files import find_videos
     from reenact.evaluate import evaluate
     from reenact.pipeline import DriveOptions
@@ -274,8 +275,8 @@ def eval_command(options: EvalOptions, reporter: Reporter | None = None) -> Eval
 # ---------------------------------------------------------------------------------------------- train
 def train_command(options: TrainOptions, reporter: Reporter | None = None) -> TrainSummary:
     """Build (or reuse) the preprocessed cache from ``options.data`` (videos and still portraits), then train.
-    The data may itself be a cache folder. ``options.init``: start from that checkpoint's weights (fresh optimizer
-    and learning-rate schedule)."""
+    The data may itself be a cache folder. ``options.init``: start from that checkpoint's weights (fresh
+    optimizer and learning-rate schedule)."""
     from model.config import preset as model_preset
     from model.train import TrainConfig, train
     from reenact.dataset import build_cache

@@ -43,9 +43,10 @@ class Codes:
         result, crop: np.ndarray, image_size: tuple[int, int], checkpoint_id: str = "", source: str = "",
         embedding: np.ndarray | None = None,
     ) -> "Codes":
-        """A target's codes: a fit's result (:class:`model.fit.FitResult`, what ``Engine.fit`` returns) and where
-        the target's crop lies in its image (``crop`` (4,), ``image_size`` (width, height)), which checkpoint it was
-        fitted for, the source's name and the encoder's output ``embedding`` before fitting."""
+        """A target's codes: a fit's result (:class:`model.fit.FitResult`, what ``Engine.fit`` returns) and
+        where the target's crop lies in its image (``crop`` (4,), ``image_size`` (width, height)), which
+        checkpoint it was fitted for, the source's name and the encoder's output ``embedding`` before
+        fitting."""
         return Codes(
             identity=_numpy(result.identity),
             expression=_numpy(result.expression),

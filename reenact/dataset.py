@@ -59,7 +59,8 @@ def build_still(image_path: Path, out_file: Path, size: int, every: int, config:
 def build_clip(video: Path, out_file: Path, size: int, every: int, config: TrackerConfig, reporter: Reporter,
                tracker: Tracker | None = None) -> int:
     """Track ``video``, keep every ``every``-th valid frame, write its cache entry; returns frames kept. Two
-    decoding passes (the crops need the whole track) with one tracker: ``tracker`` (the run's), else a new one."""
+    decoding passes (the crops need the whole track) with one tracker: ``tracker`` (the run's), else a new
+    one."""
     if is_image_path(video):
         return build_still(video, out_file, size, every, config, tracker)
     with contextlib.ExitStack() as stack:

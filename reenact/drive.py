@@ -1,7 +1,8 @@
 """``reenact drive``: one source driving one target, or a batch of pairs (folders or a pairs CSV), with
 tracking and fits cached by content in the batch's output folder. ``drive_command`` takes a
-:class:`reenact.options.DriveJob` and :class:`reenact.pipeline.DriveOptions` and returns a JSON-ready summary dict
-(one pair) or a :class:`reenact.options.BatchResult` (a batch, which emits a JSON line per pair as it goes). One tracker serves a run.
+:class:`reenact.options.DriveJob` and :class:`reenact.pipeline.DriveOptions` and returns a JSON-ready summary
+dict (one pair) or a :class:`reenact.options.BatchResult` (a batch, which emits a JSON line per pair as it
+goes). One tracker serves a run.
 """
 
 from __future__ import annotations
@@ -86,8 +87,8 @@ def drive_one(
     preview: Path | None = None, force: bool = False, source_track=None, target_codes: Codes | None = None,
     tracker=None,
 ) -> dict[str, Any]:
-    """One pair. ``tracker``: the run's tracker (a batch passes its one); None: one for this pair, used for both
-    the target and the source."""
+    """One pair. ``tracker``: the run's tracker (a batch passes its one); None: one for this pair, used for
+    both the target and the source."""
     from reenact.pipeline import using_tracker
 
     config = tracker_config(crop_size=engine.render_size)
@@ -208,8 +209,8 @@ def drive_batch(
 ) -> BatchResult:
     """Drive every pair; each source is tracked once and each target fitted once (cached on disk by content
     hash in OUT_DIR/.cache, so a rerun resumes); finished outputs are skipped; failures are reported and the
-    rest continue. One tracker serves every pair. Emits one JSON line per pair with --json; the command line prints
-    the table of the returned rows and exits with BatchFailure's code when any failed."""
+    rest continue. One tracker serves every pair. Emits one JSON line per pair with --json; the command line
+    prints the table of the returned rows and exits with BatchFailure's code when any failed."""
     with contextlib.ExitStack() as stack:
         return _drive_batch(pairs, out_dir, options, checkpoint, force, device, reporter, stack)
 

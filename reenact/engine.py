@@ -157,8 +157,9 @@ class Engine:
         target's tracked face (``pipeline.target_landmarks``) and ``expression_basis`` (E, L, 3): the landmark
         model's, for the fit's expression pseudo-views.
 
-        ``progress`` is called with increments (one per iteration). Returns :func:`model.fit.fit_codes`'s result
-        as it is (tensors on the CPU); :meth:`reenact.codes.Codes.from_fit` makes a target's codes of it."""
+        ``progress`` is called with increments (one per iteration). Returns :func:`model.fit.fit_codes`'s
+        result as it is (tensors on the CPU); :meth:`reenact.codes.Codes.from_fit` makes a target's codes of
+        it."""
         self.check_codes(expression, identity)
         image = images_to_tensor(image_crop, self.device)
         mask = torch.as_tensor(np.asarray(mask_crop, np.float32), device=self.device)[None]

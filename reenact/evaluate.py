@@ -129,8 +129,8 @@ def motion_start(tracker: Tracker, image: np.ndarray, driving_code: np.ndarray) 
 def load_clip(clip: Path, max_frames: int, size: int, config: TrackerConfig,
               tracker: Tracker | None = None) -> tuple[Track, np.ndarray, np.ndarray]:
     """Track the first ``max_frames`` frames; return the track and their real crops and head masks. Two
-    decoding passes (the crop needs the whole track) share one tracker (``tracker``: the run's, else a new one):
-    its graphs take seconds to build."""
+    decoding passes (the crop needs the whole track) share one tracker (``tracker``: the run's, else a new
+    one): its graphs take seconds to build."""
     with using_tracker(config, tracker) as tracker:
         with open_video(clip) as reader:
             info = reader.info

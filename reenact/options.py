@@ -2,8 +2,8 @@
 
 The command line parses click's values into one of these once and passes it on; its click defaults read the
 dataclass's (``default=TrainOptions.seed``), so a default is defined in one place. Where a default is a model
-setting, the option reads it from :mod:`model.config` (light: no torch). Results carry ``to_json()`` with the keys
-the ``--json`` output has always had.
+setting, the option reads it from :mod:`model.config` (light: no torch). Results carry ``to_json()`` with the
+keys the ``--json`` output has always had.
 """
 
 from __future__ import annotations
@@ -53,7 +53,8 @@ class DriveJob:
 
 @dataclass(frozen=True)
 class BatchResult:
-    """A batch drive: one row per pair (source, target, output, status and frames/seconds or the reason), in order."""
+    """A batch drive: one row per pair (source, target, output, status and frames/seconds or the reason), in
+    order."""
 
     rows: tuple[dict[str, Any], ...]
     failures: int
@@ -188,7 +189,8 @@ class EvalOptions:
 
 @dataclass(frozen=True)
 class EvalResult(_Summary):
-    """``reenact eval``'s measurements (``reenact/evaluate.py``): per clip, cross pairs, and per-method means."""
+    """``reenact eval``'s measurements (``reenact/evaluate.py``): per clip, cross pairs, and per-method
+    means."""
 
     checkpoint: str
     clips: list[dict[str, Any]]
@@ -241,8 +243,9 @@ class TrainOptions:
     init: Path | None = None
     """Start from this checkpoint's weights (fresh optimiser and schedule)."""
     expression_components: int = 10
-    """Leading expression components the field sees (0 = all). ``FieldConfig.expression_components``'s 0 is what
-    a stored config without the key means (models trained before it existed); a new run's default is this 10."""
+    """Leading expression components the field sees (0 = all). ``FieldConfig.expression_components``'s 0 is
+    what a stored config without the key means (models trained before it existed); a new run's default is this
+    10."""
     geometry_weight: float = 0.0
     """Weight of the geometry prior (0 = off)."""
     warp_radius: float = 0.0

@@ -1,10 +1,11 @@
 """Training recipes: a model's stages and their options as data (``reenact/recipes/NAME.toml``), run by
 ``reenact train --recipe NAME -o RUN_DIR`` stage by stage.
 
-Each stage trains in ``RUN_DIR/<stage>`` (its ``last.pt``); the first builds the frame cache in ``RUN_DIR/cache``
-from the recipe's ``data`` (relative to the data root) and the others train on it. A stage that returned (its
-steps done, or its own time limit reached, as the shipped runs ended) writes ``RUN_DIR/<stage>/done.json`` and is
-skipped by a rerun; one that was interrupted resumes from its ``last.pt``. Exports (``reenact export``) go to
+Each stage trains in ``RUN_DIR/<stage>`` (its ``last.pt``); the first builds the frame cache in
+``RUN_DIR/cache`` from the recipe's ``data`` (relative to the data root) and the others train on it. A stage
+that returned (its steps done, or its own time limit reached, as the shipped runs ended) writes
+``RUN_DIR/<stage>/done.json`` and is skipped by a rerun; one that was interrupted resumes from its
+``last.pt``. Exports (``reenact export``) go to
 ``RUN_DIR/<stage>/export.pt``; the last stage's to ``RUN_DIR/head.pt``. The file format is described in
 ``reenact/recipes/shipped.toml``.
 """

@@ -1,5 +1,6 @@
-"""Typed options: one default per setting (the command line reads the dataclass's), results keep their JSON keys,
-and ``reenact render``'s parameters come from the one orbit/interpolation implementation (``model/render.py``)."""
+"""Typed options: one default per setting (the command line reads the dataclass's), results keep their JSON
+keys, and ``reenact render``'s parameters come from the one orbit/interpolation implementation
+(``model/render.py``)."""
 
 from __future__ import annotations
 
