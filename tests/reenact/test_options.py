@@ -21,8 +21,9 @@ from reenact.options import (
 
 
 def _defaults(command: str) -> dict[str, object]:
-    """Each optional flag's default as the command line applies it (an unset default is None)."""
-    return {p.name: p.default if isinstance(p.default, (str, int, float, bool, tuple, type(None))) else None
+    """Each optional flag's default as the command line applies it (unset: False for an on/off flag, else None)."""
+    plain = (str, int, float, bool, tuple, type(None))
+    return {p.name: p.default if isinstance(p.default, plain) else (False if p.is_flag else None)
             for p in cli.commands[command].params if isinstance(p, click.Option) and not p.required}
 
 
@@ -71,3 +72,18 @@ def test_render_parameters_orbit_and_interpolate_as_before():
     np.testing.assert_array_equal(identity, ((1 - weights) * codes.identity + weights * other.identity).astype(np.float32))
     np.testing.assert_array_equal(expression,
                                   ((1 - weights) * codes.expression + weights * other.expression).astype(np.float32))
+
+
+def test_drive_flags_default_to_drive_options():
+    from reenact.options import DriveJob
+    from reenact.pipeline import DriveOptions
+
+    flags = _defaults("drive")
+    for field in dataclasses.fields(DriveOptions):
+        name = "no_audio" if field.name == "audio" else field.name
+        if name in flags:
+            expected = not field.default if field.name == "audio" else field.default
+            assert flags[name] == expected, (name, flags[name], expected)
+    for field in dataclasses.fields(DriveJob):
+        if field.name in flags:
+            assert flags[field.name] == field.default, (field.name, flags[field.name], field.default)
