@@ -39,9 +39,24 @@ def looped_clip(source: Path, seconds: float, out: Path) -> int:
     return count
 
 
-def drive(source: Path, target: Path, output: Path, checkpoint: str | None, device: str, extra: list[str]) -> dict:
-    argv = [sys.executable, "-m", "reenact", "drive", str(source), str(target), "-o", str(output), "--json", "-q",
-            "--device", device, "--force"]
+def drive(
+    source: Path, target: Path, output: Path, checkpoint: str | None, device: str, extra: list[str]
+) -> dict:
+    argv = [
+        sys.executable,
+        "-m",
+        "reenact",
+        "drive",
+        str(source),
+        str(target),
+        "-o",
+        str(output),
+        "--json",
+        "-q",
+        "--device",
+        device,
+        "--force",
+    ]
     if checkpoint:
         argv += ["--checkpoint", checkpoint]
     argv += extra
@@ -62,9 +77,20 @@ def main() -> None:
     parser.add_argument("--short", type=float, default=5.0, help="seconds of the short source")
     parser.add_argument("--long", type=float, default=30.0, help="seconds of the long source")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--no-finetune-renderer", action="store_true", help="fit the target without renderer fine-tuning (drive's default fine-tunes)")
-    parser.add_argument("--finetune-roll", type=float, default=None, help="drive's --finetune-roll (default: drive's)")
-    parser.add_argument("--finetune-expressions", type=int, default=None, help="drive's --finetune-expressions (default: drive's)")
+    parser.add_argument(
+        "--no-finetune-renderer",
+        action="store_true",
+        help="fit the target without renderer fine-tuning (drive's default fine-tunes)",
+    )
+    parser.add_argument(
+        "--finetune-roll", type=float, default=None, help="drive's --finetune-roll (default: drive's)"
+    )
+    parser.add_argument(
+        "--finetune-expressions",
+        type=int,
+        default=None,
+        help="drive's --finetune-expressions (default: drive's)",
+    )
     args = parser.parse_args()
     extra = ["--no-finetune-renderer"] if args.no_finetune_renderer else []
     if args.finetune_roll is not None:
@@ -78,24 +104,39 @@ def main() -> None:
         for seconds in (args.short, args.long):
             source = Path(tmp) / f"source_{seconds:g}s.mp4"
             frames = looped_clip(clip, seconds, source)
-            summary = drive(source, target, Path(tmp) / f"out_{seconds:g}s.mp4", args.checkpoint, args.device, extra)
+            summary = drive(
+                source, target, Path(tmp) / f"out_{seconds:g}s.mp4", args.checkpoint, args.device, extra
+            )
             rows.append((seconds, frames, summary))
     header = f"{'source':>8} {'frames':>6} {'total s':>8} {'fps':>6} {'fit s':>6} {'track s':>7} {'render s':>8} {'encode s':>8} {'peak MiB':>8}"
-    print(f"reenact drive end to end, device {args.device}, render {rows[0][2]['width']}×{rows[0][2]['height']}")
+    print(
+        f"reenact drive end to end, device {args.device}, render {rows[0][2]['width']}×{rows[0][2]['height']}"
+    )
     print(header)
     print("-" * len(header))
     for seconds, frames, s in rows:
-        print(f"{seconds:>7g}s {frames:>6} {s['seconds']:>8.1f} {s['frames_per_second']:>6.2f} {s['fit_seconds']:>6.1f} "
-              f"{s['tracking_seconds']:>7.1f} {s['render_seconds']:>8.1f} {s['encode_seconds']:>8.1f} {s['peak_rss_mib']:>8.0f}")
+        print(
+            f"{seconds:>7g}s {frames:>6} {s['seconds']:>8.1f} {s['frames_per_second']:>6.2f} {s['fit_seconds']:>6.1f} "
+            f"{s['tracking_seconds']:>7.1f} {s['render_seconds']:>8.1f} {s['encode_seconds']:>8.1f} {s['peak_rss_mib']:>8.0f}"
+        )
     long_summary = rows[1][2]
-    per_frame = {k: long_summary[k] / rows[1][1] * 1000 for k in ("tracking_seconds", "render_seconds", "encode_seconds")}
-    print(f"per output frame on the long source: tracking {per_frame['tracking_seconds']:.0f} ms, rendering "
-          f"{per_frame['render_seconds']:.0f} ms, encoding {per_frame['encode_seconds']:.0f} ms "
-          f"(+ a one-off target fit of {long_summary['fit_seconds']:.0f} s)")
-    print(f"peak memory ratio long/short: {rows[1][2]['peak_rss_mib'] / rows[0][2]['peak_rss_mib']:.2f} "
-          f"(for {rows[1][1] / rows[0][1]:.0f}× the frames; goal: flat ≈ 1)")
-    print(f"frames/s excluding the one-off fit (long source): "
-          f"{rows[1][1] / (long_summary['seconds'] - long_summary['fit_seconds']):.2f} (goal ≥ 2 on this 2-core CPU)")
+    per_frame = {
+        k: long_summary[k] / rows[1][1] * 1000
+        for k in ("tracking_seconds", "render_seconds", "encode_seconds")
+    }
+    print(
+        f"per output frame on the long source: tracking {per_frame['tracking_seconds']:.0f} ms, rendering "
+        f"{per_frame['render_seconds']:.0f} ms, encoding {per_frame['encode_seconds']:.0f} ms "
+        f"(+ a one-off target fit of {long_summary['fit_seconds']:.0f} s)"
+    )
+    print(
+        f"peak memory ratio long/short: {rows[1][2]['peak_rss_mib'] / rows[0][2]['peak_rss_mib']:.2f} "
+        f"(for {rows[1][1] / rows[0][1]:.0f}× the frames; goal: flat ≈ 1)"
+    )
+    print(
+        f"frames/s excluding the one-off fit (long source): "
+        f"{rows[1][1] / (long_summary['seconds'] - long_summary['fit_seconds']):.2f} (goal ≥ 2 on this 2-core CPU)"
+    )
 
 
 if __name__ == "__main__":

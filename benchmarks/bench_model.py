@@ -60,10 +60,18 @@ def table(title: str, header: list[str], rows: list[list[str]]) -> None:
         print("  ".join(str(x).ljust(w) for x, w in zip(row, widths)))
 
 
-def plain_nerf_rgb(model: HeadModel, rgb_head: torch.nn.Linear, camera: Camera, expression: torch.Tensor, identity: torch.Tensor) -> torch.Tensor:
+def plain_nerf_rgb(
+    model: HeadModel,
+    rgb_head: torch.nn.Linear,
+    camera: Camera,
+    expression: torch.Tensor,
+    identity: torch.Tensor,
+) -> torch.Tensor:
     """The plain-NeRF baseline: (B, 3, m, m) RGB volume-rendered at the output size m with the model's field and
     samples, its features read out by a linear features → RGB head (untrained: the time does not depend on it)."""
-    feature_map, _ = model._render_map(camera, model.config.renderer.output_size, expression, identity, None, 4096)
+    feature_map, _ = model._render_map(
+        camera, model.config.renderer.output_size, expression, identity, None, 4096
+    )
     return torch.sigmoid(rgb_head(feature_map.permute(0, 2, 3, 1))).permute(0, 3, 1, 2)
 
 
@@ -76,15 +84,34 @@ def bench_hybrid_vs_volume(repeats: int) -> None:
             model = HeadModel(config).eval()
             rgb_head = torch.nn.Linear(config.field.feature_dim, 3)
         camera = Camera.from_numpy(frontal_cam_to_world())
-        expression, identity = torch.zeros(1, 46), torch.randn(1, 128, generator=torch.Generator().manual_seed(0)) * 0.1
+        expression, identity = (
+            torch.zeros(1, 46),
+            torch.randn(1, 128, generator=torch.Generator().manual_seed(0)) * 0.1,
+        )
         with torch.no_grad():
             hybrid = median_seconds(lambda: model(camera, expression, identity), repeats)
-            volume = median_seconds(lambda: plain_nerf_rgb(model, rgb_head, camera, expression, identity), max(1, repeats // 2) if name == "cpu" else repeats)
+            volume = median_seconds(
+                lambda: plain_nerf_rgb(model, rgb_head, camera, expression, identity),
+                max(1, repeats // 2) if name == "cpu" else repeats,
+            )
         n, m = config.renderer.feature_size, config.renderer.output_size
         samples = config.sampler.coarse_samples + config.sampler.fine_samples
-        rows.append([name, f"{n}²→{m}²", f"{m}²", str(samples), f"{1 / hybrid:.2f}", f"{1 / volume:.2f}", f"{volume / hybrid:.1f}×"])
-    table("1. Hybrid (feature volume + neural renderer) vs plain NeRF RGB volume rendering, batch 1, frames/s",
-          ["preset", "hybrid", "plain RGB", "samples/ray", "hybrid fps", "plain fps", "ratio"], rows)
+        rows.append(
+            [
+                name,
+                f"{n}²→{m}²",
+                f"{m}²",
+                str(samples),
+                f"{1 / hybrid:.2f}",
+                f"{1 / volume:.2f}",
+                f"{volume / hybrid:.1f}×",
+            ]
+        )
+    table(
+        "1. Hybrid (feature volume + neural renderer) vs plain NeRF RGB volume rendering, batch 1, frames/s",
+        ["preset", "hybrid", "plain RGB", "samples/ray", "hybrid fps", "plain fps", "ratio"],
+        rows,
+    )
 
 
 def bench_render_fps(repeats: int) -> None:
@@ -101,8 +128,19 @@ def bench_render_fps(repeats: int) -> None:
                 pass
 
         seconds = median_seconds(run, max(1, repeats // 2))
-        rows.append([f"cpu ({config.renderer.feature_size}²→{config.renderer.output_size}²)", str(batch), f"{count / seconds:.2f}", f"{1000 * seconds / count:.1f}"])
-    table("2. Render speed of the cpu preset (16-frame yaw sweep via render_batches)", ["preset", "batch", "frames/s", "ms/frame"], rows)
+        rows.append(
+            [
+                f"cpu ({config.renderer.feature_size}²→{config.renderer.output_size}²)",
+                str(batch),
+                f"{count / seconds:.2f}",
+                f"{1000 * seconds / count:.1f}",
+            ]
+        )
+    table(
+        "2. Render speed of the cpu preset (16-frame yaw sweep via render_batches)",
+        ["preset", "batch", "frames/s", "ms/frame"],
+        rows,
+    )
 
 
 def bench_fit(iterations: int) -> None:
@@ -114,11 +152,23 @@ def bench_fit(iterations: int) -> None:
         image = torch.rand(3, size, size, generator=torch.Generator().manual_seed(0))
         mask = torch.ones(1, size, size)
         start = time.perf_counter()
-        result = fit_codes(model, image, mask, torch.from_numpy(frontal_cam_to_world()).float(), torch.zeros(46), torch.zeros(128), FitConfig(iterations=iterations))
+        result = fit_codes(
+            model,
+            image,
+            mask,
+            torch.from_numpy(frontal_cam_to_world()).float(),
+            torch.zeros(46),
+            torch.zeros(128),
+            FitConfig(iterations=iterations),
+        )
         seconds = time.perf_counter() - start
         assert len(result.loss_history) == iterations
         rows.append([name, str(iterations), f"{seconds:.1f}", f"{1000 * seconds / iterations:.0f}"])
-    table("3. Fitting time (identity + expression + camera, network frozen), measured", ["preset", "iterations", "seconds", "ms/iteration"], rows)
+    table(
+        "3. Fitting time (identity + expression + camera, network frozen), measured",
+        ["preset", "iterations", "seconds", "ms/iteration"],
+        rows,
+    )
 
 
 def _decode(path: Path, frames: list[int], size: int) -> np.ndarray:
@@ -134,12 +184,16 @@ def _decode(path: Path, frames: list[int], size: int) -> np.ndarray:
     video = torch.from_numpy(np.stack([out[i] for i in frames])).permute(0, 3, 1, 2).float()
     side = min(video.shape[-2:])
     top, left = (video.shape[-2] - side) // 2, (video.shape[-1] - side) // 2
-    video = torch.nn.functional.interpolate(video[..., top:top + side, left:left + side], size=(size, size), mode="area")
+    video = torch.nn.functional.interpolate(
+        video[..., top : top + side, left : left + side], size=(size, size), mode="area"
+    )
     return video.round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
 
 
 def _sharpness(images: torch.Tensor) -> torch.Tensor:
-    return (images[..., 1:, :] - images[..., :-1, :]).abs().mean() + (images[..., 1:] - images[..., :-1]).abs().mean()
+    return (images[..., 1:, :] - images[..., :-1, :]).abs().mean() + (
+        images[..., 1:] - images[..., :-1]
+    ).abs().mean()
 
 
 def bench_loss_comparison(steps: int, batch_size: int) -> None:
@@ -153,14 +207,32 @@ def bench_loss_comparison(steps: int, batch_size: int) -> None:
         cache = Path(tmp) / "cache"
         cache.mkdir()
         count = len(train_frames)
-        np.savez(cache / "M030.npz", images=train_frames, masks=np.full(train_frames.shape[:3], 255, np.uint8),
-                 pose=np.repeat(frontal_cam_to_world()[None].astype(np.float32), count, 0), expression=np.zeros((count, 46), np.float32),
-                 identity=np.zeros(128, np.float32), person=np.array("M030"))
+        np.savez(
+            cache / "M030.npz",
+            images=train_frames,
+            masks=np.full(train_frames.shape[:3], 255, np.uint8),
+            pose=np.repeat(frontal_cam_to_world()[None].astype(np.float32), count, 0),
+            expression=np.zeros((count, 46), np.float32),
+            identity=np.zeros(128, np.float32),
+            person=np.array("M030"),
+        )
         for kind in ("none", "laplacian", "random_conv"):
             config = dataclasses.replace(base, loss=dataclasses.replace(base.loss, perceptual=kind))
             out = Path(tmp) / kind
             start = time.perf_counter()
-            train(config, TrainConfig(steps=steps, batch_size=batch_size, lr=5e-4 * 2, checkpoint_every=steps, preview_every=0, out_dir=str(out), seed=0), cache)
+            train(
+                config,
+                TrainConfig(
+                    steps=steps,
+                    batch_size=batch_size,
+                    lr=5e-4 * 2,
+                    checkpoint_every=steps,
+                    preview_every=0,
+                    out_dir=str(out),
+                    seed=0,
+                ),
+                cache,
+            )
             seconds = time.perf_counter() - start
             from model.checkpoint import load_checkpoint
 
@@ -169,12 +241,47 @@ def bench_loss_comparison(steps: int, batch_size: int) -> None:
             for frames in (train_frames, held_frames):
                 target = torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255.0
                 cams = torch.from_numpy(np.repeat(frontal_cam_to_world()[None], len(frames), 0)).float()
-                render = torch.cat(list(render_batches(model, cams, torch.zeros(len(frames), 46), torch.zeros(len(frames), 128), 8)))
-                scores.append((float(psnr(render, target).mean()), float(ssim(render, target).mean()), float(_sharpness(render) / _sharpness(target))))
-            rows.append([kind, str(steps), f"{seconds:.0f}", f"{scores[0][0]:.2f}", f"{scores[0][1]:.3f}", f"{scores[1][0]:.2f}", f"{scores[1][1]:.3f}", f"{scores[1][2]:.2f}"])
-    table(f"4. Perceptual-loss replacements: cpu preset, {steps} steps × batch {batch_size}, lr 1e-3, 30 real frames (M030), frontal camera, "
-          "zero codes; L1 + 10·perceptual (+0.1·opacity)",
-          ["perceptual", "steps", "train s", "train PSNR", "train SSIM", "held-out PSNR", "held-out SSIM", "sharpness ratio"], rows)
+                render = torch.cat(
+                    list(
+                        render_batches(
+                            model, cams, torch.zeros(len(frames), 46), torch.zeros(len(frames), 128), 8
+                        )
+                    )
+                )
+                scores.append(
+                    (
+                        float(psnr(render, target).mean()),
+                        float(ssim(render, target).mean()),
+                        float(_sharpness(render) / _sharpness(target)),
+                    )
+                )
+            rows.append(
+                [
+                    kind,
+                    str(steps),
+                    f"{seconds:.0f}",
+                    f"{scores[0][0]:.2f}",
+                    f"{scores[0][1]:.3f}",
+                    f"{scores[1][0]:.2f}",
+                    f"{scores[1][1]:.3f}",
+                    f"{scores[1][2]:.2f}",
+                ]
+            )
+    table(
+        f"4. Perceptual-loss replacements: cpu preset, {steps} steps × batch {batch_size}, lr 1e-3, 30 real frames (M030), frontal camera, "
+        "zero codes; L1 + 10·perceptual (+0.1·opacity)",
+        [
+            "perceptual",
+            "steps",
+            "train s",
+            "train PSNR",
+            "train SSIM",
+            "held-out PSNR",
+            "held-out SSIM",
+            "sharpness ratio",
+        ],
+        rows,
+    )
 
 
 def main() -> None:

@@ -48,7 +48,13 @@ def decode(path: Path, limit: int, size: int):
             image = frame.to_ndarray(format="rgb24")
             if size:
                 scale = size / max(image.shape[:2])
-                image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+                image = cv2.resize(
+                    image,
+                    None,
+                    fx=scale,
+                    fy=scale,
+                    interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR,
+                )
             frames.append(image)
     return frames, fps
 
@@ -82,7 +88,11 @@ def main(argv=None) -> int:
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--smoothing", type=float, default=1.0)
     args = parser.parse_args(argv)
-    clips = sorted(p for p in VIDEOS.rglob("*.mp4") if any(fnmatch.fnmatch(f"{p.parent.name}/{p.stem}", g) for g in args.clips))
+    clips = sorted(
+        p
+        for p in VIDEOS.rglob("*.mp4")
+        if any(fnmatch.fnmatch(f"{p.parent.name}/{p.stem}", g) for g in args.clips)
+    )
     header = f"{'clip':34s} {'frames':>6s} {'valid':>6s} {'err/IOD':>8s} {'static':>6s} {'rot°/f raw→sm':>14s} {'pos/f raw→sm':>16s} {'expr/f raw→sm':>14s} {'fps':>6s}"
     print(header)
     print("-" * len(header))
@@ -97,8 +107,12 @@ def main(argv=None) -> int:
                 track = tracker.track_frames(frames, fps=fps)
             except Exception as exc:  # NoFaceError on the hard clips
                 elapsed = time.perf_counter() - start
-                print(f"{name:34s} {len(frames):6d} {0.0:6.1%} {'—':>8s} {'':6s} {'':14s} {'':16s} {'':14s} {len(frames) / elapsed:6.1f}  ({exc.__class__.__name__})")
-                rows.append((name, 0.0, np.nan, np.nan, np.nan, np.nan, np.nan, np.nan, np.nan, len(frames) / elapsed))
+                print(
+                    f"{name:34s} {len(frames):6d} {0.0:6.1%} {'—':>8s} {'':6s} {'':14s} {'':16s} {'':14s} {len(frames) / elapsed:6.1f}  ({exc.__class__.__name__})"
+                )
+                rows.append(
+                    (name, 0.0, np.nan, np.nan, np.nan, np.nan, np.nan, np.nan, np.nan, len(frames) / elapsed)
+                )
                 continue
             elapsed = time.perf_counter() - start
             smooth = smooth_track(track, args.smoothing)
@@ -109,7 +123,21 @@ def main(argv=None) -> int:
             raw_ex, sm_ex = jitter(track.expression, still), jitter(smooth.expression, still)
             valid = float(track.valid.mean())
             speed = len(frames) / elapsed
-            rows.append((name, valid, track.landmark_error, still.sum(), raw_rot, sm_rot, raw_pos, sm_pos, raw_ex, speed, sm_ex))
+            rows.append(
+                (
+                    name,
+                    valid,
+                    track.landmark_error,
+                    still.sum(),
+                    raw_rot,
+                    sm_rot,
+                    raw_pos,
+                    sm_pos,
+                    raw_ex,
+                    speed,
+                    sm_ex,
+                )
+            )
             print(
                 f"{name:34s} {len(frames):6d} {valid:6.1%} {track.landmark_error:8.4f} {int(still.sum()):6d} "
                 f"{raw_rot:6.3f}→{sm_rot:6.3f} {raw_pos:7.4f}→{sm_pos:7.4f} {raw_ex:6.3f}→{sm_ex:6.3f} {speed:6.1f}",
@@ -118,10 +146,14 @@ def main(argv=None) -> int:
     ok = [r for r in rows if np.isfinite(r[2])]
     normal = [r for r in rows if r[0] not in HARD]
     print("-" * len(header))
-    print(f"mean landmark error {np.mean([r[2] for r in ok]):.4f} IOD over {len(ok)} tracked clips (goal < 0.03)")
+    print(
+        f"mean landmark error {np.mean([r[2] for r in ok]):.4f} IOD over {len(ok)} tracked clips (goal < 0.03)"
+    )
     print(f"clips (not hard) with < 95% valid: {[r[0] for r in normal if r[1] < 0.95]}")
     print("hard clips valid ratio: " + ", ".join(f"{r[0]} {r[1]:.0%}" for r in rows if r[0] in HARD))
-    print(f"landmarks+fit speed: median {np.median([r[9] for r in rows]):.1f} frames/s at {args.size or 'native'} px (goal ≥ 30)")
+    print(
+        f"landmarks+fit speed: median {np.median([r[9] for r in rows]):.1f} frames/s at {args.size or 'native'} px (goal ≥ 30)"
+    )
     return 0
 
 

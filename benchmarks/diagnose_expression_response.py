@@ -19,8 +19,8 @@ import argparse
 import numpy as np
 
 from model.fit import FitConfig
-from reenact.engine import Engine
 from reenact.codes import Codes
+from reenact.engine import Engine
 from reenact.evaluate import fit_first_frame, load_clip
 from tracking.tracker import Tracker, TrackerConfig
 from tracking.types import Track
@@ -28,8 +28,9 @@ from tracking.types import Track
 AMPLITUDES = np.array([-2.0, -1.0, 0.0, 1.0, 2.0])
 
 
-def response(engine: Engine, track: Track, crops: np.ndarray, masks: np.ndarray, components: int,
-             tracker: Tracker) -> tuple[np.ndarray, float]:
+def response(
+    engine: Engine, track: Track, crops: np.ndarray, masks: np.ndarray, components: int, tracker: Tracker
+) -> tuple[np.ndarray, float]:
     """(gains (K,), crosstalk) of one checkpoint on one clip (its track and crops from ``load_clip``)."""
     # The network's own response: the codes fitted as eval fits them, without the per-target renderer fine-tuning.
     _, fit = fit_first_frame(engine, track, crops, masks, FitConfig(finetune_renderer=False))
@@ -38,8 +39,11 @@ def response(engine: Engine, track: Track, crops: np.ndarray, masks: np.ndarray,
     for k in range(components):
         codes = np.repeat(fit.expression[None], len(AMPLITUDES), 0)
         codes[:, k] += AMPLITUDES
-        renders = engine.render(np.repeat(fit.cam_to_world[None], len(AMPLITUDES), 0), codes,
-                                np.repeat(fit.identity[None], len(AMPLITUDES), 0))
+        renders = engine.render(
+            np.repeat(fit.cam_to_world[None], len(AMPLITUDES), 0),
+            codes,
+            np.repeat(fit.identity[None], len(AMPLITUDES), 0),
+        )
         tracked = np.stack([tracker.track_image(r).expression[0][:components] for r in renders])
         slopes[k] = np.polyfit(AMPLITUDES, tracked, 1)[0]
     gains = np.diag(slopes).copy()
@@ -59,7 +63,9 @@ def main() -> int:
     if any(engine.render_size != size for engine in engines):
         parser.error("the checkpoints render at different sizes; compare them in separate runs")
     config = TrackerConfig(crop_size=size, smoothing=0.0)
-    print(f"{'checkpoint':28s} {'clip':20s} {'gains (leading components)':{7 * args.components}s} {'mean':>6s} {'cross':>6s}")
+    print(
+        f"{'checkpoint':28s} {'clip':20s} {'gains (leading components)':{7 * args.components}s} {'mean':>6s} {'cross':>6s}"
+    )
     means: dict[str, list[tuple[float, float]]] = {path: [] for path in args.checkpoints}
     with Tracker(config) as tracker:
         for clip in args.clip:
@@ -68,7 +74,10 @@ def main() -> int:
                 gains, crosstalk = response(engine, track, crops, masks, args.components, tracker)
                 means[path].append((float(gains.mean()), crosstalk))
                 cells = "".join(f"{g:7.2f}" for g in gains)
-                print(f"{path[-28:]:28s} {clip.split('/')[-1][:20]:20s} {cells} {gains.mean():6.2f} {crosstalk:6.2f}", flush=True)
+                print(
+                    f"{path[-28:]:28s} {clip.split('/')[-1][:20]:20s} {cells} {gains.mean():6.2f} {crosstalk:6.2f}",
+                    flush=True,
+                )
     for path, rows in means.items():
         gain, cross = np.mean(rows, axis=0)
         print(f"{path[-28:]:28s} {'mean':20s} {'':{7 * args.components}s} {gain:6.2f} {cross:6.2f}")

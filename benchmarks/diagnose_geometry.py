@@ -34,17 +34,30 @@ def main() -> int:
     args = parser.parse_args()
 
     mesh = LandmarkModel.default().face_mesh()
-    print(f"{'checkpoint':34s} {'median |err|':>12s} {'mean |err|':>10s} {'median err':>10s} {'≤ 0.05':>7s} {'opacity':>8s}")
+    print(
+        f"{'checkpoint':34s} {'median |err|':>12s} {'mean |err|':>10s} {'median err':>10s} {'≤ 0.05':>7s} {'opacity':>8s}"
+    )
     for path in args.checkpoints:
         engine = Engine.load(path, "cpu")
-        data = FrameDataset(args.cache, engine.render_size, expression_reference=engine.expression_reference, face_mesh=mesh)
+        data = FrameDataset(
+            args.cache, engine.render_size, expression_reference=engine.expression_reference, face_mesh=mesh
+        )
         batch = data.batch(data.spread(args.frames), "cpu")
         with torch.no_grad():
-            errors, visible, opacity = landmark_depth_errors(engine.model, batch.landmarks, Camera(batch.cam_to_world),
-                                                             batch.expression, batch.identity, mesh.triangles)
+            errors, visible, opacity = landmark_depth_errors(
+                engine.model,
+                batch.landmarks,
+                Camera(batch.cam_to_world),
+                batch.expression,
+                batch.identity,
+                mesh.triangles,
+            )
         error = errors[visible].numpy()
-        print(f"{path[-34:]:34s} {np.median(np.abs(error)):12.4f} {np.abs(error).mean():10.4f} {np.median(error):10.4f} "
-              f"{(np.abs(error) <= 0.05).mean():7.1%} {float(opacity[visible].mean()):8.3f}", flush=True)
+        print(
+            f"{path[-34:]:34s} {np.median(np.abs(error)):12.4f} {np.abs(error).mean():10.4f} {np.median(error):10.4f} "
+            f"{(np.abs(error) <= 0.05).mean():7.1%} {float(opacity[visible].mean()):8.3f}",
+            flush=True,
+        )
     return 0
 
 

@@ -38,11 +38,17 @@ def main() -> int:
         yaw = torch.rad2deg(torch.atan2(forward[:, 0], forward[:, 2]))
         spans.append((float(yaw.max() - yaw.min()), clip, index))
     spans.sort(key=lambda item: -item[0])
-    print(f"{'clip':32s} {'yaw range °':>11s} {'model PSNR':>10s} {'static PSNR':>11s} {'model L1':>9s} {'static L1':>9s}")
+    print(
+        f"{'clip':32s} {'yaw range °':>11s} {'model PSNR':>10s} {'static PSNR':>11s} {'model L1':>9s} {'static L1':>9s}"
+    )
     rows = []
     for span, clip, index in spans[: args.clips]:
         batch = data.batch(index, "cpu")
-        pose, expression, identity = batch.cam_to_world.numpy(), batch.expression.numpy(), batch.identity.numpy()
+        pose, expression, identity = (
+            batch.cam_to_world.numpy(),
+            batch.expression.numpy(),
+            batch.identity.numpy(),
+        )
         renders = np.concatenate(list(engine.render_batches(pose, expression, identity, 8)))
         static = np.repeat(engine.render(pose[:1], expression[:1], identity[:1]), len(index), 0)
         real = (batch.image.permute(0, 2, 3, 1).numpy() * 255.0).round().astype(np.uint8)
@@ -50,7 +56,9 @@ def main() -> int:
         model = image_metrics(renders[1:], real[1:], mask[1:])
         base = image_metrics(static[1:], real[1:], mask[1:])
         rows.append((model["psnr"], base["psnr"], model["l1"], base["l1"]))
-        print(f"{data.clip_files[clip].stem:32s} {span:11.1f} {model['psnr']:10.2f} {base['psnr']:11.2f} {model['l1']:9.4f} {base['l1']:9.4f}")
+        print(
+            f"{data.clip_files[clip].stem:32s} {span:11.1f} {model['psnr']:10.2f} {base['psnr']:11.2f} {model['l1']:9.4f} {base['l1']:9.4f}"
+        )
     mean = np.mean(rows, axis=0)
     print(f"{'mean':32s} {'':11s} {mean[0]:10.2f} {mean[1]:11.2f} {mean[2]:9.4f} {mean[3]:9.4f}")
     return 0

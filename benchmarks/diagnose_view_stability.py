@@ -20,8 +20,8 @@ import torch
 from scipy import ndimage
 
 from model.fit import FitConfig, corrected_camera
-from reenact.engine import Engine
 from reenact.codes import Codes
+from reenact.engine import Engine
 from reenact.evaluate import LEADING_EXPRESSION, fit_first_frame, load_clip
 from tracking.tracker import Tracker, TrackerConfig
 
@@ -34,7 +34,9 @@ SHIFTS = (0.25, 0.5, 1.0)
 def reading_change(tracker: Tracker, images: list[np.ndarray], reference: np.ndarray) -> np.ndarray:
     """Mean |Δβ| over the leading components of each image's tracked code against ``reference``'s."""
     start = tracker.track_image(reference).expression[0][:LEADING_EXPRESSION]
-    return np.array([np.abs(tracker.track_image(i).expression[0][:LEADING_EXPRESSION] - start).mean() for i in images])
+    return np.array(
+        [np.abs(tracker.track_image(i).expression[0][:LEADING_EXPRESSION] - start).mean() for i in images]
+    )
 
 
 def turned_renders(engine: Engine, fit, axis: int) -> list[np.ndarray]:
@@ -46,8 +48,13 @@ def turned_renders(engine: Engine, fit, axis: int) -> list[np.ndarray]:
         omega[axis] = np.radians(angle)
         cameras.append(corrected_camera(base, omega, torch.zeros(3)).numpy())
     count = len(ANGLES)
-    return list(engine.render(np.stack(cameras), np.repeat(fit.expression[None], count, 0),
-                              np.repeat(fit.identity[None], count, 0)))
+    return list(
+        engine.render(
+            np.stack(cameras),
+            np.repeat(fit.expression[None], count, 0),
+            np.repeat(fit.identity[None], count, 0),
+        )
+    )
 
 
 def moved_image(image: np.ndarray, angle: float = 0.0, shift: float = 0.0) -> np.ndarray:
@@ -91,7 +98,10 @@ def main() -> int:
             for kind, (images, reference) in kinds.items():
                 change = reading_change(tracker, images, reference)
                 rows.setdefault(kind, []).append(float(change.mean()))
-                print(f"{clip.split('/')[-1][:24]:24s} {kind:32s} " + " ".join(f"{c:6.2f}" for c in change), flush=True)
+                print(
+                    f"{clip.split('/')[-1][:24]:24s} {kind:32s} " + " ".join(f"{c:6.2f}" for c in change),
+                    flush=True,
+                )
     for kind, values in rows.items():
         print(f"{'mean':24s} {kind:32s} {np.mean(values):6.2f} (over all angles/shifts and clips)")
     return 0

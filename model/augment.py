@@ -24,8 +24,10 @@ def roll_matrices(angles: torch.Tensor) -> torch.Tensor:
     """(B,) radians → (B, 3, 3) rotations about the camera's +z (viewing) axis."""
     c, s = torch.cos(angles), torch.sin(angles)
     zero, one = torch.zeros_like(angles), torch.ones_like(angles)
-    return torch.stack([torch.stack([c, -s, zero], -1), torch.stack([s, c, zero], -1),
-                        torch.stack([zero, zero, one], -1)], -2)
+    return torch.stack(
+        [torch.stack([c, -s, zero], -1), torch.stack([s, c, zero], -1), torch.stack([zero, zero, one], -1)],
+        -2,
+    )
 
 
 def roll_cameras(cam_to_world: torch.Tensor, angles: torch.Tensor) -> torch.Tensor:

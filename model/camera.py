@@ -79,11 +79,11 @@ class Camera:
     def batch_size(self) -> int:
         return self.cam_to_world.shape[0]
 
-    def to(self, device: torch.device | str) -> "Camera":
+    def to(self, device: torch.device | str) -> Camera:
         return Camera(self.cam_to_world.to(device), self.intrinsics)
 
     @staticmethod
-    def from_numpy(cam_to_world: np.ndarray, intrinsics: Intrinsics | None = None) -> "Camera":
+    def from_numpy(cam_to_world: np.ndarray, intrinsics: Intrinsics | None = None) -> Camera:
         return Camera(torch.as_tensor(np.asarray(cam_to_world, dtype=np.float32)), intrinsics or Intrinsics())
 
 
@@ -119,7 +119,9 @@ def axis_angle(rotation: np.ndarray) -> np.ndarray:
         i = int(np.argmax(axis))
         axis = sym[i] / max(axis[i], 1e-12)
         return axis / np.linalg.norm(axis) * theta
-    vec = np.array([rotation[2, 1] - rotation[1, 2], rotation[0, 2] - rotation[2, 0], rotation[1, 0] - rotation[0, 1]])
+    vec = np.array(
+        [rotation[2, 1] - rotation[1, 2], rotation[0, 2] - rotation[2, 0], rotation[1, 0] - rotation[0, 1]]
+    )
     return vec / (2.0 * math.sin(theta)) * theta
 
 
@@ -132,7 +134,9 @@ def euler_yaw_pitch_roll(rotation: np.ndarray) -> tuple[float, float, float]:
     return yaw, pitch, roll
 
 
-def orbit_cam_to_world(yaw: float, pitch: float = 0.0, roll: float = 0.0, distance: float = FRONTAL_DISTANCE) -> np.ndarray:
+def orbit_cam_to_world(
+    yaw: float, pitch: float = 0.0, roll: float = 0.0, distance: float = FRONTAL_DISTANCE
+) -> np.ndarray:
     """A camera on the sphere of radius ``distance`` looking at the head centre, (4, 4) float64.
 
     yaw > 0 swings the camera toward −x (the subject's right side); pitch > 0 moves it down (+y), looking
@@ -153,7 +157,9 @@ def orbit_cam_to_world(yaw: float, pitch: float = 0.0, roll: float = 0.0, distan
     return pose
 
 
-def project(points_world: np.ndarray, cam_to_world: np.ndarray, intrinsics: Intrinsics | None = None) -> np.ndarray:
+def project(
+    points_world: np.ndarray, cam_to_world: np.ndarray, intrinsics: Intrinsics | None = None
+) -> np.ndarray:
     """Project head-frame points (…, P, 3) with one camera (4, 4) to crop-normalized (…, P, 2) coordinates."""
     k = intrinsics or Intrinsics()
     world_to_cam = np.linalg.inv(cam_to_world)

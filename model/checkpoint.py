@@ -60,7 +60,14 @@ def _atomic_save(payload: dict[str, Any], path: Path) -> None:
         raise
 
 
-def save_checkpoint(path: str | os.PathLike, model: HeadModel, *, step: int, optimizer_state: dict[str, Any] | None = None, extra: dict[str, Any] | None = None) -> None:
+def save_checkpoint(
+    path: str | os.PathLike,
+    model: HeadModel,
+    *,
+    step: int,
+    optimizer_state: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> None:
     """Write ``model`` (weights + config) atomically to ``path``."""
     state = {name: tensor.detach().cpu() for name, tensor in model.state_dict().items()}
     payload = {
@@ -87,18 +94,32 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
     try:
-        with warnings.catch_warnings():  # e.g. "Detected pickle protocol 4": a foreign file gets one line, no chatter
+        with (
+            warnings.catch_warnings()
+        ):  # e.g. "Detected pickle protocol 4": a foreign file gets one line, no chatter
             warnings.simplefilter("ignore", UserWarning)
             payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:  # refused by the weights-only unpickler, or not a pickle
         raise CheckpointError(f"{path} is not a reenact checkpoint") from error
     except Exception as error:  # noqa: BLE001 - any other reading failure means a damaged file
-        raise CheckpointError(f"cannot read checkpoint {path}: corrupt or truncated file ({error.__class__.__name__})") from error
-    if not isinstance(payload, dict) or not isinstance(payload.get("state_dict"), dict) or "config" not in payload:
+        raise CheckpointError(
+            f"cannot read checkpoint {path}: corrupt or truncated file ({error.__class__.__name__})"
+        ) from error
+    if (
+        not isinstance(payload, dict)
+        or not isinstance(payload.get("state_dict"), dict)
+        or "config" not in payload
+    ):
         raise CheckpointError(f"{path} is not a reenact checkpoint")
     if payload.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(f"checkpoint {path} has format_version {payload.get('format_version')!r}, expected {FORMAT_VERSION}")
-    payload["state_dict"] = {name: tensor for name, tensor in payload["state_dict"].items() if not name.startswith(_REMOVED_PREFIXES)}
+        raise CheckpointError(
+            f"checkpoint {path} has format_version {payload.get('format_version')!r}, expected {FORMAT_VERSION}"
+        )
+    payload["state_dict"] = {
+        name: tensor
+        for name, tensor in payload["state_dict"].items()
+        if not name.startswith(_REMOVED_PREFIXES)
+    }
     return payload
 
 
@@ -114,24 +135,37 @@ def _config(payload: dict[str, Any], path: str | os.PathLike) -> ModelConfig:
         raise CheckpointError(f"checkpoint {path} has an incompatible config: {error}") from error
 
 
-def load_checkpoint(path: str | os.PathLike, device: torch.device | str = "cpu") -> tuple[HeadModel, CheckpointMeta]:
+def load_checkpoint(
+    path: str | os.PathLike, device: torch.device | str = "cpu"
+) -> tuple[HeadModel, CheckpointMeta]:
     """Rebuild the model stored at ``path`` on ``device`` (float32, eval mode) and return it with its metadata."""
     payload = read_checkpoint(path)
     config = _config(payload, path)
     model = HeadModel(config)
-    state = {name: tensor.float() if tensor.is_floating_point() else tensor for name, tensor in payload["state_dict"].items()}
+    state = {
+        name: tensor.float() if tensor.is_floating_point() else tensor
+        for name, tensor in payload["state_dict"].items()
+    }
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as error:
         raise CheckpointError(f"checkpoint {path} does not match its config: {error}") from error
-    meta = CheckpointMeta(config=config, step=int(payload.get("step", 0)), optimizer_state=payload.get("optimizer_state"), extra=dict(payload.get("extra") or {}))
+    meta = CheckpointMeta(
+        config=config,
+        step=int(payload.get("step", 0)),
+        optimizer_state=payload.get("optimizer_state"),
+        extra=dict(payload.get("extra") or {}),
+    )
     return model.to(device).eval(), meta
 
 
 def export_half(path_in: str | os.PathLike, path_out: str | os.PathLike) -> int:
     """Write a weights-only float16 copy of a checkpoint (no optimizer state) for shipping; returns its size in bytes."""
     payload = read_checkpoint(path_in)
-    half = {name: tensor.half() if tensor.is_floating_point() else tensor for name, tensor in payload["state_dict"].items()}
+    half = {
+        name: tensor.half() if tensor.is_floating_point() else tensor
+        for name, tensor in payload["state_dict"].items()
+    }
     out = {
         "format_version": FORMAT_VERSION,
         "config": _config(payload, path_in).to_dict(),

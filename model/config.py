@@ -67,7 +67,9 @@ class FieldConfig:
         if min(self.width, self.depth, self.feature_dim, self.identity_projection) < 1:
             raise ValueError("FieldConfig: width, depth, feature_dim and identity_projection must be >= 1")
         if not 0 <= self.expression_components <= self.expression_dim:
-            raise ValueError(f"FieldConfig: expression_components {self.expression_components} must be in [0, {self.expression_dim}]")
+            raise ValueError(
+                f"FieldConfig: expression_components {self.expression_components} must be in [0, {self.expression_dim}]"
+            )
         if self.warp_radius < 0:
             raise ValueError(f"FieldConfig: warp_radius must be >= 0, got {self.warp_radius}")
         if self.skip >= self.depth:
@@ -108,9 +110,13 @@ class NeuralRendererConfig:
     def __post_init__(self) -> None:
         ratio = self.output_size / self.feature_size
         if ratio < 1 or 2 ** int(round(math.log2(ratio))) != ratio:
-            raise ValueError(f"output_size/feature_size must be a power of two, got {self.output_size}/{self.feature_size}")
+            raise ValueError(
+                f"output_size/feature_size must be a power of two, got {self.output_size}/{self.feature_size}"
+            )
         if len(self.block_channels) != self.num_blocks:
-            raise ValueError(f"block_channels needs {self.num_blocks} entries, got {len(self.block_channels)}")
+            raise ValueError(
+                f"block_channels needs {self.num_blocks} entries, got {len(self.block_channels)}"
+            )
         if self.upsample not in ("nearest", "bilinear"):
             raise ValueError(f"upsample must be 'nearest' or 'bilinear', got {self.upsample!r}")
 
@@ -172,16 +178,23 @@ class ModelConfig:
         return _to_plain(dataclasses.asdict(self))
 
     @staticmethod
-    def from_dict(data: dict[str, Any]) -> "ModelConfig":
+    def from_dict(data: dict[str, Any]) -> ModelConfig:
         """Inverse of :meth:`to_dict`; raises ``ValueError`` on unknown or missing keys or another version."""
         if not isinstance(data, dict):
             raise ValueError("model config must be a dict")
         version = data.get("format_version")
         if version != FORMAT_VERSION:
-            raise ValueError(f"unsupported model config format_version {version!r} (expected {FORMAT_VERSION})")
+            raise ValueError(
+                f"unsupported model config format_version {version!r} (expected {FORMAT_VERSION})"
+            )
         _check_keys(ModelConfig, data, "model")
         parts = {}
-        for name, cls in (("field", FieldConfig), ("sampler", SamplerConfig), ("renderer", NeuralRendererConfig), ("loss", LossConfig)):
+        for name, cls in (
+            ("field", FieldConfig),
+            ("sampler", SamplerConfig),
+            ("renderer", NeuralRendererConfig),
+            ("loss", LossConfig),
+        ):
             sub = data[name]
             if not isinstance(sub, dict):
                 raise ValueError(f"model config: {name} must be a dict")
@@ -193,12 +206,16 @@ class ModelConfig:
         return ModelConfig(format_version=version, **parts)
 
 
-_ADDED_LATER: dict[str, dict[str, Any]] = {"field": {"expression_components": 0, "warp_radius": 0.0},
-                                           "loss": {"geometry_weight": 0.0, "geometry_landmarks": 64}}
+_ADDED_LATER: dict[str, dict[str, Any]] = {
+    "field": {"expression_components": 0, "warp_radius": 0.0},
+    "loss": {"geometry_weight": 0.0, "geometry_landmarks": 64},
+}
 """Keys added after format version 1, with the value that reproduces how older checkpoints behave."""
 
-_REMOVED: dict[str, dict[str, Any]] = {"field": {"warp_gain": False, "expression_in_mlp": True},
-                                       "loss": {"expression_weight": 0.0, "region_weight": 0.0, "motion_weight": 0.0}}
+_REMOVED: dict[str, dict[str, Any]] = {
+    "field": {"warp_gain": False, "expression_in_mlp": True},
+    "loss": {"expression_weight": 0.0, "region_weight": 0.0, "motion_weight": 0.0},
+}
 """Keys of experiments that were measured, did not ship and were removed (their code is in git history up to
 commit 902c83e), with the value at which each was off. A stored config may hold
 one at that value (every shipped checkpoint does); a config that switched one on cannot be rebuilt."""
@@ -209,8 +226,10 @@ def _without_removed(where: str, values: dict[str, Any]) -> dict[str, Any]:
     removed = _REMOVED.get(where, {})
     for key, off in removed.items():
         if key in values and values[key] != off:
-            raise ValueError(f"{where}.{key} = {values[key]!r} switches on a removed experiment (only {off!r} is "
-                             "supported; reenact up to commit 902c83e can load it)")
+            raise ValueError(
+                f"{where}.{key} = {values[key]!r} switches on a removed experiment (only {off!r} is "
+                "supported; reenact up to commit 902c83e can load it)"
+            )
     return {key: value for key, value in values.items() if key not in removed}
 
 
@@ -285,20 +304,34 @@ def preset(name: str) -> ModelConfig:
     ``"paper"`` (32² × 512 → 512², width 256, depth 8, 64 + 64 samples)."""
     if name == "tiny":
         return ModelConfig(
-            field=FieldConfig(pos_freqs=6, dir_freqs=2, width=32, depth=3, skip=-1, feature_dim=16, identity_projection=16),
+            field=FieldConfig(
+                pos_freqs=6, dir_freqs=2, width=32, depth=3, skip=-1, feature_dim=16, identity_projection=16
+            ),
             sampler=SamplerConfig(coarse_samples=12, fine_samples=8),
             renderer=NeuralRendererConfig(feature_size=8, output_size=32, block_channels=(16, 8)),
         )
     if name == "cpu":
         return ModelConfig(
-            field=FieldConfig(pos_freqs=8, dir_freqs=4, width=128, depth=5, skip=3, feature_dim=64, identity_projection=64),
+            field=FieldConfig(
+                pos_freqs=8, dir_freqs=4, width=128, depth=5, skip=3, feature_dim=64, identity_projection=64
+            ),
             sampler=SamplerConfig(coarse_samples=24, fine_samples=16),
             renderer=NeuralRendererConfig(feature_size=16, output_size=128, block_channels=(64, 32, 32)),
         )
     if name == "paper":
         return ModelConfig(
-            field=FieldConfig(pos_freqs=10, dir_freqs=4, width=256, depth=8, skip=4, feature_dim=512, identity_projection=128),
+            field=FieldConfig(
+                pos_freqs=10,
+                dir_freqs=4,
+                width=256,
+                depth=8,
+                skip=4,
+                feature_dim=512,
+                identity_projection=128,
+            ),
             sampler=SamplerConfig(coarse_samples=64, fine_samples=64),
-            renderer=NeuralRendererConfig(feature_size=32, output_size=512, block_channels=(256, 128, 64, 32)),
+            renderer=NeuralRendererConfig(
+                feature_size=32, output_size=512, block_channels=(256, 128, 64, 32)
+            ),
         )
     raise ValueError(f"unknown preset {name!r}; choose one of {PRESETS}")

@@ -59,7 +59,7 @@ def _resize_uint8(frames: np.ndarray, size: int, chunk: int = 64) -> torch.Tenso
     """(N, S, S, C) uint8 → (N, C, size, size) uint8 by area averaging."""
     out = []
     for start in range(0, len(frames), chunk):
-        x = torch.from_numpy(np.ascontiguousarray(frames[start:start + chunk])).permute(0, 3, 1, 2).float()
+        x = torch.from_numpy(np.ascontiguousarray(frames[start : start + chunk])).permute(0, 3, 1, 2).float()
         if x.shape[-1] != size:
             x = F.interpolate(x, size=(size, size), mode="area")
         out.append(x.round().clamp(0, 255).to(torch.uint8))
@@ -75,9 +75,19 @@ class FrameDataset:
     ``expression_reference``: see :data:`model.expression.EXPRESSION_REFERENCES`.
     """
 
-    def __init__(self, cache_dir: str | os.PathLike, output_size: int, persons: tuple[str, ...] | None = None, exclude_persons: tuple[str, ...] = (), identity_key: str = "identity", expression_reference: str = "none",
-                 face_mesh: FaceMesh | None = None) -> None:
-        relative_to_reference(np.zeros((1, 1), np.float32), expression_reference)  # unknown names fail before any I/O
+    def __init__(
+        self,
+        cache_dir: str | os.PathLike,
+        output_size: int,
+        persons: tuple[str, ...] | None = None,
+        exclude_persons: tuple[str, ...] = (),
+        identity_key: str = "identity",
+        expression_reference: str = "none",
+        face_mesh: FaceMesh | None = None,
+    ) -> None:
+        relative_to_reference(
+            np.zeros((1, 1), np.float32), expression_reference
+        )  # unknown names fail before any I/O
         cache_dir = Path(cache_dir)
         files = sorted(cache_dir.glob("*.npz")) if cache_dir.is_dir() else []
         if not files:
@@ -99,14 +109,23 @@ class FrameDataset:
                         raise DataError(f"cache file {path} lacks {identity_key!r}")
                     pose, expression, identity = clip["pose"], clip["expression"], clip[identity_key]
                     if face_mesh is not None and "identity_shape" not in clip.files:
-                        raise DataError(f"cache file {path} lacks 'identity_shape', which the geometry prior needs")
+                        raise DataError(
+                            f"cache file {path} lacks 'identity_shape', which the geometry prior needs"
+                        )
                     identity_shape = clip["identity_shape"] if face_mesh is not None else None
             except (OSError, ValueError) as error:
                 raise DataError(f"cannot read cache file {path}: {error}") from error
             count = len(frames)
             if count == 0:
                 continue
-            if frames.ndim != 4 or frames.shape[-1] != 3 or clip_masks.shape != frames.shape[:3] or pose.shape != (count, 4, 4) or len(expression) != count or identity.ndim != 1:
+            if (
+                frames.ndim != 4
+                or frames.shape[-1] != 3
+                or clip_masks.shape != frames.shape[:3]
+                or pose.shape != (count, 4, 4)
+                or len(expression) != count
+                or identity.ndim != 1
+            ):
                 raise DataError(f"cache file {path} has inconsistent shapes")
             scale = 255.0 / max(float(clip_masks.max()), 1.0)
             clip_masks = (clip_masks.astype(np.float32) * scale).round().astype(np.uint8)

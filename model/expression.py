@@ -18,7 +18,9 @@ face toward other people. Training (``model/data.py``) and inference (``reenact/
 :func:`relative_to_reference`."""
 
 
-def relative_to_reference(expression: np.ndarray, reference: str, valid: np.ndarray | None = None) -> np.ndarray:
+def relative_to_reference(
+    expression: np.ndarray, reference: str, valid: np.ndarray | None = None
+) -> np.ndarray:
     """(N, E) codes of one clip → (N, E) float32 codes measured from ``reference``; the clip mean is taken
     over the ``valid`` rows (all rows when None or none is valid)."""
     if reference not in EXPRESSION_REFERENCES:

@@ -34,11 +34,15 @@ crop (0.04 head units at the tracker's camera distance), so inside the face ever
 field's 3D radius (0.1 head units, ~0.04 here) would average a lip's motion with the other lip's."""
 
 
-def warp_grid(before: torch.Tensor, after: torch.Tensor, size: int, radius: float = DEFAULT_RADIUS) -> torch.Tensor:
+def warp_grid(
+    before: torch.Tensor, after: torch.Tensor, size: int, radius: float = DEFAULT_RADIUS
+) -> torch.Tensor:
     """``grid_sample`` grid (N, size, size, 2) of the backward warp that takes landmarks at ``before`` (L, 2) to
     ``after`` (N, L, 2), both crop-normalized."""
     centres = (torch.arange(size, dtype=torch.float32, device=after.device) + 0.5) / size
-    pixels = torch.stack(torch.meshgrid(centres, centres, indexing="xy"), -1).reshape(1, -1, 2)  # (1, P, 2) as (u, v)
+    pixels = torch.stack(torch.meshgrid(centres, centres, indexing="xy"), -1).reshape(
+        1, -1, 2
+    )  # (1, P, 2) as (u, v)
     motion = after - before[None]
     weights = torch.exp(-torch.cdist(pixels.expand(len(after), -1, -1), after).square() / (2 * radius**2))
     total = weights.sum(-1, keepdim=True)
@@ -47,18 +51,32 @@ def warp_grid(before: torch.Tensor, after: torch.Tensor, size: int, radius: floa
     return (source * 2 - 1).reshape(len(after), size, size, 2)
 
 
-def expression_views(image: torch.Tensor, mask: torch.Tensor, landmarks: torch.Tensor, motion: torch.Tensor,
-                     cam_to_world: torch.Tensor, radius: float = DEFAULT_RADIUS) -> tuple[torch.Tensor, torch.Tensor]:
+def expression_views(
+    image: torch.Tensor,
+    mask: torch.Tensor,
+    landmarks: torch.Tensor,
+    motion: torch.Tensor,
+    cam_to_world: torch.Tensor,
+    radius: float = DEFAULT_RADIUS,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The photo and its mask warped as the landmarks move by ``motion`` (N, L, 3): (N, 3, H, W), (N, 1, H, W)."""
     camera = cam_to_world.detach().cpu().double().numpy()
     points = landmarks.detach().cpu().double().numpy()
     before = project(points, camera)
     after = project(points[None] + motion.detach().cpu().double().numpy(), camera)
-    grid = warp_grid(torch.as_tensor(before, dtype=torch.float32), torch.as_tensor(after, dtype=torch.float32),
-                     image.shape[-1], radius).to(image.device)
+    grid = warp_grid(
+        torch.as_tensor(before, dtype=torch.float32),
+        torch.as_tensor(after, dtype=torch.float32),
+        image.shape[-1],
+        radius,
+    ).to(image.device)
     count = len(after)
-    images = F.grid_sample(image.expand(count, -1, -1, -1), grid, mode="bilinear", padding_mode="border", align_corners=False)
-    masks = F.grid_sample(mask.expand(count, -1, -1, -1), grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    images = F.grid_sample(
+        image.expand(count, -1, -1, -1), grid, mode="bilinear", padding_mode="border", align_corners=False
+    )
+    masks = F.grid_sample(
+        mask.expand(count, -1, -1, -1), grid, mode="bilinear", padding_mode="zeros", align_corners=False
+    )
     return images, masks
 
 
@@ -71,6 +89,9 @@ def random_expression_changes(count: int, components: int, scale: float, seed: i
 
 def landmark_motion(changes: torch.Tensor, expression_basis: torch.Tensor | np.ndarray) -> torch.Tensor:
     """(N, L, 3) head-unit motion of every landmark for changes (N, K) and the basis's first K components."""
-    basis = torch.as_tensor(np.asarray(expression_basis, np.float32) if isinstance(expression_basis, np.ndarray)
-                            else expression_basis.float())
-    return torch.einsum("nk,klc->nlc", changes.float(), basis[:changes.shape[1]].to(changes.device))
+    basis = torch.as_tensor(
+        np.asarray(expression_basis, np.float32)
+        if isinstance(expression_basis, np.ndarray)
+        else expression_basis.float()
+    )
+    return torch.einsum("nk,klc->nlc", changes.float(), basis[: changes.shape[1]].to(changes.device))

@@ -66,10 +66,15 @@ class HeadField(nn.Module):
         self.direction_dim = encoded_dim(3, config.dir_freqs)
         code_dim = config.expression_dim + config.identity_projection
         # Not persistent: a function of the config, so state dicts stay as they were.
-        self.register_buffer("expression_mask", (torch.arange(config.expression_dim) < config.seen_expression_components).float(),
-                             persistent=False)
+        self.register_buffer(
+            "expression_mask",
+            (torch.arange(config.expression_dim) < config.seen_expression_components).float(),
+            persistent=False,
+        )
         self.identity_projection = nn.Linear(config.identity_dim, config.identity_projection)
-        self.warp = ExpressionWarp(config.expression_dim, config.warp_radius) if config.warp_radius > 0 else None
+        self.warp = (
+            ExpressionWarp(config.expression_dim, config.warp_radius) if config.warp_radius > 0 else None
+        )
         layers = []
         for index in range(config.depth):
             if index == 0:
@@ -106,17 +111,23 @@ class HeadField(nn.Module):
     def _density(self, hidden: torch.Tensor, shape: torch.Size) -> torch.Tensor:
         return F.softplus(self.density_head(hidden)).reshape(*shape[:3], 1)
 
-    def density_only(self, points: torch.Tensor, expression: torch.Tensor, identity: torch.Tensor) -> torch.Tensor:
+    def density_only(
+        self, points: torch.Tensor, expression: torch.Tensor, identity: torch.Tensor
+    ) -> torch.Tensor:
         """σ (B, R, S, 1) at ``points`` (B, R, S, 3); the view direction is not an input."""
         return self._density(self._trunk(points, expression, identity), points.shape)
 
-    def forward(self, points: torch.Tensor, directions: torch.Tensor, expression: torch.Tensor, identity: torch.Tensor) -> FieldOutput:
+    def forward(
+        self, points: torch.Tensor, directions: torch.Tensor, expression: torch.Tensor, identity: torch.Tensor
+    ) -> FieldOutput:
         """σ and F at ``points`` (B, R, S, 3) seen along ``directions`` (B, R, 3)."""
         batch, rays, samples, _ = points.shape
         hidden = self._trunk(points, expression, identity)
         density = self._density(hidden, points.shape)
         encoded_dirs = positional_encoding(directions, self.config.dir_freqs)  # (B, R, Dd)
-        encoded_dirs = encoded_dirs.unsqueeze(2).expand(batch, rays, samples, -1).reshape(batch, rays * samples, -1)
+        encoded_dirs = (
+            encoded_dirs.unsqueeze(2).expand(batch, rays, samples, -1).reshape(batch, rays * samples, -1)
+        )
         view = F.relu(self.view_layer(torch.cat([self.bottleneck(hidden), encoded_dirs], dim=-1)))
         features = self.feature_head(view).reshape(batch, rays, samples, self.config.feature_dim)
         return FieldOutput(density=density, features=features)

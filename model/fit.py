@@ -36,7 +36,12 @@ from torch.nn import functional as F
 from model.augment import roll_cameras, roll_images
 from model.camera import Camera
 from model.config import FIT_ITERATIONS
-from model.expression_views import DEFAULT_RADIUS, expression_views, landmark_motion, random_expression_changes
+from model.expression_views import (
+    DEFAULT_RADIUS,
+    expression_views,
+    landmark_motion,
+    random_expression_changes,
+)
 from model.head_model import HeadModel
 from model.losses import HeadLoss
 from model.metrics import masked_l1, psnr, ssim
@@ -139,29 +144,57 @@ def axis_angle_matrix(omega: torch.Tensor) -> torch.Tensor:
     theta_sq = (omega * omega).sum()
     theta = torch.sqrt(theta_sq + 1e-12)
     zero = omega.new_zeros(())
-    k = torch.stack([torch.stack([zero, -omega[2], omega[1]]), torch.stack([omega[2], zero, -omega[0]]), torch.stack([-omega[1], omega[0], zero])])
+    k = torch.stack(
+        [
+            torch.stack([zero, -omega[2], omega[1]]),
+            torch.stack([omega[2], zero, -omega[0]]),
+            torch.stack([-omega[1], omega[0], zero]),
+        ]
+    )
     eye = torch.eye(3, dtype=omega.dtype, device=omega.device)
     return eye + (torch.sin(theta) / theta) * k + ((1.0 - torch.cos(theta)) / (theta_sq + 1e-12)) * (k @ k)
 
 
-def corrected_camera(cam_to_world: torch.Tensor, omega: torch.Tensor, translation: torch.Tensor) -> torch.Tensor:
+def corrected_camera(
+    cam_to_world: torch.Tensor, omega: torch.Tensor, translation: torch.Tensor
+) -> torch.Tensor:
     """[R(ω) | τ] · cam_to_world, (4, 4)."""
     delta = torch.eye(4, dtype=cam_to_world.dtype, device=cam_to_world.device)
     delta = torch.cat([torch.cat([axis_angle_matrix(omega), translation[:, None]], dim=1), delta[3:]], dim=0)
     return delta @ cam_to_world
 
 
-def fit_codes(model: HeadModel, image: torch.Tensor, mask: torch.Tensor, cam_to_world: torch.Tensor, expression: torch.Tensor, identity: torch.Tensor, config: FitConfig, progress: Callable[[FitProgress], None] | None = None,
-              landmarks: torch.Tensor | None = None, expression_basis: torch.Tensor | None = None) -> FitResult:
+def fit_codes(
+    model: HeadModel,
+    image: torch.Tensor,
+    mask: torch.Tensor,
+    cam_to_world: torch.Tensor,
+    expression: torch.Tensor,
+    identity: torch.Tensor,
+    config: FitConfig,
+    progress: Callable[[FitProgress], None] | None = None,
+    landmarks: torch.Tensor | None = None,
+    expression_basis: torch.Tensor | None = None,
+) -> FitResult:
     """Fit identity, expression and camera correction to ``image``; see the module docstring. ``landmarks`` (L, 3),
     the target's tracked face (head frame), and the landmark model's ``expression_basis`` (E, L, 3) are for the
     expression pseudo-views (``config.finetune_expression_views``; then required)."""
     if config.uses_expression_views and (landmarks is None or expression_basis is None):
-        raise ValueError("FitConfig.finetune_expression_views > 0 needs the target's landmarks and the expression basis")
+        raise ValueError(
+            "FitConfig.finetune_expression_views > 0 needs the target's landmarks and the expression basis"
+        )
     device = next(model.parameters()).device
     size = model.config.renderer.output_size
-    image = F.interpolate(image[None].float().to(device), size=(size, size), mode="area") if image.shape[-1] != size else image[None].float().to(device)
-    mask = F.interpolate(mask[None].float().to(device), size=(size, size), mode="area") if mask.shape[-1] != size else mask[None].float().to(device)
+    image = (
+        F.interpolate(image[None].float().to(device), size=(size, size), mode="area")
+        if image.shape[-1] != size
+        else image[None].float().to(device)
+    )
+    mask = (
+        F.interpolate(mask[None].float().to(device), size=(size, size), mode="area")
+        if mask.shape[-1] != size
+        else mask[None].float().to(device)
+    )
     target = image * mask
     base_camera = cam_to_world.float().to(device)
     identity_code = identity.float().to(device).clone()[None].requires_grad_(True)
@@ -173,7 +206,10 @@ def fit_codes(model: HeadModel, image: torch.Tensor, mask: torch.Tensor, cam_to_
     flags = [p.requires_grad for p in model.parameters()]
     model.eval()
     model.requires_grad_(False)
-    groups = [{"params": [identity_code], "lr": config.identity_lr}, {"params": [expression_code], "lr": config.expression_lr}]
+    groups = [
+        {"params": [identity_code], "lr": config.identity_lr},
+        {"params": [expression_code], "lr": config.expression_lr},
+    ]
     if config.optimize_camera:
         groups.append({"params": [omega, translation], "lr": config.camera_lr})
     optimizer = torch.optim.Adam(groups)
@@ -208,28 +244,51 @@ def fit_codes(model: HeadModel, image: torch.Tensor, mask: torch.Tensor, cam_to_
                 tune_camera = fitted_camera[None]
                 tune_image, tune_mask = image, mask
                 if config.finetune_roll_degrees > 0 and config.finetune_views > 1:
-                    angles = torch.deg2rad(torch.linspace(-config.finetune_roll_degrees, config.finetune_roll_degrees,
-                                                          config.finetune_views, device=device))
+                    angles = torch.deg2rad(
+                        torch.linspace(
+                            -config.finetune_roll_degrees,
+                            config.finetune_roll_degrees,
+                            config.finetune_views,
+                            device=device,
+                        )
+                    )
                     tune_camera = roll_cameras(tune_camera.expand(len(angles), -1, -1), angles)
                     tune_image = roll_images(image.expand(len(angles), -1, -1, -1), angles, "border")
                     tune_mask = roll_images(mask.expand(len(angles), -1, -1, -1), angles, "zeros")
                 tune_expression = expression_code.expand(len(tune_camera), -1)
                 if config.uses_expression_views:
                     seen = model.config.field.seen_expression_components
-                    changes = random_expression_changes(config.finetune_expression_views, seen,
-                                                        config.finetune_expression_scale).to(device)
-                    warped, warped_mask = expression_views(image, mask, landmarks, landmark_motion(changes, expression_basis),
-                                                           fitted_camera, config.finetune_warp_radius)
+                    changes = random_expression_changes(
+                        config.finetune_expression_views, seen, config.finetune_expression_scale
+                    ).to(device)
+                    warped, warped_mask = expression_views(
+                        image,
+                        mask,
+                        landmarks,
+                        landmark_motion(changes, expression_basis),
+                        fitted_camera,
+                        config.finetune_warp_radius,
+                    )
                     changed = expression_code.expand(len(changes), -1).clone()
                     changed[:, :seen] += changes
                     tune_camera = torch.cat([tune_camera, fitted_camera[None].expand(len(changes), -1, -1)])
-                    tune_image, tune_mask = torch.cat([tune_image, warped]), torch.cat([tune_mask, warped_mask])
+                    tune_image, tune_mask = (
+                        torch.cat([tune_image, warped]),
+                        torch.cat([tune_mask, warped_mask]),
+                    )
                     tune_expression = torch.cat([tune_expression, changed])
                 views = len(tune_camera)
-                fixed = final_model(Camera(tune_camera), tune_expression, identity_code.expand(views, -1),
-                                    None, config.chunk_rays)
+                fixed = final_model(
+                    Camera(tune_camera),
+                    tune_expression,
+                    identity_code.expand(views, -1),
+                    None,
+                    config.chunk_rays,
+                )
             for iteration in range(1, config.finetune_iterations + 1):
-                rendered = final_model.renderer(fixed.feature_map)  # every view each step (one view in turn: worse)
+                rendered = final_model.renderer(
+                    fixed.feature_map
+                )  # every view each step (one view in turn: worse)
                 loss = loss_fn(rendered, tune_image, tune_mask, fixed.opacity).total
                 tune.zero_grad(set_to_none=True)
                 loss.backward()
@@ -237,7 +296,9 @@ def fit_codes(model: HeadModel, image: torch.Tensor, mask: torch.Tensor, cam_to_
                 history.append(float(loss.detach()))
                 if progress is not None:
                     progress(FitProgress(iteration, config.finetune_iterations, history[-1], "renderer"))
-            renderer_state = {k: v.detach().cpu().clone() for k, v in final_model.renderer.state_dict().items()}
+            renderer_state = {
+                k: v.detach().cpu().clone() for k, v in final_model.renderer.state_dict().items()
+            }
         with torch.no_grad():
             final = render(final_model)[0]
             final_camera = corrected_camera(base_camera, omega, translation)

@@ -48,11 +48,18 @@ class FaceMesh:
 
     def shape(self, identity: np.ndarray, expression: np.ndarray) -> np.ndarray:
         """(N, L, 3) float32 landmarks for identity coefficients (S,) and expression codes (N, E)."""
-        return landmark_points(self.mean, self.identity_basis, self.expression_basis, identity, expression).astype(np.float32)
+        return landmark_points(
+            self.mean, self.identity_basis, self.expression_basis, identity, expression
+        ).astype(np.float32)
 
 
-def landmark_points(mean: np.ndarray, identity_basis: np.ndarray, expression_basis: np.ndarray,
-                    identity: np.ndarray | None = None, expression: np.ndarray | None = None) -> np.ndarray:
+def landmark_points(
+    mean: np.ndarray,
+    identity_basis: np.ndarray,
+    expression_basis: np.ndarray,
+    identity: np.ndarray | None = None,
+    expression: np.ndarray | None = None,
+) -> np.ndarray:
     """The landmark model's linear shape, float64: mean (L, 3) + Σ identity[s] · identity_basis[s] (S, L, 3) +
     Σ expression[k] · expression_basis[k] (E, L, 3); an (…, E) expression gives (…, L, 3). The one implementation:
     ``tracking.landmark_model.LandmarkModel.shape`` and :meth:`FaceMesh.shape` both call it."""
@@ -87,7 +94,9 @@ def vertex_normals(landmarks: torch.Tensor, triangles: torch.Tensor) -> torch.Te
     return normals / normals.norm(dim=-1, keepdim=True).clamp(min=1e-12)
 
 
-def visible_landmarks(landmarks: torch.Tensor, camera: Camera, triangles: torch.Tensor | np.ndarray, facing: float = FACING) -> torch.Tensor:
+def visible_landmarks(
+    landmarks: torch.Tensor, camera: Camera, triangles: torch.Tensor | np.ndarray, facing: float = FACING
+) -> torch.Tensor:
     """(B, L) True where a landmark faces its camera (cosine above ``facing``). A normal test, not a full
     occlusion test: at the head rotations of talking-head video the face hides little of itself otherwise."""
     triangles = torch.as_tensor(triangles, dtype=torch.long, device=landmarks.device)
@@ -97,8 +106,14 @@ def visible_landmarks(landmarks: torch.Tensor, camera: Camera, triangles: torch.
     return cosine > facing
 
 
-def landmark_depth_errors(model: "HeadModel", landmarks: torch.Tensor, camera: Camera, expression: torch.Tensor,
-                          identity: torch.Tensor, triangles: torch.Tensor | np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def landmark_depth_errors(
+    model: HeadModel,
+    landmarks: torch.Tensor,
+    camera: Camera,
+    expression: torch.Tensor,
+    identity: torch.Tensor,
+    triangles: torch.Tensor | np.ndarray,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """At every landmark (B, L, 3) of each frame: the signed depth error (B, L) — where the field ends the ray from
     the camera through it, minus the landmark's distance (head units; + = the surface lies behind the landmark) —
     whether it faces the camera (B, L) and the ray's opacity (B, L). What the diagnostics read (deterministic
@@ -109,8 +124,16 @@ def landmark_depth_errors(model: "HeadModel", landmarks: torch.Tensor, camera: C
     return (depth - target).squeeze(-1), visible, opacity.squeeze(-1)
 
 
-def geometry_loss(model: "HeadModel", landmarks: torch.Tensor, camera: Camera, expression: torch.Tensor, identity: torch.Tensor,
-                  triangles: torch.Tensor | np.ndarray, picks: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+def geometry_loss(
+    model: HeadModel,
+    landmarks: torch.Tensor,
+    camera: Camera,
+    expression: torch.Tensor,
+    identity: torch.Tensor,
+    triangles: torch.Tensor | np.ndarray,
+    picks: torch.Tensor,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """Mean |ray end − landmark distance| (head units) over the visible ones of the landmarks ``picks`` (B, K) of
     each frame; zero (with a graph) when none is visible."""
     chosen = torch.gather(landmarks, 1, picks.unsqueeze(-1).expand(-1, -1, 3))

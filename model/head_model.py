@@ -22,7 +22,14 @@ from model.camera import Camera
 from model.config import ModelConfig
 from model.field import HeadField
 from model.neural_renderer import NeuralRenderer
-from model.ray_sampling import Rays, bin_edges, generate_rays, importance_samples, points_at, stratified_samples
+from model.ray_sampling import (
+    Rays,
+    bin_edges,
+    generate_rays,
+    importance_samples,
+    points_at,
+    stratified_samples,
+)
 
 
 @dataclass
@@ -46,7 +53,9 @@ class HeadModel(nn.Module):
         self.field = HeadField(config.field)
         self.renderer = NeuralRenderer(config.renderer, config.field.feature_dim)
 
-    def _ray_samples(self, rays: Rays, expression: torch.Tensor, identity: torch.Tensor, generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _ray_samples(
+        self, rays: Rays, expression: torch.Tensor, identity: torch.Tensor, generator: torch.Generator | None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Merged sample distances t (B, R, S), their compositing weights (B, R, S) and features (B, R, S, C)."""
         sampler = self.config.sampler
         coarse_gen = generator if sampler.stratified else None
@@ -55,8 +64,12 @@ class HeadModel(nn.Module):
         if not sampler.importance or sampler.fine_samples == 0:
             t_all, density, features = t_coarse, coarse.density, coarse.features
         else:
-            coarse_weights = vr.weights(vr.alphas(coarse.density, vr.interval_lengths(t_coarse, rays.near, rays.far)))
-            t_fine = importance_samples(bin_edges(rays, sampler.coarse_samples), coarse_weights, sampler.fine_samples, generator)
+            coarse_weights = vr.weights(
+                vr.alphas(coarse.density, vr.interval_lengths(t_coarse, rays.near, rays.far))
+            )
+            t_fine = importance_samples(
+                bin_edges(rays, sampler.coarse_samples), coarse_weights, sampler.fine_samples, generator
+            )
             fine = self.field(points_at(rays, t_fine).points, rays.directions, expression, identity)
             t_all, order = torch.sort(torch.cat([t_coarse, t_fine], dim=-1), dim=-1)
             density = torch.gather(torch.cat([coarse.density, fine.density], dim=2), 2, order.unsqueeze(-1))
@@ -65,12 +78,24 @@ class HeadModel(nn.Module):
         sample_weights = vr.weights(vr.alphas(density, vr.interval_lengths(t_all, rays.near, rays.far)))
         return t_all, sample_weights, features
 
-    def render_rays(self, rays: Rays, expression: torch.Tensor, identity: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def render_rays(
+        self,
+        rays: Rays,
+        expression: torch.Tensor,
+        identity: torch.Tensor,
+        generator: torch.Generator | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Composited features (B, R, C) and opacity (B, R, 1) of ``rays``."""
         _, sample_weights, features = self._ray_samples(rays, expression, identity, generator)
         return vr.composite(sample_weights, features), vr.accumulated_opacity(sample_weights)
 
-    def ray_depth(self, rays: Rays, expression: torch.Tensor, identity: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def ray_depth(
+        self,
+        rays: Rays,
+        expression: torch.Tensor,
+        identity: torch.Tensor,
+        generator: torch.Generator | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Where ``rays`` end: the opacity-normalised mean distance Σ w t / Σ w (B, R, 1) and the opacity (B, R, 1).
 
         The field alone (no neural renderer): what the geometry prior supervises and its diagnostic reads."""
@@ -79,7 +104,15 @@ class HeadModel(nn.Module):
         depth = vr.composite(sample_weights, t_all.unsqueeze(-1)) / opacity.clamp(min=1e-6)
         return depth, opacity
 
-    def _render_map(self, camera: Camera, size: int, expression: torch.Tensor, identity: torch.Tensor, generator: torch.Generator | None, chunk_rays: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def _render_map(
+        self,
+        camera: Camera,
+        size: int,
+        expression: torch.Tensor,
+        identity: torch.Tensor,
+        generator: torch.Generator | None,
+        chunk_rays: int,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         rays = generate_rays(camera, size, size)
         feats, opac = [], []
         for start in range(0, rays.num_rays, chunk_rays):
@@ -91,7 +124,16 @@ class HeadModel(nn.Module):
         opacity = torch.cat(opac, dim=1).transpose(1, 2).reshape(batch, 1, size, size)
         return feature_map, opacity
 
-    def forward(self, camera: Camera, expression: torch.Tensor, identity: torch.Tensor, generator: torch.Generator | None = None, chunk_rays: int = 4096) -> RenderOutput:
+    def forward(
+        self,
+        camera: Camera,
+        expression: torch.Tensor,
+        identity: torch.Tensor,
+        generator: torch.Generator | None = None,
+        chunk_rays: int = 4096,
+    ) -> RenderOutput:
         """Render B images; ``generator`` jitters the samples (training), ``None`` renders deterministically."""
-        feature_map, opacity = self._render_map(camera, self.config.renderer.feature_size, expression, identity, generator, chunk_rays)
+        feature_map, opacity = self._render_map(
+            camera, self.config.renderer.feature_size, expression, identity, generator, chunk_rays
+        )
         return RenderOutput(image=self.renderer(feature_map), feature_map=feature_map, opacity=opacity)

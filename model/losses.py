@@ -59,14 +59,20 @@ class Vgg16Perceptual(nn.Module):
                 in_channels = int(item)
         self.features = nn.Sequential(*layers)
         if not path or not Path(path).is_file():
-            raise MissingWeightsError(f"VGG16 weights not found at {path!r}; pass a torchvision vgg16 state_dict path or choose another perceptual loss")
+            raise MissingWeightsError(
+                f"VGG16 weights not found at {path!r}; pass a torchvision vgg16 state_dict path or choose another perceptual loss"
+            )
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as error:  # noqa: BLE001
-            raise MissingWeightsError(f"cannot read VGG16 weights {path}: not a weights-only state_dict file ({error.__class__.__name__})") from error
+            raise MissingWeightsError(
+                f"cannot read VGG16 weights {path}: not a weights-only state_dict file ({error.__class__.__name__})"
+            ) from error
         if isinstance(state, dict) and "state_dict" in state:
             state = state["state_dict"]
-        wanted = {k: v for k, v in state.items() if k.startswith("features.") and int(k.split(".")[1]) < len(layers)}
+        wanted = {
+            k: v for k, v in state.items() if k.startswith("features.") and int(k.split(".")[1]) < len(layers)
+        }
         try:
             self.load_state_dict(wanted, strict=True)
         except RuntimeError as error:
@@ -152,7 +158,13 @@ class HeadLoss(nn.Module):
         else:
             self.perceptual = None
 
-    def forward(self, render: torch.Tensor, image: torch.Tensor, mask: torch.Tensor, opacity: torch.Tensor | None = None) -> LossTerms:
+    def forward(
+        self,
+        render: torch.Tensor,
+        image: torch.Tensor,
+        mask: torch.Tensor,
+        opacity: torch.Tensor | None = None,
+    ) -> LossTerms:
         config = self.config
         target = image * mask
         pixel_weight = mask + config.background_weight * (1.0 - mask)
@@ -163,5 +175,11 @@ class HeadLoss(nn.Module):
             opacity_term = (opacity - small_mask).abs().mean()
         else:
             opacity_term = render.new_zeros(())
-        total = config.l1_weight * l1 + config.perceptual_weight * perceptual + config.opacity_weight * opacity_term
-        return LossTerms(total=total, l1=l1.detach(), perceptual=perceptual.detach(), opacity=opacity_term.detach())
+        total = (
+            config.l1_weight * l1
+            + config.perceptual_weight * perceptual
+            + config.opacity_weight * opacity_term
+        )
+        return LossTerms(
+            total=total, l1=l1.detach(), perceptual=perceptual.detach(), opacity=opacity_term.detach()
+        )

@@ -9,8 +9,6 @@ computed per channel on the valid (unpadded) region and averaged (Wang et al. 20
 
 from __future__ import annotations
 
-
-
 import torch
 from torch.nn import functional as F
 
@@ -21,7 +19,9 @@ def psnr(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return -10.0 * torch.log10(mse.clamp(min=1e-12))
 
 
-def gaussian_window(size: int = 11, sigma: float = 1.5, dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu") -> torch.Tensor:
+def gaussian_window(
+    size: int = 11, sigma: float = 1.5, dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu"
+) -> torch.Tensor:
     """Normalized separable Gaussian window (size, size)."""
     coords = torch.arange(size, dtype=dtype, device=device) - (size - 1) / 2.0
     g = torch.exp(-(coords**2) / (2.0 * sigma**2))
@@ -29,10 +29,14 @@ def gaussian_window(size: int = 11, sigma: float = 1.5, dtype: torch.dtype = tor
     return g[:, None] * g[None, :]
 
 
-def ssim_map(prediction: torch.Tensor, target: torch.Tensor, window_size: int = 11, sigma: float = 1.5) -> torch.Tensor:
+def ssim_map(
+    prediction: torch.Tensor, target: torch.Tensor, window_size: int = 11, sigma: float = 1.5
+) -> torch.Tensor:
     """Per-pixel SSIM (B, C, H−10, W−10) with a Gaussian window."""
     channels = prediction.shape[1]
-    window = gaussian_window(window_size, sigma, prediction.dtype, prediction.device).expand(channels, 1, window_size, window_size)
+    window = gaussian_window(window_size, sigma, prediction.dtype, prediction.device).expand(
+        channels, 1, window_size, window_size
+    )
     c1, c2 = 0.01**2, 0.03**2
 
     def blur(x: torch.Tensor) -> torch.Tensor:
@@ -42,7 +46,9 @@ def ssim_map(prediction: torch.Tensor, target: torch.Tensor, window_size: int = 
     sigma_xx = blur(prediction * prediction) - mu_x**2
     sigma_yy = blur(target * target) - mu_y**2
     sigma_xy = blur(prediction * target) - mu_x * mu_y
-    return ((2 * mu_x * mu_y + c1) * (2 * sigma_xy + c2)) / ((mu_x**2 + mu_y**2 + c1) * (sigma_xx + sigma_yy + c2))
+    return ((2 * mu_x * mu_y + c1) * (2 * sigma_xy + c2)) / (
+        (mu_x**2 + mu_y**2 + c1) * (sigma_xx + sigma_yy + c2)
+    )
 
 
 def ssim(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -55,6 +61,3 @@ def masked_l1(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor
     diff = (mask * (prediction - target).abs()).flatten(1).sum(dim=1)
     area = (mask.expand_as(prediction)).flatten(1).sum(dim=1)
     return diff / area.clamp(min=1e-8)
-
-
-

@@ -26,7 +26,9 @@ class NeuralRenderer(nn.Module):
         super().__init__()
         self.config = config
         channels = (in_channels, *config.block_channels)
-        self.blocks = nn.ModuleList(nn.Conv2d(channels[i], channels[i + 1], 3, padding=1) for i in range(config.num_blocks))
+        self.blocks = nn.ModuleList(
+            nn.Conv2d(channels[i], channels[i + 1], 3, padding=1) for i in range(config.num_blocks)
+        )
         self.to_rgb = nn.ModuleList(nn.Conv2d(c, 3, 3, padding=1) for c in channels)
 
     def forward(self, feature_map: torch.Tensor) -> torch.Tensor:
@@ -39,7 +41,9 @@ class NeuralRenderer(nn.Module):
             else:
                 features = F.interpolate(features, scale_factor=2.0, mode="bilinear", align_corners=False)
             features = F.leaky_relu(block(features), 0.2)
-            rgb = F.interpolate(rgb, scale_factor=2.0, mode="bilinear", align_corners=False) + to_rgb(features)
+            rgb = F.interpolate(rgb, scale_factor=2.0, mode="bilinear", align_corners=False) + to_rgb(
+                features
+            )
         return straight_through_clamp(rgb)
 
 

@@ -108,8 +108,9 @@ def to_canonical(model: HeadModel, points: torch.Tensor, expression: torch.Tenso
     return warp(points, _masked_expression(model, expression))
 
 
-def from_canonical(model: HeadModel, canonical: torch.Tensor, expression: torch.Tensor,
-                   iterations: int) -> tuple[torch.Tensor, torch.Tensor]:
+def from_canonical(
+    model: HeadModel, canonical: torch.Tensor, expression: torch.Tensor, iterations: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Inverse of :func:`to_canonical`: posed points x (B, P, 3) with warp(x, β) ≈ ``canonical`` (B, P, 3),
     by ``iterations`` fixed-point steps from x = canonical; returns x and the residual |warp(x, β) − x_c|
     (B, P)."""
@@ -138,8 +139,9 @@ def project(points: torch.Tensor, camera: Camera) -> tuple[torch.Tensor, torch.T
     return uv, relative.norm(dim=-1)
 
 
-def _chunked_depth(model: HeadModel, rays: Rays, expression: torch.Tensor, identity: torch.Tensor,
-                   chunk_rays: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _chunked_depth(
+    model: HeadModel, rays: Rays, expression: torch.Tensor, identity: torch.Tensor, chunk_rays: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     depths, opacities = [], []
     for start in range(0, rays.num_rays, chunk_rays):
         depth, opacity = model.ray_depth(rays.chunk(start, start + chunk_rays), expression, identity)
@@ -149,8 +151,14 @@ def _chunked_depth(model: HeadModel, rays: Rays, expression: torch.Tensor, ident
 
 
 @torch.no_grad()
-def grid_depth(model: HeadModel, camera: Camera, expression: torch.Tensor, identity: torch.Tensor,
-               size: int, chunk_rays: int = 8192) -> tuple[Rays, torch.Tensor, torch.Tensor]:
+def grid_depth(
+    model: HeadModel,
+    camera: Camera,
+    expression: torch.Tensor,
+    identity: torch.Tensor,
+    size: int,
+    chunk_rays: int = 8192,
+) -> tuple[Rays, torch.Tensor, torch.Tensor]:
     """Rays of a size×size grid over the crop, their depth (B, R) and opacity (B, R), R = size²."""
     rays = generate_rays(camera, size, size)
     depth, opacity = _chunked_depth(model, rays, expression, identity, chunk_rays)
@@ -158,15 +166,25 @@ def grid_depth(model: HeadModel, camera: Camera, expression: torch.Tensor, ident
 
 
 @torch.no_grad()
-def target_depth(model: HeadModel, camera: Camera, expression: torch.Tensor, identity: torch.Tensor,
-                 config: PhotoWarpConfig = PhotoWarpConfig()) -> TargetDepth:
+def target_depth(
+    model: HeadModel,
+    camera: Camera,
+    expression: torch.Tensor,
+    identity: torch.Tensor,
+    config: PhotoWarpConfig = PhotoWarpConfig(),
+) -> TargetDepth:
     """The target's own depth and opacity maps (1, n, n) for ``camera`` (batch 1), β_0 (1, E), z_id (1, D)."""
     if camera.batch_size != 1:
         raise ValueError(f"the target is one camera, got a batch of {camera.batch_size}")
     n = config.size
     _, depth, opacity = grid_depth(model, camera, expression, identity, n, config.chunk_rays)
-    return TargetDepth(camera=camera, expression=expression, identity=identity,
-                       depth=depth.reshape(1, n, n), opacity=opacity.reshape(1, n, n))
+    return TargetDepth(
+        camera=camera,
+        expression=expression,
+        identity=identity,
+        depth=depth.reshape(1, n, n),
+        opacity=opacity.reshape(1, n, n),
+    )
 
 
 OPEN_DEPTH = 1e3
@@ -192,8 +210,13 @@ def _sample_maps(maps: torch.Tensor, uv: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def correspond(model: HeadModel, target: TargetDepth, camera: Camera, expression: torch.Tensor,
-               config: PhotoWarpConfig = PhotoWarpConfig()) -> Correspondence:
+def correspond(
+    model: HeadModel,
+    target: TargetDepth,
+    camera: Camera,
+    expression: torch.Tensor,
+    config: PhotoWarpConfig = PhotoWarpConfig(),
+) -> Correspondence:
     """The correspondence of B driven frames (cameras P_j, β_j (B, E)) with the target's photo; the grid is
     the target's (``target.depth``'s side)."""
     n = target.depth.shape[-1]
@@ -211,7 +234,7 @@ def correspond(model: HeadModel, target: TargetDepth, camera: Camera, expression
     visible = inside & (distance <= occluder + config.depth_tolerance)
     # A ray that hits (almost) nothing has no surface point: it keeps its own position and counts as seen.
     empty = opacity < config.min_opacity
-    own = ((torch.arange(n, device=uv.device, dtype=uv.dtype) + 0.5) / n)
+    own = (torch.arange(n, device=uv.device, dtype=uv.dtype) + 0.5) / n
     own = torch.stack(torch.meshgrid(own, own, indexing="xy"), dim=-1).reshape(1, n * n, 2)
     uv = torch.where(empty.unsqueeze(-1), own, uv)
     visible = visible | empty

@@ -36,9 +36,14 @@ class Rays:
     far: torch.Tensor
     """(B, R, 1) exit distance (= near for rays that miss)."""
 
-    def chunk(self, start: int, stop: int) -> "Rays":
+    def chunk(self, start: int, stop: int) -> Rays:
         """Rays [start, stop) of every batch item."""
-        return Rays(self.origins[:, start:stop], self.directions[:, start:stop], self.near[:, start:stop], self.far[:, start:stop])
+        return Rays(
+            self.origins[:, start:stop],
+            self.directions[:, start:stop],
+            self.near[:, start:stop],
+            self.far[:, start:stop],
+        )
 
     @property
     def num_rays(self) -> int:
@@ -71,7 +76,9 @@ def generate_rays(camera: Camera, height: int, width: int) -> Rays:
     return Rays(origins=origins, directions=dirs, near=near, far=far)
 
 
-def sphere_bounds(origins: torch.Tensor, directions: torch.Tensor, radius: float) -> tuple[torch.Tensor, torch.Tensor]:
+def sphere_bounds(
+    origins: torch.Tensor, directions: torch.Tensor, radius: float
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Entry/exit distances (…, 1) of unit-direction rays through the origin-centred sphere; misses → near = far."""
     closest = -(origins * directions).sum(-1, keepdim=True)  # t of closest approach
     dist_sq = (origins * origins).sum(-1, keepdim=True) - closest**2
@@ -104,7 +111,9 @@ def stratified_samples(rays: Rays, num_samples: int, generator: torch.Generator 
     return lower + (upper - lower) * jitter
 
 
-def importance_samples(bins: torch.Tensor, weights: torch.Tensor, num_samples: int, generator: torch.Generator | None) -> torch.Tensor:
+def importance_samples(
+    bins: torch.Tensor, weights: torch.Tensor, num_samples: int, generator: torch.Generator | None
+) -> torch.Tensor:
     """(B, R, N) distances drawn by inverse CDF from piecewise-constant ``weights`` (B, R, S) on ``bins`` (B, R, S+1).
 
     Weights are detached and padded by a small constant so empty rays still sample uniformly.
@@ -115,7 +124,9 @@ def importance_samples(bins: torch.Tensor, weights: torch.Tensor, num_samples: i
     cdf = torch.cat([torch.zeros_like(cdf[..., :1]), cdf], dim=-1).clamp(max=1.0)  # (B, R, S+1)
     shape = (*cdf.shape[:-1], num_samples)
     if generator is None:
-        quantiles = torch.linspace(0.0, 1.0, num_samples + 2, device=cdf.device, dtype=cdf.dtype)[1:-1].expand(shape)
+        quantiles = torch.linspace(0.0, 1.0, num_samples + 2, device=cdf.device, dtype=cdf.dtype)[
+            1:-1
+        ].expand(shape)
     else:
         quantiles = torch.rand(shape, generator=generator, device=cdf.device, dtype=cdf.dtype)
     quantiles = quantiles.contiguous()
@@ -125,5 +136,7 @@ def importance_samples(bins: torch.Tensor, weights: torch.Tensor, num_samples: i
     cdf_below, cdf_above = torch.gather(cdf, -1, below), torch.gather(cdf, -1, above)
     bin_below, bin_above = torch.gather(bins, -1, below), torch.gather(bins, -1, above)
     span = cdf_above - cdf_below
-    fraction = torch.where(span > 1e-8, (quantiles - cdf_below) / span.clamp(min=1e-8), torch.zeros_like(span))
+    fraction = torch.where(
+        span > 1e-8, (quantiles - cdf_below) / span.clamp(min=1e-8), torch.zeros_like(span)
+    )
     return (bin_below + fraction * (bin_above - bin_below)).detach()

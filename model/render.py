@@ -17,17 +17,27 @@ from model.camera import FRONTAL_DISTANCE, Camera, orbit_cam_to_world
 from model.head_model import HeadModel
 
 
-def orbit_poses(yaws: Sequence[float], pitches: Sequence[float], distance: float = FRONTAL_DISTANCE) -> np.ndarray:
+def orbit_poses(
+    yaws: Sequence[float], pitches: Sequence[float], distance: float = FRONTAL_DISTANCE
+) -> np.ndarray:
     """(N, 4, 4) float64 cameras on the orbit at ``distance``, one per (yaw, pitch) pair (radians).
 
     A single pitch (or yaw) is broadcast over the other sequence.
     """
-    yaw_values, pitch_values = np.broadcast_arrays(np.asarray(yaws, np.float64), np.asarray(pitches, np.float64))
-    return np.stack([orbit_cam_to_world(float(y), float(p), 0.0, distance)
-                     for y, p in zip(yaw_values.ravel(), pitch_values.ravel())])
+    yaw_values, pitch_values = np.broadcast_arrays(
+        np.asarray(yaws, np.float64), np.asarray(pitches, np.float64)
+    )
+    return np.stack(
+        [
+            orbit_cam_to_world(float(y), float(p), 0.0, distance)
+            for y, p in zip(yaw_values.ravel(), pitch_values.ravel())
+        ]
+    )
 
 
-def orbit_cameras(yaws: Sequence[float], pitches: Sequence[float], distance: float = FRONTAL_DISTANCE) -> torch.Tensor:
+def orbit_cameras(
+    yaws: Sequence[float], pitches: Sequence[float], distance: float = FRONTAL_DISTANCE
+) -> torch.Tensor:
     """:func:`orbit_poses` as a float32 tensor."""
     return torch.from_numpy(orbit_poses(yaws, pitches, distance).astype(np.float32))
 
@@ -42,10 +52,19 @@ def interpolate_codes(start, end, steps: int):
     return start[None] * (1.0 - weights) + end[None] * weights
 
 
-def render_batches(model: HeadModel, cameras: torch.Tensor, expressions: torch.Tensor, identities: torch.Tensor, batch_size: int, chunk_rays: int = 4096) -> Iterator[torch.Tensor]:
+def render_batches(
+    model: HeadModel,
+    cameras: torch.Tensor,
+    expressions: torch.Tensor,
+    identities: torch.Tensor,
+    batch_size: int,
+    chunk_rays: int = 4096,
+) -> Iterator[torch.Tensor]:
     """Yield renders (B, 3, H, W) (on the model's device) of frames [k·batch_size, (k+1)·batch_size)."""
     if not (len(cameras) == len(expressions) == len(identities)):
-        raise ValueError(f"cameras, expressions and identities differ in length: {len(cameras)}, {len(expressions)}, {len(identities)}")
+        raise ValueError(
+            f"cameras, expressions and identities differ in length: {len(cameras)}, {len(expressions)}, {len(identities)}"
+        )
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
@@ -54,6 +73,12 @@ def render_batches(model: HeadModel, cameras: torch.Tensor, expressions: torch.T
             for start in range(0, len(cameras), batch_size):
                 stop = start + batch_size
                 camera = Camera(cameras[start:stop].float().to(device))
-                yield model(camera, expressions[start:stop].float().to(device), identities[start:stop].float().to(device), None, chunk_rays).image
+                yield model(
+                    camera,
+                    expressions[start:stop].float().to(device),
+                    identities[start:stop].float().to(device),
+                    None,
+                    chunk_rays,
+                ).image
     finally:
         model.train(was_training)

@@ -193,9 +193,15 @@ class SurfaceWarp(nn.Module):
             best = squared.argmin(-1, keepdim=True)  # (n, 1)
             rows = p_index + start
             weights[b_index, rows] = torch.gather(bary, 1, best.unsqueeze(-1).expand(-1, -1, 3)).squeeze(1)
-            corners[b_index, rows] = torch.gather(triangle_corners, 1, best.unsqueeze(-1).expand(-1, -1, 3)).squeeze(1)
-            falloff[b_index, rows] = torch.exp(-0.5 * torch.gather(squared, 1, best).squeeze(1) / self.radius**2)
+            corners[b_index, rows] = torch.gather(
+                triangle_corners, 1, best.unsqueeze(-1).expand(-1, -1, 3)
+            ).squeeze(1)
+            falloff[b_index, rows] = torch.exp(
+                -0.5 * torch.gather(squared, 1, best).squeeze(1) / self.radius**2
+            )
         return weights, corners, falloff
 
-    def forward(self, points: torch.Tensor, expression: torch.Tensor, rest: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, points: torch.Tensor, expression: torch.Tensor, rest: torch.Tensor | None = None
+    ) -> torch.Tensor:
         return (points.float() - self.displacement(points, expression, rest)).to(points.dtype)

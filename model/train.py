@@ -40,9 +40,9 @@ from model.checkpoint import load_checkpoint, save_checkpoint
 from model.config import ModelConfig, TrainConfig  # noqa: F401 - TrainConfig is imported from here too
 from model.data import FrameDataset
 from model.errors import CheckpointError, DataError
+from model.geometry import FaceMesh, geometry_loss
 from model.head_model import HeadModel
 from model.image_io import write_png
-from model.geometry import FaceMesh, geometry_loss
 from model.losses import HeadLoss
 
 
@@ -82,8 +82,12 @@ class TrainResult:
 def _extra(cfg: TrainConfig, dataset_dir: str | os.PathLike) -> dict[str, str | int | float]:
     """What a checkpoint records about its data; ``identity_source`` tells users which tracker output is z_id."""
     source = "embedding" if cfg.identity_key == "identity" else cfg.identity_key
-    extra = {"seed": cfg.seed, "dataset": str(dataset_dir), "identity_source": source,
-             "expression_reference": cfg.expression_reference}
+    extra = {
+        "seed": cfg.seed,
+        "dataset": str(dataset_dir),
+        "identity_source": source,
+        "expression_reference": cfg.expression_reference,
+    }
     if cfg.init_from:
         extra["init_from"] = str(cfg.init_from)
     return extra
@@ -119,11 +123,15 @@ def _with_config(model: HeadModel, config: ModelConfig) -> HeadModel:
     state = {k: v for k, v in model.state_dict().items() if k in wanted or k not in _WARP_BUFFERS}
     missing, unexpected = rebuilt.load_state_dict(state, strict=False)
     if unexpected or set(missing) - set(_WARP_BUFFERS):
-        raise CheckpointError(f"weights do not fit the model config (missing {missing}, unexpected {unexpected})")
+        raise CheckpointError(
+            f"weights do not fit the model config (missing {missing}, unexpected {unexpected})"
+        )
     return rebuilt
 
 
-def _preview(model: HeadModel, dataset: FrameDataset, indices: torch.Tensor, device: torch.device, chunk_rays: int) -> np.ndarray:
+def _preview(
+    model: HeadModel, dataset: FrameDataset, indices: torch.Tensor, device: torch.device, chunk_rays: int
+) -> np.ndarray:
     batch = dataset.batch(indices, device)
     was_training = model.training
     model.eval()
@@ -136,8 +144,15 @@ def _preview(model: HeadModel, dataset: FrameDataset, indices: torch.Tensor, dev
     return (grid.permute(1, 2, 0).cpu().numpy() * 255.0 + 0.5).astype(np.uint8)
 
 
-def train(model_config: ModelConfig, train_config: TrainConfig, dataset_dir: str | os.PathLike, resume: bool = True, progress: Callable[[TrainProgress], None] | None = None,
-          landmark_shape: tuple[np.ndarray, np.ndarray] | None = None, face_mesh: FaceMesh | None = None) -> TrainResult:
+def train(
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    dataset_dir: str | os.PathLike,
+    resume: bool = True,
+    progress: Callable[[TrainProgress], None] | None = None,
+    landmark_shape: tuple[np.ndarray, np.ndarray] | None = None,
+    face_mesh: FaceMesh | None = None,
+) -> TrainResult:
     """Train (or resume training of) a head model on the cache at ``dataset_dir``; see the module docstring.
 
     ``landmark_shape``: the landmark model's mean (468, 3) and expression basis (E, 468, 3) — the one the
@@ -162,23 +177,57 @@ def train(model_config: ModelConfig, train_config: TrainConfig, dataset_dir: str
     else:
         device = torch.device(train_config.device)
     try:
-        return _train(model_config, train_config, dataset_dir, resume, progress, device, rank, world_size if distributed else 1, started, landmark_shape, face_mesh)
+        return _train(
+            model_config,
+            train_config,
+            dataset_dir,
+            resume,
+            progress,
+            device,
+            rank,
+            world_size if distributed else 1,
+            started,
+            landmark_shape,
+            face_mesh,
+        )
     finally:
         if distributed and dist.is_initialized():
             dist.destroy_process_group()
 
 
-def _train(model_config: ModelConfig, cfg: TrainConfig, dataset_dir: str | os.PathLike, resume: bool, progress: Callable[[TrainProgress], None] | None, device: torch.device, rank: int, world_size: int, started: float,
-           landmark_shape: tuple[np.ndarray, np.ndarray] | None, face_mesh: FaceMesh | None) -> TrainResult:
+def _train(
+    model_config: ModelConfig,
+    cfg: TrainConfig,
+    dataset_dir: str | os.PathLike,
+    resume: bool,
+    progress: Callable[[TrainProgress], None] | None,
+    device: torch.device,
+    rank: int,
+    world_size: int,
+    started: float,
+    landmark_shape: tuple[np.ndarray, np.ndarray] | None,
+    face_mesh: FaceMesh | None,
+) -> TrainResult:
     out_dir = Path(cfg.out_dir)
     checkpoint_path = out_dir / "last.pt"
     geometry = model_config.loss.geometry_weight > 0
     if geometry and face_mesh is None:
-        raise CheckpointError("loss.geometry_weight > 0 needs the landmark model with its triangles (face_mesh)")
+        raise CheckpointError(
+            "loss.geometry_weight > 0 needs the landmark model with its triangles (face_mesh)"
+        )
     triangles = torch.as_tensor(face_mesh.triangles, dtype=torch.long, device=device) if geometry else None
-    dataset = FrameDataset(dataset_dir, model_config.renderer.output_size, exclude_persons=cfg.exclude_persons, identity_key=cfg.identity_key,
-                           expression_reference=cfg.expression_reference, face_mesh=face_mesh if geometry else None)
-    if dataset.expression_dim != model_config.field.expression_dim or dataset.identity_dim != model_config.field.identity_dim:
+    dataset = FrameDataset(
+        dataset_dir,
+        model_config.renderer.output_size,
+        exclude_persons=cfg.exclude_persons,
+        identity_key=cfg.identity_key,
+        expression_reference=cfg.expression_reference,
+        face_mesh=face_mesh if geometry else None,
+    )
+    if (
+        dataset.expression_dim != model_config.field.expression_dim
+        or dataset.identity_dim != model_config.field.identity_dim
+    ):
         raise DataError(
             f"cache codes (expression {dataset.expression_dim}, identity {dataset.identity_dim}) do not match the model "
             f"(expression {model_config.field.expression_dim}, identity {model_config.field.identity_dim})"
@@ -190,7 +239,9 @@ def _train(model_config: ModelConfig, cfg: TrainConfig, dataset_dir: str | os.Pa
         model, meta = load_checkpoint(checkpoint_path, device)
         # The loaded config went through from_dict: a key added later compares with its default.
         if _architecture(model.config.to_dict()) != _architecture(model_config.to_dict()):
-            raise CheckpointError(f"{checkpoint_path} was trained with another model config; use a new out_dir or resume=False")
+            raise CheckpointError(
+                f"{checkpoint_path} was trained with another model config; use a new out_dir or resume=False"
+            )
         if model.config != model_config:  # only the loss settings differ: continue with the new ones
             model = _with_config(model, model_config)
         start_step, optimizer_state = meta.step, meta.optimizer_state
@@ -207,7 +258,9 @@ def _train(model_config: ModelConfig, cfg: TrainConfig, dataset_dir: str | os.Pa
     warp = model.field.warp
     if warp is not None and not warp.is_set:
         if landmark_shape is None:
-            raise CheckpointError("field.warp_radius > 0 needs the landmark model's mean and expression basis (landmark_shape)")
+            raise CheckpointError(
+                "field.warp_radius > 0 needs the landmark model's mean and expression basis (landmark_shape)"
+            )
         warp.set_shape(*landmark_shape)
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
@@ -219,7 +272,9 @@ def _train(model_config: ModelConfig, cfg: TrainConfig, dataset_dir: str | os.Pa
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     network: torch.nn.Module = model
     if world_size > 1:
-        network = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        network = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
 
     preview_indices = dataset.spread(4)
     history: list[float] = []
@@ -235,15 +290,30 @@ def _train(model_config: ModelConfig, cfg: TrainConfig, dataset_dir: str | os.Pa
         batch = dataset.batch(global_batch[mine], device)
         jitter = _step_generator(cfg.seed, step, 1 + rank, device)
         with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=use_amp):
-            output = network(Camera(batch.cam_to_world), batch.expression, batch.identity, jitter, cfg.chunk_rays)
+            output = network(
+                Camera(batch.cam_to_world), batch.expression, batch.identity, jitter, cfg.chunk_rays
+            )
             terms = loss_fn(output.image.float(), batch.image, batch.mask, output.opacity.float())
             total = terms.total
             geometry_term = None
             if geometry:  # landmarks drawn for the global batch and sliced, like the other per-frame draws
-                picks = torch.randint(0, batch.landmarks.shape[1], (cfg.batch_size * world_size, model_config.loss.geometry_landmarks), generator=index_gen)[mine]
+                picks = torch.randint(
+                    0,
+                    batch.landmarks.shape[1],
+                    (cfg.batch_size * world_size, model_config.loss.geometry_landmarks),
+                    generator=index_gen,
+                )[mine]
                 # The module itself, not the DDP wrapper: its reducer sees one backward of the summed loss either way.
-                geometry_term = geometry_loss(model, batch.landmarks, Camera(batch.cam_to_world), batch.expression, batch.identity,
-                                              triangles, picks.to(device), jitter)
+                geometry_term = geometry_loss(
+                    model,
+                    batch.landmarks,
+                    Camera(batch.cam_to_world),
+                    batch.expression,
+                    batch.identity,
+                    triangles,
+                    picks.to(device),
+                    jitter,
+                )
                 total = total + model_config.loss.geometry_weight * geometry_term.float()
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(total).backward()
@@ -261,17 +331,51 @@ def _train(model_config: ModelConfig, cfg: TrainConfig, dataset_dir: str | os.Pa
             preview_path = str(out_dir / f"preview_{step:07d}.png")
             write_png(preview_path, _preview(model, dataset, preview_indices, device, cfg.chunk_rays))
         # Single-process runs only: ranks of a DDP run must stop on the same step.
-        out_of_time = world_size == 1 and cfg.time_limit_minutes is not None and time.perf_counter() - started > 60.0 * cfg.time_limit_minutes
+        out_of_time = (
+            world_size == 1
+            and cfg.time_limit_minutes is not None
+            and time.perf_counter() - started > 60.0 * cfg.time_limit_minutes
+        )
         if step % cfg.checkpoint_every == 0 or step == cfg.steps or out_of_time:
-            save_checkpoint(checkpoint_path, model, step=step, optimizer_state=optimizer.state_dict(), extra=_extra(cfg, dataset_dir))
+            save_checkpoint(
+                checkpoint_path,
+                model,
+                step=step,
+                optimizer_state=optimizer.state_dict(),
+                extra=_extra(cfg, dataset_dir),
+            )
             saved_path = str(checkpoint_path)
         now = time.perf_counter()
         if progress is not None:
-            progress(TrainProgress(step, cfg.steps, total_value, float(terms.l1), float(terms.perceptual), float(terms.opacity), now - last_time, preview_path, saved_path,
-                                  None if geometry_term is None else float(geometry_term.detach())))
+            progress(
+                TrainProgress(
+                    step,
+                    cfg.steps,
+                    total_value,
+                    float(terms.l1),
+                    float(terms.perceptual),
+                    float(terms.opacity),
+                    now - last_time,
+                    preview_path,
+                    saved_path,
+                    None if geometry_term is None else float(geometry_term.detach()),
+                )
+            )
         last_time = now
         if out_of_time:
             break
     if rank == 0 and not checkpoint_path.is_file():
-        save_checkpoint(checkpoint_path, model, step=step, optimizer_state=optimizer.state_dict(), extra=_extra(cfg, dataset_dir))
-    return TrainResult(step=step, checkpoint_path=str(checkpoint_path), start_step=start_step, loss_history=history, seconds=time.perf_counter() - started)
+        save_checkpoint(
+            checkpoint_path,
+            model,
+            step=step,
+            optimizer_state=optimizer.state_dict(),
+            extra=_extra(cfg, dataset_dir),
+        )
+    return TrainResult(
+        step=step,
+        checkpoint_path=str(checkpoint_path),
+        start_step=start_step,
+        loss_history=history,
+        seconds=time.perf_counter() - started,
+    )

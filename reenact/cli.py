@@ -13,17 +13,33 @@ import dataclasses
 import os
 import sys
 import traceback
+from collections.abc import Callable, Iterator
 from functools import wraps
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import click
 
 from reenact import __version__
 from reenact.console import Reporter
 from reenact.defaults import DRIVE_SMOOTH
-from reenact.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, EXPECTED_ERRORS, BatchFailure, exit_code
-from reenact.options import BatchResult, DriveJob, EvalOptions, FitOptions, RenderOptions, TrackOptions, TrainOptions
+from reenact.errors import (
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    EXPECTED_ERRORS,
+    BatchFailure,
+    exit_code,
+)
+from reenact.options import (
+    BatchResult,
+    DriveJob,
+    EvalOptions,
+    FitOptions,
+    RenderOptions,
+    TrackOptions,
+    TrainOptions,
+)
 from reenact.recipe import DEFAULT_DATA_ROOT
 
 DEVICE_CHOICE = click.Choice(["auto", "cpu", "cuda"])
@@ -32,13 +48,22 @@ DEVICE_CHOICE = click.Choice(["auto", "cpu", "cuda"])
 def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """The options every subcommand shares: --device, --json, -q, -v."""
 
-    @click.option("--device", type=DEVICE_CHOICE, default="auto", show_default=True, help="Where to run the model.")
-    @click.option("--json", "json_mode", is_flag=True, help="Print one JSON object on stdout; human output goes to stderr.")
+    @click.option(
+        "--device", type=DEVICE_CHOICE, default="auto", show_default=True, help="Where to run the model."
+    )
+    @click.option(
+        "--json",
+        "json_mode",
+        is_flag=True,
+        help="Print one JSON object on stdout; human output goes to stderr.",
+    )
     @click.option("-q", "--quiet", is_flag=True, help="No progress bars or messages (errors still print).")
     @click.option("-v", "--verbose", count=True, help="More detail; tracebacks on errors.")
     @click.pass_context
     @wraps(func)
-    def wrapper(ctx: click.Context, *args: Any, device: str, json_mode: bool, quiet: bool, verbose: int, **kwargs: Any):
+    def wrapper(
+        ctx: click.Context, *args: Any, device: str, json_mode: bool, quiet: bool, verbose: int, **kwargs: Any
+    ):
         state = ctx.find_root().obj
         if isinstance(state, dict):
             state["verbose"] = verbose
@@ -54,10 +79,22 @@ def _path(exists: bool = True, **kwargs: Any) -> click.Path:
 
 def target_fit_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """The target-fit options drive and fit share (each passes them on as keyword arguments)."""
-    for option in reversed((
-        click.option("--finetune-roll", type=click.FloatRange(min=0.0, max=45.0), default=None, help="Largest camera roll (degrees) of the extra views that renderer fine-tuning also learns the target from: the photo turned to match, an exact new view (0 = the fitted view only; default: the fit's default)."),
-        click.option("--finetune-expressions", type=click.IntRange(min=0, max=64), default=None, help="Pseudo-views of the target making other expressions that renderer fine-tuning also learns from: the photo warped as the landmark model moves its face (0 = none; default: the fit's default)."),
-    )):
+    for option in reversed(
+        (
+            click.option(
+                "--finetune-roll",
+                type=click.FloatRange(min=0.0, max=45.0),
+                default=None,
+                help="Largest camera roll (degrees) of the extra views that renderer fine-tuning also learns the target from: the photo turned to match, an exact new view (0 = the fitted view only; default: the fit's default).",
+            ),
+            click.option(
+                "--finetune-expressions",
+                type=click.IntRange(min=0, max=64),
+                default=None,
+                help="Pseudo-views of the target making other expressions that renderer fine-tuning also learns from: the photo warped as the landmark model moves its face (0 = none; default: the fit's default).",
+            ),
+        )
+    ):
         func = option(func)
     return func
 
@@ -75,23 +112,89 @@ def cli() -> None:
 @cli.command()
 @click.argument("source", type=str, required=False)
 @click.argument("target", type=str, required=False)
-@click.option("-o", "--output", type=str, default=None, help="Output video (or folder for batch runs); '-' for stdout.")
-@click.option("--checkpoint", type=_path(dir_okay=False), default=None, help="Model checkpoint (default: the shipped model).")
-@click.option("--identity", "identity_path", type=_path(dir_okay=False), default=None, help="Load the target's codes (from `reenact fit` or --save-identity) instead of fitting TARGET.")
-@click.option("--save-identity", type=click.Path(path_type=Path), default=None, help="Write the fitted target codes here for reuse.")
-@click.option("--track", "track_path", type=_path(dir_okay=False), default=None, help="Use a saved source track (`reenact track`) instead of tracking SOURCE.")
-@click.option("--motion", type=click.Choice(["relative", "absolute"]), default="relative", show_default=True, help="relative: apply the source's change since its first frame to the target's own pose and expression.")
-@click.option("--smooth", type=click.FloatRange(min=0.0), default=DRIVE_SMOOTH, show_default=True, help="Temporal smoothing strength of pose and expression (0 = off).")
-@click.option("--size", type=click.IntRange(min=16), default=None, help="Output frame size in pixels (default: the model's render size, or the target size with --paste-back).")
-@click.option("--paste-back", is_flag=True, help="Blend the rendered head into the target's full image with a feathered mask.")
+@click.option(
+    "-o", "--output", type=str, default=None, help="Output video (or folder for batch runs); '-' for stdout."
+)
+@click.option(
+    "--checkpoint",
+    type=_path(dir_okay=False),
+    default=None,
+    help="Model checkpoint (default: the shipped model).",
+)
+@click.option(
+    "--identity",
+    "identity_path",
+    type=_path(dir_okay=False),
+    default=None,
+    help="Load the target's codes (from `reenact fit` or --save-identity) instead of fitting TARGET.",
+)
+@click.option(
+    "--save-identity",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Write the fitted target codes here for reuse.",
+)
+@click.option(
+    "--track",
+    "track_path",
+    type=_path(dir_okay=False),
+    default=None,
+    help="Use a saved source track (`reenact track`) instead of tracking SOURCE.",
+)
+@click.option(
+    "--motion",
+    type=click.Choice(["relative", "absolute"]),
+    default="relative",
+    show_default=True,
+    help="relative: apply the source's change since its first frame to the target's own pose and expression.",
+)
+@click.option(
+    "--smooth",
+    type=click.FloatRange(min=0.0),
+    default=DRIVE_SMOOTH,
+    show_default=True,
+    help="Temporal smoothing strength of pose and expression (0 = off).",
+)
+@click.option(
+    "--size",
+    type=click.IntRange(min=16),
+    default=None,
+    help="Output frame size in pixels (default: the model's render size, or the target size with --paste-back).",
+)
+@click.option(
+    "--paste-back",
+    is_flag=True,
+    help="Blend the rendered head into the target's full image with a feathered mask.",
+)
 @click.option("--side-by-side", is_flag=True, help="Write source | result side by side.")
 @click.option("--no-audio", is_flag=True, help="Drop the source's audio.")
-@click.option("--preview", type=click.Path(path_type=Path), default=None, help="Also write a video of the source tracking.")
-@click.option("--fit-iterations", type=click.IntRange(min=0), default=None, help="Iterations when fitting the target (default: the fit config's 300).")
-@click.option("--finetune-renderer/--no-finetune-renderer", default=None, help="After fitting the target, fine-tune a copy of the neural renderer on it (default: on; sharper, closer to the target).")
+@click.option(
+    "--preview",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Also write a video of the source tracking.",
+)
+@click.option(
+    "--fit-iterations",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Iterations when fitting the target (default: the fit config's 300).",
+)
+@click.option(
+    "--finetune-renderer/--no-finetune-renderer",
+    default=None,
+    help="After fitting the target, fine-tune a copy of the neural renderer on it (default: on; sharper, closer to the target).",
+)
 @target_fit_options
-@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True, help="Frames rendered at once.")
-@click.option("--pairs", type=_path(dir_okay=False), default=None, help="CSV of source,target pairs for a batch run (-o is then a folder).")
+@click.option(
+    "--batch-size", type=click.IntRange(min=1), default=8, show_default=True, help="Frames rendered at once."
+)
+@click.option(
+    "--pairs",
+    type=_path(dir_okay=False),
+    default=None,
+    help="CSV of source,target pairs for a batch run (-o is then a folder).",
+)
 @click.option("--force", is_flag=True, help="Overwrite an existing output.")
 @common_options
 def drive(reporter: Reporter, device: str, **options: Any) -> None:
@@ -125,21 +228,61 @@ def batch_table(result: BatchResult):
     for column in ("source", "target", "status", "frames", "seconds"):
         table.add_column(column)
     for row in result.rows:
-        table.add_row(Path(row["source"]).name, Path(row["target"]).name, row["status"], str(row.get("frames", "")),
-                      str(row.get("seconds", "")))
+        table.add_row(
+            Path(row["source"]).name,
+            Path(row["target"]).name,
+            row["status"],
+            str(row.get("frames", "")),
+            str(row.get("seconds", "")),
+        )
     return table
 
 
 # --------------------------------------------------------------------------------------------- track
 @cli.command()
 @click.argument("source", type=str)
-@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Track file to write (.npz).")
-@click.option("--preview", type=click.Path(path_type=Path), default=None, help="Write a video with landmarks, fitted model and pose axes.")
-@click.option("--smooth", type=click.FloatRange(min=0.0), default=TrackOptions.smooth, show_default=True, help="Temporal smoothing strength (0 = off; the raw track is usually what you want to save).")
-@click.option("--crop-size", type=click.IntRange(min=32), default=TrackOptions.crop_size, show_default=True, help="Size of the aligned crop the model sees.")
-@click.option("--face", type=str, default=TrackOptions.face, show_default=True, help="Which face to follow when several are in frame: 'largest' or an index (left to right).")
-@click.option("--identity-encoder", type=str, default=None, help="'dlib' (default) or a path to an ONNX ArcFace/AdaFace model.")
-@click.option("--basis", type=_path(dir_okay=False), default=None, help="Landmark morphable model (.npz) to use instead of the shipped one.")
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), required=True, help="Track file to write (.npz)."
+)
+@click.option(
+    "--preview",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Write a video with landmarks, fitted model and pose axes.",
+)
+@click.option(
+    "--smooth",
+    type=click.FloatRange(min=0.0),
+    default=TrackOptions.smooth,
+    show_default=True,
+    help="Temporal smoothing strength (0 = off; the raw track is usually what you want to save).",
+)
+@click.option(
+    "--crop-size",
+    type=click.IntRange(min=32),
+    default=TrackOptions.crop_size,
+    show_default=True,
+    help="Size of the aligned crop the model sees.",
+)
+@click.option(
+    "--face",
+    type=str,
+    default=TrackOptions.face,
+    show_default=True,
+    help="Which face to follow when several are in frame: 'largest' or an index (left to right).",
+)
+@click.option(
+    "--identity-encoder",
+    type=str,
+    default=None,
+    help="'dlib' (default) or a path to an ONNX ArcFace/AdaFace model.",
+)
+@click.option(
+    "--basis",
+    type=_path(dir_okay=False),
+    default=None,
+    help="Landmark morphable model (.npz) to use instead of the shipped one.",
+)
 @common_options
 def track(reporter: Reporter, device: str, **options: Any) -> None:
     """Track head pose, expression, crop and identity in SOURCE (video, image, folder or '-')."""
@@ -153,12 +296,38 @@ def track(reporter: Reporter, device: str, **options: Any) -> None:
 # ----------------------------------------------------------------------------------------------- fit
 @cli.command()
 @click.argument("image", type=str)
-@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Codes file to write (.npz), loadable by drive/render --identity.")
-@click.option("--checkpoint", type=_path(dir_okay=False), default=None, help="Model checkpoint (default: the shipped model).")
-@click.option("--iterations", type=click.IntRange(min=0), default=FitOptions.iterations, show_default=True, help="Optimization steps (paper: 300).")
-@click.option("--finetune-renderer/--no-finetune-renderer", default=None, help="Then fine-tune a copy of the neural renderer on the image (default: on; sharper, closer to the target; stored in the codes file).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Codes file to write (.npz), loadable by drive/render --identity.",
+)
+@click.option(
+    "--checkpoint",
+    type=_path(dir_okay=False),
+    default=None,
+    help="Model checkpoint (default: the shipped model).",
+)
+@click.option(
+    "--iterations",
+    type=click.IntRange(min=0),
+    default=FitOptions.iterations,
+    show_default=True,
+    help="Optimization steps (paper: 300).",
+)
+@click.option(
+    "--finetune-renderer/--no-finetune-renderer",
+    default=None,
+    help="Then fine-tune a copy of the neural renderer on the image (default: on; sharper, closer to the target; stored in the codes file).",
+)
 @target_fit_options
-@click.option("--save-render", type=click.Path(path_type=Path), default=None, help="Write the fitted render next to the input crop (PNG).")
+@click.option(
+    "--save-render",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Write the fitted render next to the input crop (PNG).",
+)
 @common_options
 def fit(reporter: Reporter, device: str, **options: Any) -> None:
     """Fit identity, expression and camera codes of the face in IMAGE (or a video's first good frame)."""
@@ -172,14 +341,50 @@ def fit(reporter: Reporter, device: str, **options: Any) -> None:
 # -------------------------------------------------------------------------------------------- render
 @cli.command()
 @click.argument("checkpoint", type=_path(dir_okay=False), required=False)
-@click.option("--identity", "identity_path", type=_path(dir_okay=False), required=True, help="Codes file from `reenact fit`.")
-@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help=".mp4 for a sequence, .png for one frame.")
-@click.option("--track", "track_path", type=_path(dir_okay=False), default=None, help="Render the pose and expression of every frame of this track.")
+@click.option(
+    "--identity",
+    "identity_path",
+    type=_path(dir_okay=False),
+    required=True,
+    help="Codes file from `reenact fit`.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    required=True,
+    help=".mp4 for a sequence, .png for one frame.",
+)
+@click.option(
+    "--track",
+    "track_path",
+    type=_path(dir_okay=False),
+    default=None,
+    help="Render the pose and expression of every frame of this track.",
+)
 @click.option("--yaw", type=str, default=None, help="Yaw sweep in degrees 'start:stop' (or one value).")
 @click.option("--pitch", type=str, default=None, help="Pitch sweep in degrees 'start:stop' (or one value).")
-@click.option("--to", "interpolate_to", type=_path(dir_okay=False), default=None, help="Interpolate from --identity to this codes file.")
-@click.option("--interpolate", type=click.Choice(["identity", "expression", "both"]), default=RenderOptions.interpolate, show_default=True, help="Which codes --to interpolates.")
-@click.option("--frames", type=click.IntRange(min=1), default=RenderOptions.frames, show_default=True, help="Frames of a sweep or interpolation.")
+@click.option(
+    "--to",
+    "interpolate_to",
+    type=_path(dir_okay=False),
+    default=None,
+    help="Interpolate from --identity to this codes file.",
+)
+@click.option(
+    "--interpolate",
+    type=click.Choice(["identity", "expression", "both"]),
+    default=RenderOptions.interpolate,
+    show_default=True,
+    help="Which codes --to interpolates.",
+)
+@click.option(
+    "--frames",
+    type=click.IntRange(min=1),
+    default=RenderOptions.frames,
+    show_default=True,
+    help="Frames of a sweep or interpolation.",
+)
 @click.option("--fps", type=click.FloatRange(min=1.0), default=RenderOptions.fps, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=RenderOptions.batch_size, show_default=True)
 @common_options
@@ -195,26 +400,105 @@ def render(reporter: Reporter, device: str, **options: Any) -> None:
 # --------------------------------------------------------------------------------------------- train
 @cli.command()
 @click.argument("data", type=str, nargs=-1, required=False)
-@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Run folder: checkpoints, previews, log.")
-@click.option("--recipe", type=str, default=None, help="Run a training recipe instead (a shipped one's name, e.g. 'shipped', or a .toml path): its stages in order, each in OUTPUT/<stage>, resumable; the final model is OUTPUT/head.pt.")
-@click.option("--data-root", type=click.Path(path_type=Path, file_okay=False), default=str(DEFAULT_DATA_ROOT), show_default=True, help="With --recipe: the folder its data paths are relative to.")
-@click.option("--preset", type=click.Choice(["tiny", "cpu", "paper"]), default=TrainOptions.preset, show_default=True)
-@click.option("--cache", type=click.Path(path_type=Path), default=None, help="Preprocessed-frame cache folder (default: OUTPUT/cache).")
-@click.option("--steps", type=click.IntRange(min=1), default=None, help="Training steps (default: the preset's).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Run folder: checkpoints, previews, log.",
+)
+@click.option(
+    "--recipe",
+    type=str,
+    default=None,
+    help="Run a training recipe instead (a shipped one's name, e.g. 'shipped', or a .toml path): its stages in order, each in OUTPUT/<stage>, resumable; the final model is OUTPUT/head.pt.",
+)
+@click.option(
+    "--data-root",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=str(DEFAULT_DATA_ROOT),
+    show_default=True,
+    help="With --recipe: the folder its data paths are relative to.",
+)
+@click.option(
+    "--preset", type=click.Choice(["tiny", "cpu", "paper"]), default=TrainOptions.preset, show_default=True
+)
+@click.option(
+    "--cache",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Preprocessed-frame cache folder (default: OUTPUT/cache).",
+)
+@click.option(
+    "--steps", type=click.IntRange(min=1), default=None, help="Training steps (default: the preset's)."
+)
 @click.option("--batch-size", type=click.IntRange(min=1), default=None)
 @click.option("--lr", type=click.FloatRange(min=0.0, min_open=True), default=None)
 @click.option("--seed", type=int, default=TrainOptions.seed, show_default=True)
-@click.option("--every", type=click.IntRange(min=1), default=TrainOptions.every, show_default=True, help="Use every n-th frame of each video.")
-@click.option("--hold-out", type=str, multiple=True, help="Person ids (or clip name prefixes) to leave out of training.")
-@click.option("--vgg16", type=_path(dir_okay=False), default=None, help="VGG16 ImageNet weights (torchvision state_dict) for the paper's perceptual loss.")
-@click.option("--identity-source", type=click.Choice(["embedding", "identity_shape"]), default=TrainOptions.identity_source, show_default=True, help="z_id from the recognition embedding (paper) or the landmark identity shape (the paper's Table 1 ablation).")
-@click.option("--expression-reference", type=click.Choice(["clip_mean", "none"]), default=TrainOptions.expression_reference, show_default=True, help="Measure β from each clip's mean code (clip_mean) or use the tracker's code as it is.")
-@click.option("--init", type=click.Path(path_type=Path, dir_okay=False), default=None, help="Start from this checkpoint's weights (same preset; fresh optimizer and schedule).")
-@click.option("--expression-components", type=click.IntRange(min=0), default=TrainOptions.expression_components, show_default=True, help="Leading expression components the model sees (0 = all); the rest are zeroed at the field's input (the trailing ones are mostly tracking jitter).")
-@click.option("--geometry-weight", type=click.FloatRange(min=0.0), default=TrainOptions.geometry_weight, show_default=True, help="Weight of the geometry prior: the field's surface along rays through the visible tracked face landmarks is pulled to the landmarks (L1, head units; 0 = off).")
-@click.option("--warp-radius", type=click.FloatRange(min=0.0), default=TrainOptions.warp_radius, show_default=True, help="Expression warp: β moves the field's sample points as the landmark model moves the face, Gaussian-averaged over landmarks this far (head units, ~0.06-0.1); 0 = off.")
+@click.option(
+    "--every",
+    type=click.IntRange(min=1),
+    default=TrainOptions.every,
+    show_default=True,
+    help="Use every n-th frame of each video.",
+)
+@click.option(
+    "--hold-out", type=str, multiple=True, help="Person ids (or clip name prefixes) to leave out of training."
+)
+@click.option(
+    "--vgg16",
+    type=_path(dir_okay=False),
+    default=None,
+    help="VGG16 ImageNet weights (torchvision state_dict) for the paper's perceptual loss.",
+)
+@click.option(
+    "--identity-source",
+    type=click.Choice(["embedding", "identity_shape"]),
+    default=TrainOptions.identity_source,
+    show_default=True,
+    help="z_id from the recognition embedding (paper) or the landmark identity shape (the paper's Table 1 ablation).",
+)
+@click.option(
+    "--expression-reference",
+    type=click.Choice(["clip_mean", "none"]),
+    default=TrainOptions.expression_reference,
+    show_default=True,
+    help="Measure β from each clip's mean code (clip_mean) or use the tracker's code as it is.",
+)
+@click.option(
+    "--init",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Start from this checkpoint's weights (same preset; fresh optimizer and schedule).",
+)
+@click.option(
+    "--expression-components",
+    type=click.IntRange(min=0),
+    default=TrainOptions.expression_components,
+    show_default=True,
+    help="Leading expression components the model sees (0 = all); the rest are zeroed at the field's input (the trailing ones are mostly tracking jitter).",
+)
+@click.option(
+    "--geometry-weight",
+    type=click.FloatRange(min=0.0),
+    default=TrainOptions.geometry_weight,
+    show_default=True,
+    help="Weight of the geometry prior: the field's surface along rays through the visible tracked face landmarks is pulled to the landmarks (L1, head units; 0 = off).",
+)
+@click.option(
+    "--warp-radius",
+    type=click.FloatRange(min=0.0),
+    default=TrainOptions.warp_radius,
+    show_default=True,
+    help="Expression warp: β moves the field's sample points as the landmark model moves the face, Gaussian-averaged over landmarks this far (head units, ~0.06-0.1); 0 = off.",
+)
 @click.option("--resume/--no-resume", default=TrainOptions.resume, show_default=True)
-@click.option("--time-limit", type=click.FloatRange(min=0.0), default=None, help="Stop (with a checkpoint) after this many minutes.")
+@click.option(
+    "--time-limit",
+    type=click.FloatRange(min=0.0),
+    default=None,
+    help="Stop (with a checkpoint) after this many minutes.",
+)
 @common_options
 def train(reporter: Reporter, device: str, **options: Any) -> None:
     """Train the head model on DATA: videos, still portraits, folders of them, or a prepared cache folder
@@ -241,14 +525,53 @@ def train(reporter: Reporter, device: str, **options: Any) -> None:
 @cli.command(name="eval")
 @click.argument("checkpoint", type=_path(dir_okay=False))
 @click.argument("videos", type=str, nargs=-1, required=True)
-@click.option("--cross", "cross_targets", type=str, multiple=True, help="Portrait(s) to drive with the clips (cross-identity).")
-@click.option("--ablation", "ablation_checkpoint", type=_path(dir_okay=False), default=None, help="Checkpoint of the landmark-identity ablation to compare in the same run.")
-@click.option("--max-frames", type=click.IntRange(min=2), default=EvalOptions.max_frames, show_default=True, help="Frames per clip evaluated.")
-@click.option("--fit-iterations", type=click.IntRange(min=0), default=EvalOptions.fit_iterations, show_default=True)
-@click.option("--fit-finetune-renderer/--no-fit-finetune-renderer", default=None, help="Each fit also fine-tunes the neural renderer on its image, as reenact drive and fit do (default: the fit's default, on).")
-@click.option("--fit-finetune-roll", type=click.FloatRange(min=0.0, max=45.0), default=None, help="Largest camera roll (degrees) of the fits' extra fine-tuning views, as drive/fit --finetune-roll (default: the fit's default).")
-@click.option("--fit-finetune-expressions", type=click.IntRange(min=0, max=64), default=None, help="Expression pseudo-views of the fits' fine-tuning, as drive/fit --finetune-expressions (default: the fit's default).")
-@click.option("--smooth", type=click.FloatRange(min=0.0), default=None, help="Smoothing strength of the 'smoothed' row, the model driven as reenact drive drives it (default: drive's; 0 = no such row).")
+@click.option(
+    "--cross",
+    "cross_targets",
+    type=str,
+    multiple=True,
+    help="Portrait(s) to drive with the clips (cross-identity).",
+)
+@click.option(
+    "--ablation",
+    "ablation_checkpoint",
+    type=_path(dir_okay=False),
+    default=None,
+    help="Checkpoint of the landmark-identity ablation to compare in the same run.",
+)
+@click.option(
+    "--max-frames",
+    type=click.IntRange(min=2),
+    default=EvalOptions.max_frames,
+    show_default=True,
+    help="Frames per clip evaluated.",
+)
+@click.option(
+    "--fit-iterations", type=click.IntRange(min=0), default=EvalOptions.fit_iterations, show_default=True
+)
+@click.option(
+    "--fit-finetune-renderer/--no-fit-finetune-renderer",
+    default=None,
+    help="Each fit also fine-tunes the neural renderer on its image, as reenact drive and fit do (default: the fit's default, on).",
+)
+@click.option(
+    "--fit-finetune-roll",
+    type=click.FloatRange(min=0.0, max=45.0),
+    default=None,
+    help="Largest camera roll (degrees) of the fits' extra fine-tuning views, as drive/fit --finetune-roll (default: the fit's default).",
+)
+@click.option(
+    "--fit-finetune-expressions",
+    type=click.IntRange(min=0, max=64),
+    default=None,
+    help="Expression pseudo-views of the fits' fine-tuning, as drive/fit --finetune-expressions (default: the fit's default).",
+)
+@click.option(
+    "--smooth",
+    type=click.FloatRange(min=0.0),
+    default=None,
+    help="Smoothing strength of the 'smoothed' row, the model driven as reenact drive drives it (default: drive's; 0 = no such row).",
+)
 @common_options
 def eval_(reporter: Reporter, device: str, **options: Any) -> None:
     """Evaluate CHECKPOINT on VIDEOS of unseen people: self- and cross-reenactment against baselines."""
@@ -267,10 +590,21 @@ def eval_table(result: dict[str, Any]):
     from reenact.evaluate import LEADING_EXPRESSION, METRIC_KEYS
 
     clips = len(result["clips"])
-    title = f"reenact eval: {clips} clips, {result['max_frames']} frames each, fit {result['fit_iterations']} it"
+    title = (
+        f"reenact eval: {clips} clips, {result['max_frames']} frames each, fit {result['fit_iterations']} it"
+    )
     table = Table(title=title)
-    headers = ("L1", "PSNR", "SSIM", "ID sim", "expr dist", f"expr dist {LEADING_EXPRESSION}",
-               f"expr Δ dist {LEADING_EXPRESSION}", "pose °", "face found")
+    headers = (
+        "L1",
+        "PSNR",
+        "SSIM",
+        "ID sim",
+        "expr dist",
+        f"expr dist {LEADING_EXPRESSION}",
+        f"expr Δ dist {LEADING_EXPRESSION}",
+        "pose °",
+        "face found",
+    )
     table.add_column("method")
     for header in headers:
         table.add_column(header, justify="right")
@@ -282,8 +616,16 @@ def eval_table(result: dict[str, Any]):
 # ---------------------------------------------------------------------------------------------- basis
 @cli.command()
 @click.argument("videos", type=str, nargs=-1, required=True)
-@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Landmark morphable model to write (.npz).")
-@click.option("--every", type=click.IntRange(min=1), default=3, show_default=True, help="Use every n-th frame.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Landmark morphable model to write (.npz).",
+)
+@click.option(
+    "--every", type=click.IntRange(min=1), default=3, show_default=True, help="Use every n-th frame."
+)
 @common_options
 def basis(reporter: Reporter, device: str, **options: Any) -> None:
     """Rebuild the landmark morphable model (mean, identity and 46-d expression bases) from VIDEOS."""
@@ -297,7 +639,9 @@ def basis(reporter: Reporter, device: str, **options: Any) -> None:
 # --------------------------------------------------------------------------------------------- export
 @cli.command()
 @click.argument("checkpoint", type=_path(dir_okay=False))
-@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Weights-only fp16 file to write.")
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), required=True, help="Weights-only fp16 file to write."
+)
 @common_options
 def export(reporter: Reporter, device: str, checkpoint: Path, output: Path) -> None:
     """Write a weights-only fp16 copy of CHECKPOINT (no optimizer state) for shipping."""
@@ -338,7 +682,9 @@ def native_stderr_silenced(enabled: bool) -> Iterator[None]:
         return
     os.dup2(devnull, 2)
     os.close(devnull)
-    sys.stderr = os.fdopen(os.dup(saved), "w", buffering=1, encoding=sys.__stderr__.encoding, errors="replace")
+    sys.stderr = os.fdopen(
+        os.dup(saved), "w", buffering=1, encoding=sys.__stderr__.encoding, errors="replace"
+    )
     try:
         yield
     finally:
@@ -384,7 +730,10 @@ def _run(argv: list[str]) -> int:
     except Exception as exc:  # noqa: BLE001 - the one place that turns bugs into exit code 1
         if state.get("verbose"):
             traceback.print_exc()
-        click.echo(f"reenact: internal error: {exc.__class__.__name__}: {exc} (rerun with -v for the traceback)", err=True)
+        click.echo(
+            f"reenact: internal error: {exc.__class__.__name__}: {exc} (rerun with -v for the traceback)",
+            err=True,
+        )
         code = EXIT_INTERNAL
     return code
 

@@ -35,14 +35,20 @@ class Codes:
     ssim: float = float("nan")
     l1: float = float("nan")
     source: str = ""
-    embedding: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))  # encoder output before fitting
+    embedding: np.ndarray = field(
+        default_factory=lambda: np.zeros(0, np.float32)
+    )  # encoder output before fitting
     renderer_state: dict[str, np.ndarray] = field(default_factory=dict)
 
     @staticmethod
     def from_fit(
-        result, crop: np.ndarray, image_size: tuple[int, int], checkpoint_id: str = "", source: str = "",
+        result,
+        crop: np.ndarray,
+        image_size: tuple[int, int],
+        checkpoint_id: str = "",
+        source: str = "",
         embedding: np.ndarray | None = None,
-    ) -> "Codes":
+    ) -> Codes:
         """A target's codes: a fit's result (:class:`model.fit.FitResult`, what ``Engine.fit`` returns) and
         where the target's crop lies in its image (``crop`` (4,), ``image_size`` (width, height)), which
         checkpoint it was fitted for, the source's name and the encoder's output ``embedding`` before
@@ -81,12 +87,14 @@ class Codes:
         save_npz(path, arrays)
 
     @staticmethod
-    def load(path: str | os.PathLike) -> "Codes":
+    def load(path: str | os.PathLike) -> Codes:
         arrays = load_npz(path, InputError, "reenact codes file")
         if "identity" not in arrays or "cam_to_world" not in arrays:
             raise InputError(f"not a reenact codes file (no identity/camera): {path}")
         if arrays.get("expression_map", np.zeros(0)).size:
-            raise InputError(f"{path} was fitted with the removed --calibrate-expression; fit the target again")
+            raise InputError(
+                f"{path} was fitted with the removed --calibrate-expression; fit the target again"
+            )
         metrics = arrays.get("metrics", np.full(3, np.nan))
         return Codes(
             identity=arrays["identity"].astype(np.float32),
@@ -100,7 +108,7 @@ class Codes:
             l1=float(metrics[2]),
             source=str(arrays.get("source", "")),
             embedding=arrays.get("embedding", np.zeros(0, np.float32)).astype(np.float32),
-            renderer_state={k[len("renderer/"):]: v for k, v in arrays.items() if k.startswith("renderer/")},
+            renderer_state={k[len("renderer/") :]: v for k, v in arrays.items() if k.startswith("renderer/")},
         )
 
 

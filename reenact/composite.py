@@ -145,8 +145,9 @@ def sample_map(values: np.ndarray, uv: np.ndarray, border: int = cv2.BORDER_REPL
     map_x = uv[..., 0] * m - 0.5
     map_y = uv[..., 1] * m - 0.5
     data = values if values.dtype == np.uint8 else values.astype(np.float32)
-    return cv2.remap(data, map_x.astype(np.float32), map_y.astype(np.float32), cv2.INTER_LINEAR,
-                     borderMode=border)
+    return cv2.remap(
+        data, map_x.astype(np.float32), map_y.astype(np.float32), cv2.INTER_LINEAR, borderMode=border
+    )
 
 
 def sample_box(image: np.ndarray, box: np.ndarray, uv: np.ndarray) -> np.ndarray:
@@ -154,16 +155,26 @@ def sample_box(image: np.ndarray, box: np.ndarray, uv: np.ndarray) -> np.ndarray
     edge pixels are replicated beyond its border."""
     map_x = box[0] + uv[..., 0] * (box[2] - box[0]) - 0.5
     map_y = box[1] + uv[..., 1] * (box[3] - box[1]) - 0.5
-    return cv2.remap(image, map_x.astype(np.float32), map_y.astype(np.float32), cv2.INTER_LINEAR,
-                     borderMode=cv2.BORDER_REPLICATE)
+    return cv2.remap(
+        image,
+        map_x.astype(np.float32),
+        map_y.astype(np.float32),
+        cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
 
 
 def _blur(mask: np.ndarray, sigma: float) -> np.ndarray:
     return cv2.GaussianBlur(mask, (0, 0), sigmaX=sigma) if sigma > 0.3 else mask
 
 
-def coverage(opacity: np.ndarray, window: tuple[int, int, int, int], shape: tuple[int, int], side: float,
-             config: CompositeConfig) -> np.ndarray:
+def coverage(
+    opacity: np.ndarray,
+    window: tuple[int, int, int, int],
+    shape: tuple[int, int],
+    side: float,
+    config: CompositeConfig,
+) -> np.ndarray:
     """(H, W) float32 in [0, 1]: where a head covers the canvas, generously — its opacity over the window
     (h, w) thresholded, dilated and feathered (weight 1 on the dilated region, exactly 0 far from it)."""
     height, width = shape
@@ -173,7 +184,7 @@ def coverage(opacity: np.ndarray, window: tuple[int, int, int, int], shape: tupl
     pad = radius + int(np.ceil(3 * sigma)) + 2
     px0, py0, px1, py1 = max(0, x0 - pad), max(0, y0 - pad), min(width, x1 + pad), min(height, y1 + pad)
     hard = np.zeros((py1 - py0, px1 - px0), np.uint8)
-    hard[y0 - py0:y1 - py0, x0 - px0:x1 - px0] = opacity > config.head_threshold
+    hard[y0 - py0 : y1 - py0, x0 - px0 : x1 - px0] = opacity > config.head_threshold
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
     grown = cv2.dilate(hard, kernel).astype(np.float32)
     # Twice the blur, so that the weight stays 1 on the grown region and fades outside it.
@@ -220,15 +231,23 @@ def blend(under: np.ndarray, over: np.ndarray, weight: np.ndarray) -> np.ndarray
     return out
 
 
-def make_plan(photo: np.ndarray, crop_box: np.ndarray, target_render: np.ndarray, target_opacity: np.ndarray,
-              config: CompositeConfig = CompositeConfig()) -> CompositePlan:
+def make_plan(
+    photo: np.ndarray,
+    crop_box: np.ndarray,
+    target_render: np.ndarray,
+    target_opacity: np.ndarray,
+    config: CompositeConfig = CompositeConfig(),
+) -> CompositePlan:
     """The per-target plan. ``photo`` (H0, W0, 3) uint8 the target's whole photo; ``crop_box`` (4,) its crop
     box in photo pixels; ``target_render`` (S, S, 3) uint8 the neural render of the target as fitted and
     ``target_opacity`` (n, n) its opacity (both over the crop box)."""
     height0, width0 = photo.shape[:2]
     width, height = canvas_size(width0, height0, config.size)
-    canvas = photo if (width, height) == (width0, height0) else cv2.resize(photo, (width, height),
-                                                                          interpolation=cv2.INTER_AREA)
+    canvas = (
+        photo
+        if (width, height) == (width0, height0)
+        else cv2.resize(photo, (width, height), interpolation=cv2.INTER_AREA)
+    )
     box = np.asarray(crop_box, np.float64) * np.array([width / width0, height / height0] * 2)
     window = box_window(box, width, height)
     grid = window_grid(box, window)
@@ -239,8 +258,9 @@ def make_plan(photo: np.ndarray, crop_box: np.ndarray, target_render: np.ndarray
     photo_crop = sample_box(canvas, box, crop_uv)
     weight = sample_map(np.asarray(target_opacity, np.float32), crop_uv) > config.colour_opacity
     colour = colour_transfer(target_render, photo_crop, weight.astype(np.float32))
-    return CompositePlan(photo=canvas, box=box, window=window, grid=grid, fill=fill, hole=hole,
-                         colour=colour, config=config)
+    return CompositePlan(
+        photo=canvas, box=box, window=window, grid=grid, fill=fill, hole=hole, colour=colour, config=config
+    )
 
 
 def driven_alpha(opacity: np.ndarray, side: float, config: CompositeConfig) -> np.ndarray:

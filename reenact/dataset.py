@@ -22,16 +22,14 @@ import numpy as np
 
 from reenact.console import Reporter
 from reenact.errors import InputError
-from reenact.pipeline import load_target, using_tracker
 from reenact.media.reading import open_video
-from tracking.media_files import is_image_path
+from reenact.pipeline import load_target, using_tracker
 from tracking.build_basis import person_of
 from tracking.errors import NoFaceError, TrackingInputError
-from tracking.media_files import find_videos
+from tracking.media_files import find_videos, is_image_path
 from tracking.npz_io import save_npz
 from tracking.tracker import Tracker, TrackerConfig
 from tracking.types import Track
-
 
 
 def clip_name(path: Path) -> str:
@@ -48,30 +46,49 @@ def held_out(path: Path, hold_out: tuple[str, ...]) -> bool:
     return any(person == item or person.startswith(item) or name.startswith(item) for item in hold_out)
 
 
-def build_still(image_path: Path, out_file: Path, size: int, every: int, config: TrackerConfig,
-                tracker: Tracker | None = None) -> int:
+def build_still(
+    image_path: Path,
+    out_file: Path,
+    size: int,
+    every: int,
+    config: TrackerConfig,
+    tracker: Tracker | None = None,
+) -> int:
     """Track one portrait (as a drive target is) and write it as a one-frame cache entry; returns 1."""
     target = load_target(image_path, replace(config, crop_size=size), tracker)
     _save(out_file, image_path, target.track, [0], target.crop[None], target.mask[None], size, every)
     return 1
 
 
-def build_clip(video: Path, out_file: Path, size: int, every: int, config: TrackerConfig, reporter: Reporter,
-               tracker: Tracker | None = None) -> int:
+def build_clip(
+    video: Path,
+    out_file: Path,
+    size: int,
+    every: int,
+    config: TrackerConfig,
+    reporter: Reporter,
+    tracker: Tracker | None = None,
+) -> int:
     """Track ``video``, keep every ``every``-th valid frame, write its cache entry; returns frames kept. Two
     decoding passes (the crops need the whole track) with one tracker: ``tracker`` (the run's), else a new
     one."""
     if is_image_path(video):
         return build_still(video, out_file, size, every, config, tracker)
     with contextlib.ExitStack() as stack:
-        return _build_clip(video, out_file, size, every, stack.enter_context(using_tracker(config, tracker)), reporter)
+        return _build_clip(
+            video, out_file, size, every, stack.enter_context(using_tracker(config, tracker)), reporter
+        )
 
 
-def _build_clip(video: Path, out_file: Path, size: int, every: int, tracker: Tracker, reporter: Reporter) -> int:
+def _build_clip(
+    video: Path, out_file: Path, size: int, every: int, tracker: Tracker, reporter: Reporter
+) -> int:
     with open_video(video) as reader:
         info = reader.info
         with reporter.progress(f"tracking {video.name}", info.frame_count) as advance:
-            track = tracker.track_frames(reader, fps=info.fps, size=(info.width, info.height), progress=advance)
+            track = tracker.track_frames(
+                reader, fps=info.fps, size=(info.width, info.height), progress=advance
+            )
     keep = [i for i in range(len(track)) if i % every == 0 and track.detected[i]]
     if not keep:
         raise NoFaceError(f"no face tracked in {video}")
@@ -90,8 +107,16 @@ def _build_clip(video: Path, out_file: Path, size: int, every: int, tracker: Tra
     return len(keep)
 
 
-def _save(out_file: Path, source: Path, track: Track, keep: list[int], images: np.ndarray, masks: np.ndarray, size: int,
-          every: int) -> None:
+def _save(
+    out_file: Path,
+    source: Path,
+    track: Track,
+    keep: list[int],
+    images: np.ndarray,
+    masks: np.ndarray,
+    size: int,
+    every: int,
+) -> None:
     """One cache entry: uint8 crops (N,S,S,3), float head masks (N,S,S) in [0, 1] stored as uint8."""
     save_npz(
         out_file,
@@ -112,7 +137,11 @@ def _save(out_file: Path, source: Path, track: Track, keep: list[int], images: n
 
 
 def build_cache(
-    inputs: list[str | Path], cache_dir: Path, size: int, every: int = 2, hold_out: tuple[str, ...] = (),
+    inputs: list[str | Path],
+    cache_dir: Path,
+    size: int,
+    every: int = 2,
+    hold_out: tuple[str, ...] = (),
     reporter: Reporter | None = None,
 ) -> list[Path]:
     """Build (or complete) the cache for all videos and stills under ``inputs`` except held-out people."""

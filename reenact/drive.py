@@ -17,8 +17,8 @@ from typing import Any
 from reenact.api import is_image, is_video_folder, list_files, quiet_reporter, tracker_config
 from reenact.codes import Codes
 from reenact.console import Reporter
-from reenact.options import BatchResult, DriveJob
 from reenact.errors import EXPECTED_ERRORS, InputError, exit_code
+from reenact.options import BatchResult, DriveJob
 from tracking.errors import NoFaceError
 from tracking.media_files import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
@@ -34,12 +34,20 @@ def drive_command(job: DriveJob, options, reporter: Reporter | None = None) -> d
     """``reenact drive``: one pair, or every pair of folders / a pairs CSV. ``job``: what to drive and where
     (:class:`reenact.options.DriveJob`); ``options``: how (:class:`reenact.pipeline.DriveOptions`)."""
     reporter = reporter or quiet_reporter()
-    source, target, output, identity_path, pairs = job.source, job.target, job.output, job.identity_path, job.pairs
+    source, target, output, identity_path, pairs = (
+        job.source,
+        job.target,
+        job.output,
+        job.identity_path,
+        job.pairs,
+    )
     checkpoint, force, device, track_path = job.checkpoint, job.force, job.device, job.track_path
     source = source or ""
     source_path = Path(source)
-    batch = pairs is not None or (source != "-" and is_video_folder(source_path)) or (
-        target is not None and Path(target).is_dir() and not identity_path
+    batch = (
+        pairs is not None
+        or (source != "-" and is_video_folder(source_path))
+        or (target is not None and Path(target).is_dir() and not identity_path)
     )
     if batch:
         if output in (None, "-"):
@@ -63,8 +71,17 @@ def drive_command(job: DriveJob, options, reporter: Reporter | None = None) -> d
     _check_output(out, [source, target, str(identity_path) if identity_path else None], force)
     engine = Engine.load(checkpoint, device)
     return drive_one(
-        source, target, out, engine, options, reporter, identity_path=identity_path,
-        save_identity=job.save_identity, track_path=track_path, preview=job.preview, force=force,
+        source,
+        target,
+        out,
+        engine,
+        options,
+        reporter,
+        identity_path=identity_path,
+        save_identity=job.save_identity,
+        track_path=track_path,
+        preview=job.preview,
+        force=force,
     )
 
 
@@ -82,9 +99,20 @@ def _check_output(output: str, inputs: list[str | None], force: bool) -> None:
 
 
 def drive_one(
-    source: str, target: str | None, output: str, engine, options, reporter: Reporter, *,
-    identity_path: Path | None = None, save_identity: Path | None = None, track_path: Path | None = None,
-    preview: Path | None = None, force: bool = False, source_track=None, target_codes: Codes | None = None,
+    source: str,
+    target: str | None,
+    output: str,
+    engine,
+    options,
+    reporter: Reporter,
+    *,
+    identity_path: Path | None = None,
+    save_identity: Path | None = None,
+    track_path: Path | None = None,
+    preview: Path | None = None,
+    force: bool = False,
+    source_track=None,
+    target_codes: Codes | None = None,
     tracker=None,
 ) -> dict[str, Any]:
     """One pair. ``tracker``: the run's tracker (a batch passes its one); None: one for this pair, used for
@@ -93,13 +121,39 @@ def drive_one(
 
     config = tracker_config(crop_size=engine.render_size)
     with using_tracker(config, tracker) as tracker:
-        return _drive_one(source, target, output, engine, options, reporter, identity_path, save_identity, track_path,
-                          preview, force, source_track, target_codes, tracker)
+        return _drive_one(
+            source,
+            target,
+            output,
+            engine,
+            options,
+            reporter,
+            identity_path,
+            save_identity,
+            track_path,
+            preview,
+            force,
+            source_track,
+            target_codes,
+            tracker,
+        )
 
 
 def _drive_one(
-    source, target, output, engine, options, reporter, identity_path, save_identity, track_path, preview, force,
-    source_track, target_codes, tracker,
+    source,
+    target,
+    output,
+    engine,
+    options,
+    reporter,
+    identity_path,
+    save_identity,
+    track_path,
+    preview,
+    force,
+    source_track,
+    target_codes,
+    tracker,
 ) -> dict[str, Any]:
     from reenact import pipeline
     from tracking.smoothing import smooth_track
@@ -133,8 +187,11 @@ def _drive_one(
         track_started = time.perf_counter()
         track = source_track
         if track is None:
-            track = Track.load(track_path) if track_path else pipeline.track_video(src.path, config, reporter,
-                                                                                    tracker=tracker)
+            track = (
+                Track.load(track_path)
+                if track_path
+                else pipeline.track_video(src.path, config, reporter, tracker=tracker)
+            )
         if not track.valid.any():
             raise NoFaceError(f"no face found in source {source}")
         tracking_seconds = time.perf_counter() - track_started
@@ -143,7 +200,9 @@ def _drive_one(
         if options.smooth > 0:
             track = smooth_track(track, options.smooth)
         with engine.renderer_override(codes.renderer_state):
-            result = pipeline.render_video(src.path, track, codes, engine, options, output, reporter, target_image)
+            result = pipeline.render_video(
+                src.path, track, codes, engine, options, output, reporter, target_image
+            )
         audio = bool(options.audio and pipeline.has_audio(src.path))
     finally:
         src.cleanup()
@@ -204,7 +263,12 @@ def read_pairs(path: Path) -> list[tuple[Path, Path]]:
 
 
 def drive_batch(
-    pairs: list[tuple[Path, Path]], out_dir: Path, options, checkpoint: Path | None, force: bool, device: str,
+    pairs: list[tuple[Path, Path]],
+    out_dir: Path,
+    options,
+    checkpoint: Path | None,
+    force: bool,
+    device: str,
     reporter: Reporter,
 ) -> BatchResult:
     """Drive every pair; each source is tracked once and each target fitted once (cached on disk by content
@@ -246,8 +310,16 @@ def _drive_batch(pairs, out_dir, options, checkpoint, force, device, reporter, s
                 codes_file = cache / f"codes_{file_digest(target)}_{engine.checkpoint_id}_{fit_key}.npz"
                 codes = Codes.load(codes_file) if codes_file.exists() else None
                 summary = drive_one(
-                    str(source), str(target), str(output), engine, options, reporter, force=True,
-                    source_track=track, target_codes=codes, tracker=tracker,
+                    str(source),
+                    str(target),
+                    str(output),
+                    engine,
+                    options,
+                    reporter,
+                    force=True,
+                    source_track=track,
+                    target_codes=codes,
+                    tracker=tracker,
                     save_identity=None if codes is not None else codes_file,
                 )
                 row.update(status="ok", frames=summary["frames"], seconds=round(summary["seconds"], 2))
@@ -257,8 +329,12 @@ def _drive_batch(pairs, out_dir, options, checkpoint, force, device, reporter, s
                 reporter.warn(f"{source.name} × {target.name}: {exc}")
             except Exception as exc:  # noqa: BLE001 - one pair's bug must not stop the others
                 failures += 1
-                row.update(status="failed", reason=f"internal error: {exc.__class__.__name__}: {exc}", exit_code=1)
-                reporter.warn(f"{source.name} × {target.name}: internal error: {exc.__class__.__name__}: {exc}")
+                row.update(
+                    status="failed", reason=f"internal error: {exc.__class__.__name__}: {exc}", exit_code=1
+                )
+                reporter.warn(
+                    f"{source.name} × {target.name}: internal error: {exc.__class__.__name__}: {exc}"
+                )
         rows.append(row)
         if reporter.json_mode:
             reporter.emit_json(row)

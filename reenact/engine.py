@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import torch
 
 from model.camera import Camera
 from model.checkpoint import load_checkpoint
-from model.fit import FitConfig, FitResult, fit_codes
 from model.errors import CheckpointError
+from model.fit import FitConfig, FitResult, fit_codes
 from model.head_model import HeadModel
 from reenact.errors import InputError
 
@@ -37,7 +37,9 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise InputError("--device cuda was asked for, but no CUDA GPU is available (use --device cpu or auto)")
+        raise InputError(
+            "--device cuda was asked for, but no CUDA GPU is available (use --device cpu or auto)"
+        )
     return torch.device(name)
 
 
@@ -71,7 +73,7 @@ class Engine:
     meta: dict
 
     @classmethod
-    def load(cls, checkpoint: Path | None, device: str = "auto") -> "Engine":
+    def load(cls, checkpoint: Path | None, device: str = "auto") -> Engine:
         path = Path(checkpoint) if checkpoint is not None else DEFAULT_CHECKPOINT
         if not path.is_file():
             if checkpoint is None:
@@ -82,7 +84,12 @@ class Engine:
         torch_device = resolve_device(device)
         model, meta = load_checkpoint(path, torch_device)
         model.eval()
-        return cls(model=model, device=torch_device, checkpoint_id=file_digest(path), meta={**meta.extra, "step": meta.step})
+        return cls(
+            model=model,
+            device=torch_device,
+            checkpoint_id=file_digest(path),
+            meta={**meta.extra, "step": meta.step},
+        )
 
     @property
     def config(self):
@@ -172,8 +179,12 @@ class Engine:
             torch.as_tensor(np.asarray(identity, np.float32), device=self.device),
             config,
             progress=(lambda report: progress(1)) if progress is not None else None,
-            landmarks=None if landmarks is None else torch.as_tensor(np.asarray(landmarks, np.float32), device=self.device),
-            expression_basis=None if expression_basis is None else torch.as_tensor(np.asarray(expression_basis, np.float32)),
+            landmarks=None
+            if landmarks is None
+            else torch.as_tensor(np.asarray(landmarks, np.float32), device=self.device),
+            expression_basis=None
+            if expression_basis is None
+            else torch.as_tensor(np.asarray(expression_basis, np.float32)),
         )
         return result
 

@@ -46,16 +46,25 @@ from model.metrics import masked_l1, psnr, ssim
 from reenact.codes import Codes
 from reenact.console import Reporter
 from reenact.engine import Engine, images_to_tensor
+from reenact.media.reading import open_video
 from reenact.motion import drive_parameters
 from reenact.pipeline import DriveOptions, build_fit_config, fit_frame, fit_target, load_target, using_tracker
-from reenact.media.reading import open_video
 from tracking.errors import NoFaceError
 from tracking.smoothing import smooth_track
 from tracking.tracker import Tracker, TrackerConfig
 from tracking.types import Track
 
-METRIC_KEYS = ("l1", "psnr", "ssim", "identity_similarity", "expression_distance", "expression_distance_leading",
-               "expression_change_distance", "pose_distance_deg", "face_found")
+METRIC_KEYS = (
+    "l1",
+    "psnr",
+    "ssim",
+    "identity_similarity",
+    "expression_distance",
+    "expression_distance_leading",
+    "expression_change_distance",
+    "pose_distance_deg",
+    "face_found",
+)
 
 LEADING_EXPRESSION = 10
 """Components in ``expression_distance_leading``: 88% of the shipped basis's variance (20: 96%, 46: 100%)."""
@@ -84,8 +93,12 @@ def rotation_distance_deg(pose_a: np.ndarray, pose_b: np.ndarray) -> float:
 
 
 def motion_metrics(
-    renders: np.ndarray, driving_pose: np.ndarray, driving_expression: np.ndarray, reference_embedding: np.ndarray,
-    tracker: Tracker, reference: tuple[np.ndarray, np.ndarray] | None = None,
+    renders: np.ndarray,
+    driving_pose: np.ndarray,
+    driving_expression: np.ndarray,
+    reference_embedding: np.ndarray,
+    tracker: Tracker,
+    reference: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, float]:
     """Track each render; compare identity, expression and rotation with what was asked for. ``reference``:
     (tracked code of the render the motion starts from, driving code it starts from) — adds the expression
@@ -117,7 +130,9 @@ def motion_metrics(
     }
 
 
-def motion_start(tracker: Tracker, image: np.ndarray, driving_code: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+def motion_start(
+    tracker: Tracker, image: np.ndarray, driving_code: np.ndarray
+) -> tuple[np.ndarray, np.ndarray] | None:
     """Where a change is measured from (``motion_metrics``' ``reference``): the image the motion starts from as
     the tracker reads it, and the driving code it starts from; None when the tracker finds no face in it."""
     try:
@@ -126,25 +141,31 @@ def motion_start(tracker: Tracker, image: np.ndarray, driving_code: np.ndarray) 
         return None
 
 
-def load_clip(clip: Path, max_frames: int, size: int, config: TrackerConfig,
-              tracker: Tracker | None = None) -> tuple[Track, np.ndarray, np.ndarray]:
+def load_clip(
+    clip: Path, max_frames: int, size: int, config: TrackerConfig, tracker: Tracker | None = None
+) -> tuple[Track, np.ndarray, np.ndarray]:
     """Track the first ``max_frames`` frames; return the track and their real crops and head masks. Two
     decoding passes (the crop needs the whole track) share one tracker (``tracker``: the run's, else a new
     one): its graphs take seconds to build."""
     with using_tracker(config, tracker) as tracker:
         with open_video(clip) as reader:
             info = reader.info
-            track = tracker.track_frames(itertools.islice(reader, max_frames), fps=info.fps, size=(info.width, info.height))
+            track = tracker.track_frames(
+                itertools.islice(reader, max_frames), fps=info.fps, size=(info.width, info.height)
+            )
         crops = np.zeros((len(track), size, size, 3), np.uint8)
         masks = np.zeros((len(track), size, size), np.float32)
         with open_video(clip) as reader:
             for frame in itertools.islice(reader, len(track)):
-                crops[frame.index], masks[frame.index] = tracker.crop_frame(frame.image, track, frame.index, size)
+                crops[frame.index], masks[frame.index] = tracker.crop_frame(
+                    frame.image, track, frame.index, size
+                )
     return track, crops, masks
 
 
-def fit_first_frame(engine: Engine, track: Track, crops: np.ndarray, masks: np.ndarray,
-                    fit_config: FitConfig) -> tuple[int, FitResult]:
+def fit_first_frame(
+    engine: Engine, track: Track, crops: np.ndarray, masks: np.ndarray, fit_config: FitConfig
+) -> tuple[int, FitResult]:
     """The clip's first tracked frame and the codes fitted to it, as a single target image is fitted
     (``pipeline.initial_expression``): where self-reenactment and the diagnostics start from."""
     hits = np.flatnonzero(track.valid & track.detected)
@@ -155,8 +176,16 @@ def fit_first_frame(engine: Engine, track: Track, crops: np.ndarray, masks: np.n
 
 
 def evaluate_self(
-    engine: Engine, track: Track, crops: np.ndarray, masks: np.ndarray, fit_config: FitConfig, config: TrackerConfig,
-    batch_size: int = 8, baselines: bool = True, smooth: float = 0.0, tracker: Tracker | None = None,
+    engine: Engine,
+    track: Track,
+    crops: np.ndarray,
+    masks: np.ndarray,
+    fit_config: FitConfig,
+    config: TrackerConfig,
+    batch_size: int = 8,
+    baselines: bool = True,
+    smooth: float = 0.0,
+    tracker: Tracker | None = None,
 ) -> dict[str, dict[str, float]]:
     """Self-reenactment of one clip: the model, and with ``baselines`` the static and the pose-only baseline (a
     second checkpoint measured beside the first, the ablation, needs only its model row). ``smooth`` > 0 adds
@@ -170,21 +199,30 @@ def evaluate_self(
     codes = Codes.from_fit(result, track.crop[first], (0, 0), engine.checkpoint_id)  # the fit in numpy
 
     def drive(source: Track) -> tuple[np.ndarray, np.ndarray]:
-        return drive_parameters(source.pose, source.expression, source.valid, codes.cam_to_world, codes.expression,
-                                "relative")
+        return drive_parameters(
+            source.pose, source.expression, source.valid, codes.cam_to_world, codes.expression, "relative"
+        )
 
     pose, expression = drive(track)
     identity = np.repeat(codes.identity[None], len(rest), 0)
     with engine.renderer_override(codes.renderer_state):  # the fit's fine-tuned renderer, when it made one
         fitted = engine.render(codes.cam_to_world[None], codes.expression[None], codes.identity[None])
-        methods = {"model": np.concatenate(list(engine.render_batches(pose[rest], expression[rest], identity, batch_size)))}
+        methods = {
+            "model": np.concatenate(
+                list(engine.render_batches(pose[rest], expression[rest], identity, batch_size))
+            )
+        }
         if baselines:
             methods["static"] = np.repeat(fitted, len(rest), 0)
             held = np.repeat(codes.expression[None], len(rest), 0)
-            methods["pose_only"] = np.concatenate(list(engine.render_batches(pose[rest], held, identity, batch_size)))
+            methods["pose_only"] = np.concatenate(
+                list(engine.render_batches(pose[rest], held, identity, batch_size))
+            )
         if smooth > 0:
             pose_s, expression_s = drive(smooth_track(track, smooth))
-            methods["smoothed"] = np.concatenate(list(engine.render_batches(pose_s[rest], expression_s[rest], identity, batch_size)))
+            methods["smoothed"] = np.concatenate(
+                list(engine.render_batches(pose_s[rest], expression_s[rest], identity, batch_size))
+            )
     reals, real_masks = crops[rest], masks[rest]
     driving_pose, driving_expression = track.pose[rest], track.expression[rest]
     with using_tracker(config, tracker) as tracker:
@@ -192,31 +230,47 @@ def evaluate_self(
         reference = track.embedding
         start = motion_start(tracker, fitted[0], track.expression[first])
         rows = {
-            method: {**image_metrics(images, reals, real_masks),
-                     **motion_metrics(images, driving_pose, driving_expression, reference, tracker, start),
-                     "fit_psnr": result.psnr}
+            method: {
+                **image_metrics(images, reals, real_masks),
+                **motion_metrics(images, driving_pose, driving_expression, reference, tracker, start),
+                "fit_psnr": result.psnr,
+            }
             for method, images in methods.items()
         }
         if baselines:  # the real crops read like renders, starting from the real first crop
             real_start = motion_start(tracker, crops[first], track.expression[first])
-            rows["real"] = motion_metrics(reals, driving_pose, driving_expression, reference, tracker, real_start)
+            rows["real"] = motion_metrics(
+                reals, driving_pose, driving_expression, reference, tracker, real_start
+            )
         return rows
 
 
 def evaluate_cross(
-    engine: Engine, track: Track, portrait: Path, fit_config: FitConfig, config: TrackerConfig, batch_size: int = 8,
+    engine: Engine,
+    track: Track,
+    portrait: Path,
+    fit_config: FitConfig,
+    config: TrackerConfig,
+    batch_size: int = 8,
     tracker: Tracker | None = None,
 ) -> dict[str, float]:
     target = load_target(portrait, config, tracker)
     target_track = target.track
     codes = fit_target(target, engine, fit_config, Reporter(quiet=True), str(portrait))
-    pose, expression = drive_parameters(track.pose, track.expression, track.valid, codes.cam_to_world,
-                                        codes.expression, "relative")
+    pose, expression = drive_parameters(
+        track.pose, track.expression, track.valid, codes.cam_to_world, codes.expression, "relative"
+    )
     identity = np.repeat(codes.identity[None], len(pose), 0)
     with engine.renderer_override(codes.renderer_state):
         renders = np.concatenate(list(engine.render_batches(pose, expression, identity, batch_size)))
-    driving_pose, driving_expression = drive_parameters(track.pose, track.expression, track.valid, target_track.pose[0],
-                                                        target_track.expression[0], "relative")
+    driving_pose, driving_expression = drive_parameters(
+        track.pose,
+        track.expression,
+        track.valid,
+        target_track.pose[0],
+        target_track.expression[0],
+        "relative",
+    )
     with using_tracker(config, tracker) as tracker:
         metrics = motion_metrics(renders, driving_pose, driving_expression, target_track.embedding, tracker)
     metrics["fit_psnr"] = codes.psnr
@@ -235,10 +289,18 @@ def mean_rows(rows: list[dict[str, float]]) -> dict[str, float]:
 
 
 def evaluate(
-    checkpoint: Path, clips: list[Path], portraits: list[Path] = (), ablation: Path | None = None,
-    max_frames: int = 60, fit_iterations: int = 300, device: str = "auto", reporter: Reporter | None = None,
-    smooth: float = DriveOptions.smooth, fit_finetune_renderer: bool | None = None,
-    fit_finetune_roll: float | None = None, fit_finetune_expressions: int | None = None,
+    checkpoint: Path,
+    clips: list[Path],
+    portraits: list[Path] = (),
+    ablation: Path | None = None,
+    max_frames: int = 60,
+    fit_iterations: int = 300,
+    device: str = "auto",
+    reporter: Reporter | None = None,
+    smooth: float = DriveOptions.smooth,
+    fit_finetune_renderer: bool | None = None,
+    fit_finetune_roll: float | None = None,
+    fit_finetune_expressions: int | None = None,
 ) -> dict[str, Any]:
     """Run every evaluation; returns per-clip rows and means per method. ``smooth``: the strength of the
     ``smoothed`` row (default: ``reenact drive``'s; 0 leaves the row out); ``fit_finetune_renderer``: each fit also
@@ -251,7 +313,9 @@ def evaluate(
         engines["ablation"] = Engine.load(ablation, device)
     size = engines["model"].render_size
     config = TrackerConfig(crop_size=size, smoothing=0.0)
-    fit_config = build_fit_config(fit_iterations, fit_finetune_renderer, fit_finetune_roll, fit_finetune_expressions)
+    fit_config = build_fit_config(
+        fit_iterations, fit_finetune_renderer, fit_finetune_roll, fit_finetune_expressions
+    )
     per_clip: list[dict[str, Any]] = []
     cross: list[dict[str, Any]] = []
     # One tracker for the whole run (each MediaPipe graph costs about a second to build).
@@ -260,26 +324,54 @@ def evaluate(
             track, crops, masks = load_clip(clip, max_frames, size, config, tracker)
             row: dict[str, Any] = {"clip": str(clip)}
             try:
-                self_result = evaluate_self(engines["model"], track, crops, masks, fit_config, config, smooth=smooth,
-                                            tracker=tracker)
+                self_result = evaluate_self(
+                    engines["model"], track, crops, masks, fit_config, config, smooth=smooth, tracker=tracker
+                )
                 row.update(self_result)
                 if "ablation" in engines:
-                    row["ablation"] = evaluate_self(engines["ablation"], track, crops, masks, fit_config, config,
-                                                   baselines=False, tracker=tracker)["model"]
+                    row["ablation"] = evaluate_self(
+                        engines["ablation"],
+                        track,
+                        crops,
+                        masks,
+                        fit_config,
+                        config,
+                        baselines=False,
+                        tracker=tracker,
+                    )["model"]
                 for portrait in portraits:
-                    cross.append({"clip": str(clip), "portrait": str(portrait),
-                                  **evaluate_cross(engines["model"], track, portrait, fit_config, config,
-                                                   tracker=tracker)})
+                    cross.append(
+                        {
+                            "clip": str(clip),
+                            "portrait": str(portrait),
+                            **evaluate_cross(
+                                engines["model"], track, portrait, fit_config, config, tracker=tracker
+                            ),
+                        }
+                    )
             except NoFaceError as exc:
                 row["error"] = str(exc)
                 reporter.warn(f"{clip}: {exc}")
             per_clip.append(row)
             advance(1)
-    methods = [m for m in ("model", "smoothed", "static", "pose_only", "ablation", "real") if any(m in row for row in per_clip)]
+    methods = [
+        m
+        for m in ("model", "smoothed", "static", "pose_only", "ablation", "real")
+        if any(m in row for row in per_clip)
+    ]
     summary = {m: mean_rows([row[m] for row in per_clip if m in row]) for m in methods}
     if cross:
-        summary["cross"] = mean_rows([{k: v for k, v in row.items() if isinstance(v, float)} for row in cross])
-    return {"checkpoint": str(checkpoint), "clips": per_clip, "cross": cross, "summary": summary,
-            "max_frames": max_frames, "fit_iterations": fit_iterations,
-            "fit_finetune_renderer": fit_config.finetune_renderer, "fit_finetune_roll": fit_config.finetune_roll_degrees,
-            "fit_finetune_expressions": fit_config.finetune_expression_views}
+        summary["cross"] = mean_rows(
+            [{k: v for k, v in row.items() if isinstance(v, float)} for row in cross]
+        )
+    return {
+        "checkpoint": str(checkpoint),
+        "clips": per_clip,
+        "cross": cross,
+        "summary": summary,
+        "max_frames": max_frames,
+        "fit_iterations": fit_iterations,
+        "fit_finetune_renderer": fit_config.finetune_renderer,
+        "fit_finetune_roll": fit_config.finetune_roll_degrees,
+        "fit_finetune_expressions": fit_config.finetune_expression_views,
+    }

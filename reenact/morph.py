@@ -11,10 +11,10 @@ has no face repeat the last good shape (the still portrait before the first face
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import cv2
 import numpy as np
@@ -72,9 +72,7 @@ def warp_piecewise_affine(
     map_y = m[..., 1, 0] * xs + m[..., 1, 1] * ys + m[..., 1, 2] - 0.5
     outside = owner < 0
     map_x[outside], map_y[outside] = xs[outside] - 0.5, ys[outside] - 0.5
-    return cv2.remap(
-        image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
-    )
+    return cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
 
 
 @dataclass
@@ -88,7 +86,7 @@ class MorphMesh:
     triangles: np.ndarray
 
     @classmethod
-    def of(cls, portrait_rgb: np.ndarray) -> "MorphMesh":
+    def of(cls, portrait_rgb: np.ndarray) -> MorphMesh:
         image = as_rgb_uint8(portrait_rgb)
         landmarks = detect_portrait(image)
         if landmarks is None:

@@ -50,7 +50,9 @@ def reference_frame(valid: np.ndarray) -> int:
     return int(hits[0]) if hits.size else 0
 
 
-def relative_poses(source_cam_to_world: np.ndarray, target_cam_to_world: np.ndarray, reference: int = 0) -> np.ndarray:
+def relative_poses(
+    source_cam_to_world: np.ndarray, target_cam_to_world: np.ndarray, reference: int = 0
+) -> np.ndarray:
     """(N,4,4) source poses + (4,4) target pose → (N,4,4) target poses moved as the source moved."""
     source_head_to_cam = np.linalg.inv(source_cam_to_world.astype(np.float64))
     motion = source_head_to_cam @ np.linalg.inv(source_head_to_cam[reference])
@@ -59,7 +61,9 @@ def relative_poses(source_cam_to_world: np.ndarray, target_cam_to_world: np.ndar
     return np.linalg.inv(moved).astype(np.float32)
 
 
-def relative_expressions(source_expression: np.ndarray, target_expression: np.ndarray, reference: int = 0) -> np.ndarray:
+def relative_expressions(
+    source_expression: np.ndarray, target_expression: np.ndarray, reference: int = 0
+) -> np.ndarray:
     """(N,E) source codes + (E,) target code → (N,E): the target's code plus the source's change."""
     return (target_expression[None, :] + source_expression - source_expression[reference]).astype(np.float32)
 
@@ -84,4 +88,6 @@ def drive_parameters(
     if mode != "relative":
         raise ValueError(f"unknown motion mode {mode!r}")
     reference = reference_frame(valid)
-    return relative_poses(pose, target_pose, reference), relative_expressions(expression, target_expression, reference)
+    return relative_poses(pose, target_pose, reference), relative_expressions(
+        expression, target_expression, reference
+    )

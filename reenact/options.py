@@ -257,7 +257,7 @@ class TrainOptions:
     device: str = "auto"
     """``auto``, ``cpu`` or ``cuda``."""
 
-    def replace(self, **changes: Any) -> "TrainOptions":
+    def replace(self, **changes: Any) -> TrainOptions:
         return dataclasses.replace(self, **changes)
 
 
@@ -284,8 +284,13 @@ class StageSummary:
     train: TrainSummary | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "status": self.status, "checkpoint": self.checkpoint, "export": self.export,
-                "train": None if self.train is None else self.train.to_json()}
+        return {
+            "name": self.name,
+            "status": self.status,
+            "checkpoint": self.checkpoint,
+            "export": self.export,
+            "train": None if self.train is None else self.train.to_json(),
+        }
 
 
 @dataclass(frozen=True)
@@ -298,5 +303,9 @@ class RecipeSummary:
     stages: tuple[StageSummary, ...]
 
     def to_json(self) -> dict[str, Any]:
-        return {"recipe": self.recipe, "output": self.output, "model": self.model,
-                "stages": [stage.to_json() for stage in self.stages]}
+        return {
+            "recipe": self.recipe,
+            "output": self.output,
+            "model": self.model,
+            "stages": [stage.to_json() for stage in self.stages],
+        }

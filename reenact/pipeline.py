@@ -12,9 +12,9 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
@@ -69,16 +69,28 @@ class DriveOptions:
 
     def fit_config(self) -> FitConfig:
         """The target fit these options ask for."""
-        return build_fit_config(iterations=self.fit_iterations, finetune_renderer=self.finetune_renderer,
-                                finetune_roll=self.finetune_roll, finetune_expressions=self.finetune_expressions)
+        return build_fit_config(
+            iterations=self.fit_iterations,
+            finetune_renderer=self.finetune_renderer,
+            finetune_roll=self.finetune_roll,
+            finetune_expressions=self.finetune_expressions,
+        )
 
 
-def build_fit_config(iterations: int | None = None, finetune_renderer: bool | None = None,
-                     finetune_roll: float | None = None, finetune_expressions: int | None = None) -> FitConfig:
+def build_fit_config(
+    iterations: int | None = None,
+    finetune_renderer: bool | None = None,
+    finetune_roll: float | None = None,
+    finetune_expressions: int | None = None,
+) -> FitConfig:
     """:class:`FitConfig` with the command line's fit options applied; None keeps FitConfig's default. The one
     mapping of those flags, for drive, fit and eval."""
-    overrides = {"iterations": iterations, "finetune_renderer": finetune_renderer,
-                 "finetune_roll_degrees": finetune_roll, "finetune_expression_views": finetune_expressions}
+    overrides = {
+        "iterations": iterations,
+        "finetune_renderer": finetune_renderer,
+        "finetune_roll_degrees": finetune_roll,
+        "finetune_expression_views": finetune_expressions,
+    }
     return replace(FitConfig(), **{key: value for key, value in overrides.items() if value is not None})
 
 
@@ -121,14 +133,23 @@ def using_tracker(config: TrackerConfig, tracker: Tracker | None = None) -> Iter
         yield own
 
 
-def track_video(path: Path, config: TrackerConfig, reporter: Reporter, label: str = "tracking",
-                tracker: Tracker | None = None) -> Track:
+def track_video(
+    path: Path,
+    config: TrackerConfig,
+    reporter: Reporter,
+    label: str = "tracking",
+    tracker: Tracker | None = None,
+) -> Track:
     """Track every frame of a video (streamed: memory flat in its length)."""
     with open_video(path) as reader:
         info = reader.info
-        with reporter.progress(f"{label} {path.name}", info.frame_count) as advance, \
-                using_tracker(config, tracker) as tracker:
-            return tracker.track_frames(reader, fps=info.fps, size=(info.width, info.height), progress=advance)
+        with (
+            reporter.progress(f"{label} {path.name}", info.frame_count) as advance,
+            using_tracker(config, tracker) as tracker,
+        ):
+            return tracker.track_frames(
+                reader, fps=info.fps, size=(info.width, info.height), progress=advance
+            )
 
 
 # ------------------------------------------------------------------------------------------ targets
@@ -165,7 +186,9 @@ def load_target(target: Path, config: TrackerConfig, tracker: Tracker | None = N
                 return prepare(frame.image, tracker)
             except NoFaceError:
                 continue
-    raise NoFaceError(f"no face found in the first {TARGET_VIDEO_SEARCH_FRAMES} frames of target video {target}")
+    raise NoFaceError(
+        f"no face found in the first {TARGET_VIDEO_SEARCH_FRAMES} frames of target video {target}"
+    )
 
 
 def identity_input(track: Track, engine: Engine) -> np.ndarray:
@@ -176,7 +199,9 @@ def identity_input(track: Track, engine: Engine) -> np.ndarray:
 
 def initial_expression(track: Track, index: int, engine: Engine) -> np.ndarray:
     """The fit's starting β for frame ``index`` seen as a single image, in the model's terms."""
-    return model_expressions(track.expression[index:index + 1], np.ones(1, bool), engine.expression_reference)[0]
+    return model_expressions(
+        track.expression[index : index + 1], np.ones(1, bool), engine.expression_reference
+    )[0]
 
 
 @functools.lru_cache(maxsize=1)
@@ -189,11 +214,18 @@ def _face_mesh() -> FaceMesh:
 def target_landmarks(track: Track, index: int) -> np.ndarray:
     """Frame ``index``'s face as the tracker reads it: the landmark model's shape for the track's identity shape
     and the frame's tracked expression, (L, 3) head frame (what the fit's expression pseudo-views warp)."""
-    return _face_mesh().shape(track.identity_shape, track.expression[index:index + 1])[0]
+    return _face_mesh().shape(track.identity_shape, track.expression[index : index + 1])[0]
 
 
-def fit_frame(engine: Engine, track: Track, index: int, crop: np.ndarray, mask: np.ndarray, fit_config: FitConfig,
-              progress=None) -> FitResult:
+def fit_frame(
+    engine: Engine,
+    track: Track,
+    index: int,
+    crop: np.ndarray,
+    mask: np.ndarray,
+    fit_config: FitConfig,
+    progress=None,
+) -> FitResult:
     """Fit the model's codes and camera to frame ``index`` of ``track`` (its aligned crop and head mask) seen as a
     single image: tracked pose, β from ``initial_expression``, z_id from ``identity_input``, and for the expression
     pseudo-views (only when they are on) the landmarks and the expression basis. The one fitting entry point of
@@ -201,17 +233,34 @@ def fit_frame(engine: Engine, track: Track, index: int, crop: np.ndarray, mask: 
     views = fit_config.uses_expression_views
     landmarks = target_landmarks(track, index) if views else None
     basis = _face_mesh().expression_basis if views else None
-    return engine.fit(crop, mask, track.pose[index], initial_expression(track, index, engine), identity_input(track, engine),
-                      fit_config, progress=progress, landmarks=landmarks, expression_basis=basis)
+    return engine.fit(
+        crop,
+        mask,
+        track.pose[index],
+        initial_expression(track, index, engine),
+        identity_input(track, engine),
+        fit_config,
+        progress=progress,
+        landmarks=landmarks,
+        expression_basis=basis,
+    )
 
 
-def fit_target(target: Target, engine: Engine, fit_config: FitConfig, reporter: Reporter, source_name: str = "") -> Codes:
+def fit_target(
+    target: Target, engine: Engine, fit_config: FitConfig, reporter: Reporter, source_name: str = ""
+) -> Codes:
     """Fit the model's codes and camera to the target image (paper §4.3)."""
     image, track = target.image, target.track
     with reporter.progress("fitting target", fit_config.total_iterations) as advance:
         result = fit_frame(engine, track, 0, target.crop, target.mask, fit_config, progress=advance)
-    return Codes.from_fit(result, track.crop[0], (image.shape[1], image.shape[0]), engine.checkpoint_id, source_name,
-                          identity_input(track, engine))
+    return Codes.from_fit(
+        result,
+        track.crop[0],
+        (image.shape[1], image.shape[0]),
+        engine.checkpoint_id,
+        source_name,
+        identity_input(track, engine),
+    )
 
 
 # ---------------------------------------------------------------------------------------- composing
@@ -270,7 +319,12 @@ def render_video(
 ) -> dict:
     """Render the driven video and write it (atomically) to ``output``; returns the summary numbers."""
     pose, expression = drive_parameters(
-        track.pose, track.expression, track.valid, codes.cam_to_world, codes.expression, options.motion,
+        track.pose,
+        track.expression,
+        track.valid,
+        codes.cam_to_world,
+        codes.expression,
+        options.motion,
         engine.expression_reference,
     )
     identity = np.repeat(codes.identity[None], len(pose), axis=0)
@@ -281,9 +335,10 @@ def render_video(
     source_frames = iter(source_reader) if source_reader is not None else None
     audio_from = source if options.audio else None
     try:
-        with VideoWriter(output, fps=track.fps, audio_from=audio_from) as writer, reporter.progress(
-            "rendering", len(pose)
-        ) as advance:
+        with (
+            VideoWriter(output, fps=track.fps, audio_from=audio_from) as writer,
+            reporter.progress("rendering", len(pose)) as advance,
+        ):
             batches = engine.render_batches(pose, expression, identity, options.batch_size)
             while True:
                 tick = time.perf_counter()
@@ -332,14 +387,18 @@ def has_audio(path: Path | None) -> bool:
         return False
 
 
-def write_track_preview(source: Path, track: Track, output: Path, config: TrackerConfig, reporter: Reporter) -> None:
+def write_track_preview(
+    source: Path, track: Track, output: Path, config: TrackerConfig, reporter: Reporter
+) -> None:
     """A video of the source with landmarks, the fitted landmark model and the pose axes drawn on it."""
     from tracking.preview import draw_preview
 
     landmark_model = LandmarkModel.load(config.basis_path) if config.basis_path else LandmarkModel.default()
-    with open_video(source) as reader, VideoWriter(output, fps=track.fps) as writer, reporter.progress(
-        "preview", len(track)
-    ) as advance:
+    with (
+        open_video(source) as reader,
+        VideoWriter(output, fps=track.fps) as writer,
+        reporter.progress("preview", len(track)) as advance,
+    ):
         for frame in reader:
             if frame.index >= len(track):
                 break

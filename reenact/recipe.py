@@ -71,7 +71,9 @@ def load_recipe(name: str) -> dict[str, Any]:
         if "name" not in stage or stage["name"] in names:
             raise InputError(f"recipe {path}: stage {index + 1} needs a name of its own")
         if stage.get("init") not in _INIT or (index == 0 and stage.get("init")):
-            raise InputError(f"recipe {path}: stage {stage['name']}: init is 'checkpoint' or 'export' (not on the first)")
+            raise InputError(
+                f"recipe {path}: stage {stage['name']}: init is 'checkpoint' or 'export' (not on the first)"
+            )
         names.add(stage["name"])
     return recipe
 
@@ -81,7 +83,11 @@ def _options(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_recipe(
-    name: str, output: Path, data_root: Path = DEFAULT_DATA_ROOT, device: str = "auto", reporter: Reporter | None = None,
+    name: str,
+    output: Path,
+    data_root: Path = DEFAULT_DATA_ROOT,
+    device: str = "auto",
+    reporter: Reporter | None = None,
 ) -> RecipeSummary:
     """Run recipe ``name`` into ``output`` (see the module docstring)."""
     from reenact.api import export_command, quiet_reporter, train_command
@@ -103,7 +109,9 @@ def run_recipe(
         done = stage_dir / "done.json"
         if done.is_file() and (export is None or export.is_file()):
             reporter.info(f"stage {stage['name']}: finished earlier, skipped")
-            previous = StageSummary(stage["name"], "skipped", str(checkpoint), None if export is None else str(export))
+            previous = StageSummary(
+                stage["name"], "skipped", str(checkpoint), None if export is None else str(export)
+            )
             results.append(previous)
             continue
         init = None
@@ -111,18 +119,31 @@ def run_recipe(
             init = Path(previous.checkpoint)
         elif stage.get("init") == "export":
             if previous.export is None:
-                raise InputError(f"recipe {name}: stage {stage['name']} starts from an export the stage before does not write")
+                raise InputError(
+                    f"recipe {name}: stage {stage['name']} starts from an export the stage before does not write"
+                )
             init = Path(previous.export)
         built = any(cache.glob("*.npz")) if cache.is_dir() else False
         options = TrainOptions(
-            data=(str(cache),) if built else data, output=stage_dir, cache=None if built else cache, init=init,
-            device=device, resume=True, **{**shared, **_options(stage)},
+            data=(str(cache),) if built else data,
+            output=stage_dir,
+            cache=None if built else cache,
+            init=init,
+            device=device,
+            resume=True,
+            **{**shared, **_options(stage)},
         )
-        reporter.info(f"stage {stage['name']} ({index + 1}/{len(stages)}): {options.steps} steps → {stage_dir}")
+        reporter.info(
+            f"stage {stage['name']} ({index + 1}/{len(stages)}): {options.steps} steps → {stage_dir}"
+        )
         summary: TrainSummary = train_command(options, reporter)
         done.write_text(json.dumps(summary.to_json(), indent=1) + "\n")
         if export is not None:
             export_command(checkpoint, export, reporter=reporter)
-        previous = StageSummary(stage["name"], "trained", str(checkpoint), None if export is None else str(export), summary)
+        previous = StageSummary(
+            stage["name"], "trained", str(checkpoint), None if export is None else str(export), summary
+        )
         results.append(previous)
-    return RecipeSummary(recipe=name, output=str(output), model=str(output / "head.pt"), stages=tuple(results))
+    return RecipeSummary(
+        recipe=name, output=str(output), model=str(output / "head.pt"), stages=tuple(results)
+    )

@@ -21,15 +21,15 @@ Entry points: :func:`measure_drive` (paths), or :func:`track_video` / :func:`tra
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import cv2
 import numpy as np
 
 from tracking.identity import DlibEncoder
-from tracking.landmarks import NUM_MESH_LANDMARKS, FaceMeshDetector, FaceFollower, as_rgb_uint8
+from tracking.landmarks import NUM_MESH_LANDMARKS, FaceFollower, FaceMeshDetector, as_rgb_uint8
 
 EYE_OUTER = (33, 263)
 """Outer eye corners; their distance is the unit of every signal."""

@@ -38,7 +38,6 @@ import numpy as np
 
 from model.camera import EYE_CORNER_DISTANCE, HEAD_CENTER_DEPTH
 from tracking.landmark_model import NUM_EXPRESSION, LandmarkModel
-from tracking.media_files import find_videos
 from tracking.landmarks import (
     CHIN,
     FOREHEAD,
@@ -48,6 +47,7 @@ from tracking.landmarks import (
     FaceFollower,
     FaceMeshDetector,
 )
+from tracking.media_files import find_videos
 
 # Clips known to show the same person (the shared data folder's own README.md): mapped to one person label.
 _KNOWN_SAME_PERSON = {
@@ -75,7 +75,9 @@ def person_of(path: str | Path) -> str:
     return key
 
 
-def video_landmarks(path: Path, every: int = 3, max_frames: int | None = None, z_scale: float = 1.0) -> np.ndarray:
+def video_landmarks(
+    path: Path, every: int = 3, max_frames: int | None = None, z_scale: float = 1.0
+) -> np.ndarray:
     """MediaPipe 3D landmarks (F, 468, 3) of every ``every``-th frame of one video (frames without a
     face are skipped)."""
     import av
@@ -176,7 +178,12 @@ def build_model(
     for _ in range(2):  # pass 2 reweights landmarks by their within-person variability
         aligned = generalized_procrustes(shapes, weights)
         person_means = np.stack(
-            [aligned[(owner == i) & neutral].mean(0) if ((owner == i) & neutral).any() else aligned[owner == i].mean(0) for i in range(len(people))]
+            [
+                aligned[(owner == i) & neutral].mean(0)
+                if ((owner == i) & neutral).any()
+                else aligned[owner == i].mean(0)
+                for i in range(len(people))
+            ]
         )
         residual = aligned - person_means[owner]
         variance = (residual**2).sum(-1).mean(0)
@@ -193,11 +200,15 @@ def build_model(
     num_identity = int(min(max_identity, np.searchsorted(id_ratio, identity_variance) + 1, len(id_std)))
     mean = to_head(global_mean) + translation
     expression_basis = to_head((expr_dirs * expr_std[:, None]).reshape(-1, NUM_MESH_LANDMARKS, 3))
-    identity_basis = to_head((id_dirs[:num_identity] * id_std[:num_identity, None]).reshape(-1, NUM_MESH_LANDMARKS, 3))
+    identity_basis = to_head(
+        (id_dirs[:num_identity] * id_std[:num_identity, None]).reshape(-1, NUM_MESH_LANDMARKS, 3)
+    )
     info = {
         "people": str(len(people)),
         "frames": str(len(shapes)),
-        "expression_variance_10_20_46": " ".join(f"{expr_ratio[min(k, len(expr_ratio)) - 1]:.4f}" for k in (10, 20, num_expression)),
+        "expression_variance_10_20_46": " ".join(
+            f"{expr_ratio[min(k, len(expr_ratio)) - 1]:.4f}" for k in (10, 20, num_expression)
+        ),
         "identity_components": str(num_identity),
         "identity_variance": f"{id_ratio[num_identity - 1]:.4f}" if num_identity else "0",
     }
@@ -214,11 +225,15 @@ def build_model(
 
 def main(argv: list[str] | None = None, log: Callable[[str], None] = print) -> int:
     """Command line: ``python -m tracking.build_basis VIDEOS_OR_DIRS... -o OUT.npz [--every 3]``."""
-    parser = argparse.ArgumentParser(prog="python -m tracking.build_basis", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m tracking.build_basis", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("inputs", nargs="+", help="video files or folders (searched recursively)")
     parser.add_argument("-o", "--output", required=True, help="output .npz")
     parser.add_argument("--every", type=int, default=3, help="use every k-th frame (default 3)")
-    parser.add_argument("--z-scale", type=float, default=1.0, help="scale of MediaPipe's depth relative to x, y (default 1)")
+    parser.add_argument(
+        "--z-scale", type=float, default=1.0, help="scale of MediaPipe's depth relative to x, y (default 1)"
+    )
     parser.add_argument("--max-frames", type=int, default=None, help="at most this many frames per clip")
     args = parser.parse_args(argv)
     videos = find_videos(args.inputs)
@@ -236,7 +251,9 @@ def main(argv: list[str] | None = None, log: Callable[[str], None] = print) -> i
             used.append(str(Path(path).as_posix()))
     model, info = build_model(by_person, neutral_clip)
     model.metadata.update(
-        command="python -m tracking.build_basis " + " ".join(args.inputs) + f" -o {args.output} --every {args.every}",
+        command="python -m tracking.build_basis "
+        + " ".join(args.inputs)
+        + f" -o {args.output} --every {args.every}",
         clips=str(len(used)),
     )
     model.save(args.output)

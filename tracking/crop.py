@@ -27,7 +27,9 @@ CROP_HEAD_SPAN = 2.0 * HEAD_RADIUS * 0.88
 """Crop side in head units at the depth of the rigid face landmarks (≈ 0.65 in front of the centre)."""
 CROP_UP_SHIFT = 0.10
 """Crop centre = image of the head-frame point (0, −CROP_UP_SHIFT, 0): a little above the head centre."""
-RIGID_LANDMARKS = np.array([33, 133, 362, 263, 10, 151, 9, 8, 168, 6, 197, 195, 5, 4, 1, 46, 276, 70, 300, 107, 336])
+RIGID_LANDMARKS = np.array(
+    [33, 133, 362, 263, 10, 151, 9, 8, 168, 6, 197, 195, 5, 4, 1, 46, 276, 70, 300, 107, 336]
+)
 """Landmarks that barely move with expression: eye corners, forehead, nose bridge and tip, brows' ends."""
 
 
@@ -45,7 +47,9 @@ def rigid_similarity(points: np.ndarray, reference: np.ndarray) -> tuple[float, 
     return scale, rotation, dst_mean - scale * rotation @ src_mean
 
 
-def compute_crop(landmarks_px: np.ndarray, image_size: tuple[int, int], reference: np.ndarray | None = None) -> np.ndarray:
+def compute_crop(
+    landmarks_px: np.ndarray, image_size: tuple[int, int], reference: np.ndarray | None = None
+) -> np.ndarray:
     """Square head crop (4,) float32 x0, y0, x1, y1 in source pixels from one face's landmarks.
 
     ``landmarks_px``: (478, 3) MediaPipe landmarks in pixels (with depth) — or (478, 2), in which case a
@@ -96,7 +100,9 @@ def from_crop(points_crop: np.ndarray, box: np.ndarray, size: int = 1) -> np.nda
     return points_crop[..., :2] * ((x1 - x0) / size) + np.array([x0, y0])
 
 
-def crop_image(image: np.ndarray, box: np.ndarray, size: int, interpolation: int = cv2.INTER_AREA) -> np.ndarray:
+def crop_image(
+    image: np.ndarray, box: np.ndarray, size: int, interpolation: int = cv2.INTER_AREA
+) -> np.ndarray:
     """Cut the square ``box`` out of ``image`` (H, W[, C]) resampled to size×size; outside the frame the
     border pixels are replicated. Downscaling uses area averaging (pre-filtered) when the crop is smaller
     than the box, bilinear otherwise."""
@@ -108,8 +114,16 @@ def crop_image(image: np.ndarray, box: np.ndarray, size: int, interpolation: int
         factor = side / size
         small = cv2.resize(image, None, fx=1.0 / factor, fy=1.0 / factor, interpolation=cv2.INTER_AREA)
         scaled_box = np.asarray(box, np.float64) / factor
-        return cv2.warpAffine(small, _cv_affine(scaled_box, size), (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    return cv2.warpAffine(image, _cv_affine(box, size), (size, size), flags=interpolation, borderMode=cv2.BORDER_REPLICATE)
+        return cv2.warpAffine(
+            small,
+            _cv_affine(scaled_box, size),
+            (size, size),
+            flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
+    return cv2.warpAffine(
+        image, _cv_affine(box, size), (size, size), flags=interpolation, borderMode=cv2.BORDER_REPLICATE
+    )
 
 
 def paste_back(
@@ -127,7 +141,9 @@ def paste_back(
     """
     height, width = full_image.shape[:2]
     size = rendered_crop.shape[0]
-    alpha = np.ones(rendered_crop.shape[:2], np.float32) if mask is None else np.asarray(mask, np.float32).copy()
+    alpha = (
+        np.ones(rendered_crop.shape[:2], np.float32) if mask is None else np.asarray(mask, np.float32).copy()
+    )
     margin = max(int(round(feather * size)), 1)
     alpha[:margin] = 0
     alpha[-margin:] = 0
@@ -136,7 +152,14 @@ def paste_back(
     if feather > 0:
         alpha = cv2.GaussianBlur(alpha, (0, 0), sigmaX=feather * size)
     inverse = cv2.invertAffineTransform(_cv_affine(box, size))
-    warped = cv2.warpAffine(rendered_crop, inverse, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-    warped_alpha = cv2.warpAffine(alpha, inverse, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-    out = full_image.astype(np.float32) * (1.0 - warped_alpha[..., None]) + warped.astype(np.float32) * warped_alpha[..., None]
+    warped = cv2.warpAffine(
+        rendered_crop, inverse, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
+    )
+    warped_alpha = cv2.warpAffine(
+        alpha, inverse, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
+    )
+    out = (
+        full_image.astype(np.float32) * (1.0 - warped_alpha[..., None])
+        + warped.astype(np.float32) * warped_alpha[..., None]
+    )
     return np.clip(out + 0.5, 0, 255).astype(full_image.dtype)

@@ -95,7 +95,11 @@ class LandmarkFitter:
     # -- geometry ---------------------------------------------------------------------------------------
     def shape(self, identity: np.ndarray, expression: np.ndarray | None = None) -> np.ndarray:
         """Head-frame points (468, 3) for α (S,) and β (E,)."""
-        points = self._mean + np.tensordot(identity, self._identity, axes=(0, 0)) if len(identity) else self._mean.copy()
+        points = (
+            self._mean + np.tensordot(identity, self._identity, axes=(0, 0))
+            if len(identity)
+            else self._mean.copy()
+        )
         if expression is not None:
             points = points + (expression @ self._expression_flat).reshape(NUM_MESH, 3)
         return points
@@ -152,7 +156,11 @@ class LandmarkFitter:
             expression = np.zeros(num_expr)
             iterations = max(iterations, 8)
         else:
-            rotation, translation, expression = init.rotation.copy(), init.translation.copy(), init.expression.astype(np.float64).copy()
+            rotation, translation, expression = (
+                init.rotation.copy(),
+                init.translation.copy(),
+                init.expression.astype(np.float64).copy(),
+            )
         prior = np.concatenate([np.zeros(6), np.full(num_expr, self.expression_prior)])
         k = self.intrinsics
         basis_t = self._expression_t  # (3, E, P): basis components by axis
@@ -162,7 +170,9 @@ class LandmarkFitter:
             cam = rotated + translation
             inv_z = 1.0 / np.maximum(cam[:, 2], 1e-6)
             x_z, y_z = cam[:, 0] * inv_z, cam[:, 1] * inv_z
-            residual = np.concatenate([k.fx * x_z + k.cx - observed[:, 0], k.fy * y_z + k.cy - observed[:, 1]])
+            residual = np.concatenate(
+                [k.fx * x_z + k.cx - observed[:, 0], k.fy * y_z + k.cy - observed[:, 1]]
+            )
             # d u / d X = fx/Z · (1, 0, −X/Z),  d v / d X = fy/Z · (0, 1, −Y/Z)
             du = (k.fx * inv_z)[:, None] * np.stack([np.ones(NUM_MESH), np.zeros(NUM_MESH), -x_z], axis=1)
             dv = (k.fy * inv_z)[:, None] * np.stack([np.zeros(NUM_MESH), np.ones(NUM_MESH), -y_z], axis=1)
@@ -190,7 +200,9 @@ class LandmarkFitter:
         return FrameFit(rotation, translation, expression.astype(np.float32), error)
 
     # -- identity over several frames ----------------------------------------------------------------------
-    def fit_identity(self, observations: list[np.ndarray], rounds: int = 4) -> tuple[np.ndarray, list[FrameFit]]:
+    def fit_identity(
+        self, observations: list[np.ndarray], rounds: int = 4
+    ) -> tuple[np.ndarray, list[FrameFit]]:
         """Estimate α from several frames (each (468, 2) crop-normalized) jointly with their poses and β.
 
         Alternates per-frame pose/β fits with one Gauss–Newton step on α over all frames. Returns α (S,)
@@ -200,7 +212,9 @@ class LandmarkFitter:
         identity = np.zeros(num_id)
         fits: list[FrameFit | None] = [None] * len(observations)
         for _ in range(rounds):
-            fits = [self.fit_frame(obs, identity, init=fit, iterations=4) for obs, fit in zip(observations, fits)]
+            fits = [
+                self.fit_frame(obs, identity, init=fit, iterations=4) for obs, fit in zip(observations, fits)
+            ]
             if num_id == 0:
                 break
             hessian = np.eye(num_id) * self.identity_prior * max(len(observations), 1)

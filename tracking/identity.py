@@ -37,7 +37,8 @@ from tracking.landmarks import (
 )
 
 ARCFACE_TEMPLATE = np.array(
-    [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]], np.float32
+    [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]],
+    np.float32,
 )
 """Standard 112×112 five-point template: eye (image left), eye (image right), nose tip, mouth corners."""
 BROWS = (70, 63, 105, 66, 107, 336, 296, 334, 293, 300)
@@ -68,7 +69,9 @@ def five_points(landmarks_px: np.ndarray) -> np.ndarray:
 def _model_dir() -> Path:
     spec = importlib.util.find_spec("face_recognition_models")
     if spec is None or not spec.submodule_search_locations:
-        raise MissingWeightsError("the face_recognition_models package (dlib face descriptor weights) is not installed")
+        raise MissingWeightsError(
+            "the face_recognition_models package (dlib face descriptor weights) is not installed"
+        )
     return Path(list(spec.submodule_search_locations)[0]) / "models"
 
 
@@ -118,7 +121,9 @@ class OnnxEncoder:
         try:
             import onnxruntime
         except ImportError:
-            raise MissingWeightsError("onnxruntime is not installed (pip install onnxruntime) — needed for an ONNX identity model") from None
+            raise MissingWeightsError(
+                "onnxruntime is not installed (pip install onnxruntime) — needed for an ONNX identity model"
+            ) from None
         self._session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         self._input = self._session.get_inputs()[0].name
         out_shape = self._session.get_outputs()[0].shape
@@ -128,7 +133,9 @@ class OnnxEncoder:
     def align(image_rgb: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray:
         """112×112 RGB crop aligned to ARCFACE_TEMPLATE by a 5-point similarity."""
         matrix, _ = cv2.estimateAffinePartial2D(five_points(landmarks_px), ARCFACE_TEMPLATE, method=cv2.LMEDS)
-        return cv2.warpAffine(image_rgb, matrix, (112, 112), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        return cv2.warpAffine(
+            image_rgb, matrix, (112, 112), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
 
     def embed(self, image_rgb: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray:
         face = self.align(image_rgb, landmarks_px).astype(np.float32)

@@ -44,7 +44,9 @@ def mesh_triangles() -> np.ndarray:
     for a, b in FACEMESH_TESSELATION:
         neighbours.setdefault(a, set()).add(b)
         neighbours.setdefault(b, set()).add(a)
-    triangles = {tuple(sorted((a, b, c))) for a, near in neighbours.items() for b in near for c in near & neighbours[b]}
+    triangles = {
+        tuple(sorted((a, b, c))) for a, near in neighbours.items() for b in near for c in near & neighbours[b]
+    }
     return np.array(sorted(triangles), np.int64)
 
 
@@ -105,7 +107,7 @@ class LandmarkModel:
         save_npz(path, arrays, compressed=True)
 
     @staticmethod
-    def load(path: str | os.PathLike) -> "LandmarkModel":
+    def load(path: str | os.PathLike) -> LandmarkModel:
         """Load a model file (the shipped one or a FaceWarehouse-derived one with the same fields)."""
         arrays = load_npz(path, ModelFileError, "landmark model file")
         missing = {"mean", "identity_basis", "expression_basis"} - set(arrays)
@@ -127,6 +129,6 @@ class LandmarkModel:
         return FaceMesh(self.mean, self.identity_basis, self.expression_basis, mesh_triangles())
 
     @staticmethod
-    def default() -> "LandmarkModel":
+    def default() -> LandmarkModel:
         """The shipped model ``tracking/data/landmark_model.npz``."""
         return LandmarkModel.load(DEFAULT_MODEL_PATH)

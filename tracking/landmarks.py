@@ -34,7 +34,9 @@ MOUTH_RIGHT, MOUTH_LEFT = 61, 291
 
 def inter_ocular_distance(landmarks: np.ndarray) -> np.ndarray:
     """Distance between the two iris centres (pupils), (..., 478, ≥2) → (...,). Same units as input."""
-    return np.linalg.norm(landmarks[..., RIGHT_IRIS_CENTER, :2] - landmarks[..., LEFT_IRIS_CENTER, :2], axis=-1)
+    return np.linalg.norm(
+        landmarks[..., RIGHT_IRIS_CENTER, :2] - landmarks[..., LEFT_IRIS_CENTER, :2], axis=-1
+    )
 
 
 def landmark_box(landmarks: np.ndarray) -> np.ndarray:
@@ -62,7 +64,9 @@ def as_rgb_uint8(image: np.ndarray) -> np.ndarray:
     if image.ndim == 2:
         image = image[:, :, None]
     if image.ndim != 3 or image.shape[2] not in (1, 3, 4):
-        raise ValueError(f"expected an (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) image, got shape {image.shape}")
+        raise ValueError(
+            f"expected an (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) image, got shape {image.shape}"
+        )
     if image.dtype != np.uint8:
         if np.issubdtype(image.dtype, np.floating):
             image = np.clip(image * 255.0 + 0.5, 0, 255).astype(np.uint8)
@@ -101,7 +105,7 @@ class FaceMeshDetector:
         )
         self._mesh = None
 
-    def __enter__(self) -> "FaceMeshDetector":
+    def __enter__(self) -> FaceMeshDetector:
         import mediapipe as mp  # heavy import, kept local
 
         self._mesh = mp.solutions.face_mesh.FaceMesh(**self._settings)

@@ -42,7 +42,13 @@ def head_region(landmarks_crop: np.ndarray, shape: tuple[int, int], feather: flo
         region,
         (int(round(ell_centre[0] * 16)), int(round(ell_centre[1] * 16))),
         (int(round(axes[0] * 16)), int(round(axes[1] * 16))),
-        math.degrees(angle), 0, 360, 1, -1, cv2.LINE_AA, shift=4,
+        math.degrees(angle),
+        0,
+        360,
+        1,
+        -1,
+        cv2.LINE_AA,
+        shift=4,
     )
     hull = cv2.convexHull((pts * 16).round().astype(np.int32))
     cv2.fillConvexPoly(region, hull, 1, cv2.LINE_AA, shift=4)
@@ -64,10 +70,12 @@ class HeadSegmenter:
         self.model_selection = model_selection
         self._graph = None
 
-    def __enter__(self) -> "HeadSegmenter":
+    def __enter__(self) -> HeadSegmenter:
         import mediapipe as mp
 
-        self._graph = mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=self.model_selection)
+        self._graph = mp.solutions.selfie_segmentation.SelfieSegmentation(
+            model_selection=self.model_selection
+        )
         return self
 
     def __exit__(self, *exc) -> None:
@@ -85,7 +93,9 @@ class HeadSegmenter:
         result = self._graph.process(np.ascontiguousarray(image_rgb))
         return np.clip(np.asarray(result.segmentation_mask, np.float32), 0.0, 1.0)
 
-    def head_mask(self, image_crop: np.ndarray, landmarks_crop: np.ndarray, valid_area: np.ndarray | None = None) -> np.ndarray:
+    def head_mask(
+        self, image_crop: np.ndarray, landmarks_crop: np.ndarray, valid_area: np.ndarray | None = None
+    ) -> np.ndarray:
         """Person mask × head region, (H, W) float32 in [0, 1]. ``valid_area`` (H, W) optionally zeroes
         the parts of the crop that lie outside the source frame."""
         mask = self.person_mask(image_crop) * head_region(landmarks_crop, image_crop.shape[:2])

@@ -14,7 +14,9 @@ from pathlib import Path
 from tracking.errors import TrackingInputError
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})
-VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv", ".ts", ".3gp"})
+VIDEO_SUFFIXES = frozenset(
+    {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv", ".ts", ".3gp"}
+)
 """What counts as a video when a folder is searched."""
 
 
@@ -31,8 +33,15 @@ def find_videos(inputs: Iterable[str | os.PathLike], stills: bool = False) -> li
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            videos.extend(sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")
-                                 and (p.suffix.lower() in VIDEO_SUFFIXES or (stills and is_image_path(p)))))
+            videos.extend(
+                sorted(
+                    p
+                    for p in path.rglob("*")
+                    if p.is_file()
+                    and not p.name.startswith(".")
+                    and (p.suffix.lower() in VIDEO_SUFFIXES or (stills and is_image_path(p)))
+                )
+            )
         elif path.is_file():
             videos.append(path)
         else:

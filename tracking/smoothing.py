@@ -38,7 +38,9 @@ def valid_runs(valid: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)))
 
 
-def smooth_array(values: np.ndarray, strength: float, valid: np.ndarray | None = None, fps: float = 25.0) -> np.ndarray:
+def smooth_array(
+    values: np.ndarray, strength: float, valid: np.ndarray | None = None, fps: float = 25.0
+) -> np.ndarray:
     """Smooth (N, …) values along axis 0 within runs of ``valid`` frames (all frames if None)."""
     values = np.asarray(values)
     out = values.astype(np.float64, copy=True)
@@ -64,7 +66,9 @@ def continuous_quaternions(rotations: np.ndarray) -> np.ndarray:
     return quats
 
 
-def smooth_rotations(rotations: np.ndarray, strength: float, valid: np.ndarray | None = None, fps: float = 25.0) -> np.ndarray:
+def smooth_rotations(
+    rotations: np.ndarray, strength: float, valid: np.ndarray | None = None, fps: float = 25.0
+) -> np.ndarray:
     """Smooth (N, 3, 3) rotations as sign-continuous quaternions; returns (N, 3, 3)."""
     rotations = np.asarray(rotations)
     if window_length(strength, fps) <= 1 or len(rotations) < 3:
@@ -74,7 +78,9 @@ def smooth_rotations(rotations: np.ndarray, strength: float, valid: np.ndarray |
     return Rotation.from_quat(quats).as_matrix().astype(rotations.dtype)
 
 
-def smooth_poses(poses: np.ndarray, strength: float, valid: np.ndarray | None = None, fps: float = 25.0) -> np.ndarray:
+def smooth_poses(
+    poses: np.ndarray, strength: float, valid: np.ndarray | None = None, fps: float = 25.0
+) -> np.ndarray:
     """Smooth (N, 4, 4) rigid transforms: rotation as quaternions, translation (camera centre) linearly."""
     poses = np.asarray(poses)
     out = poses.copy()
@@ -83,7 +89,9 @@ def smooth_poses(poses: np.ndarray, strength: float, valid: np.ndarray | None = 
     return out
 
 
-def smooth_crops(crops: np.ndarray, strength: float, valid: np.ndarray | None = None, fps: float = 25.0) -> np.ndarray:
+def smooth_crops(
+    crops: np.ndarray, strength: float, valid: np.ndarray | None = None, fps: float = 25.0
+) -> np.ndarray:
     """Smooth (N, 4) square boxes: centre linearly, side in log space; stays square."""
     crops = np.asarray(crops, np.float64)
     center = 0.5 * (crops[:, :2] + crops[:, 2:])

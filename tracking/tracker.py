@@ -37,7 +37,14 @@ from tracking.errors import NoFaceError, TrackingInputError
 from tracking.fit import FrameFit, LandmarkFitter
 from tracking.identity import IdentityEncoder, load_encoder
 from tracking.landmark_model import LandmarkModel
-from tracking.landmarks import NUM_LANDMARKS, NUM_MESH_LANDMARKS, FaceFollower, FaceMeshDetector, as_rgb_uint8, inter_ocular_distance
+from tracking.landmarks import (
+    NUM_LANDMARKS,
+    NUM_MESH_LANDMARKS,
+    FaceFollower,
+    FaceMeshDetector,
+    as_rgb_uint8,
+    inter_ocular_distance,
+)
 from tracking.mask import HeadSegmenter, inside_frame_mask
 from tracking.smoothing import smooth_crops, smooth_track, valid_runs
 from tracking.types import Track
@@ -112,8 +119,14 @@ def _unpack(frame: object, position: int, fps: float) -> tuple[int, float, np.nd
     if isinstance(frame, tuple) and len(frame) == 3:
         return int(frame[0]), float(frame[1]), frame[2]
     if hasattr(frame, "image"):
-        return int(getattr(frame, "index", position)), float(getattr(frame, "time", position / fps)), frame.image
-    raise TrackingInputError(f"frame {position}: expected an image array, an (index, time, image) tuple or a Frame")
+        return (
+            int(getattr(frame, "index", position)),
+            float(getattr(frame, "time", position / fps)),
+            frame.image,
+        )
+    raise TrackingInputError(
+        f"frame {position}: expected an image array, an (index, time, image) tuple or a Frame"
+    )
 
 
 def _check_image(image: np.ndarray) -> np.ndarray:
@@ -122,7 +135,9 @@ def _check_image(image: np.ndarray) -> np.ndarray:
     except ValueError as exc:
         raise TrackingInputError(str(exc)) from None
     if min(rgb.shape[:2]) < MIN_IMAGE_SIDE:
-        raise TrackingInputError(f"image too small to track a face: {rgb.shape[1]}×{rgb.shape[0]} px (need ≥ {MIN_IMAGE_SIDE} px)")
+        raise TrackingInputError(
+            f"image too small to track a face: {rgb.shape[1]}×{rgb.shape[0]} px (need ≥ {MIN_IMAGE_SIDE} px)"
+        )
     return rgb
 
 
@@ -148,7 +163,9 @@ def _hold_nearest(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
         return values
     nearest = idx[np.clip(np.searchsorted(idx, np.arange(len(valid))), 0, len(idx) - 1)]
     before = idx[np.clip(np.searchsorted(idx, np.arange(len(valid))) - 1, 0, len(idx) - 1)]
-    choose = np.where(np.abs(before - np.arange(len(valid))) < np.abs(nearest - np.arange(len(valid))), before, nearest)
+    choose = np.where(
+        np.abs(before - np.arange(len(valid))) < np.abs(nearest - np.arange(len(valid))), before, nearest
+    )
     out = values.copy()
     out[~valid] = values[choose[~valid]]
     return out
@@ -159,7 +176,9 @@ class Tracker:
 
     def __init__(self, config: TrackerConfig | None = None) -> None:
         self.config = config or TrackerConfig()
-        self.model = LandmarkModel.load(self.config.basis_path) if self.config.basis_path else LandmarkModel.default()
+        self.model = (
+            LandmarkModel.load(self.config.basis_path) if self.config.basis_path else LandmarkModel.default()
+        )
         self.fitter = LandmarkFitter(self.model, Intrinsics())
         self._encoder: IdentityEncoder | None = None
         self._encoder_loaded = False
@@ -167,7 +186,7 @@ class Tracker:
         self._open: list = []
 
     # -- resources -------------------------------------------------------------------------------------
-    def __enter__(self) -> "Tracker":
+    def __enter__(self) -> Tracker:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -237,12 +256,19 @@ class Tracker:
                 if not chosen:
                     # choose the face once with a multi-face probe; follow several only if needed
                     if probe is None:
-                        probe = self._graph(FaceMeshDetector(static_image_mode=True, max_num_faces=PROBE_MAX_FACES))
+                        probe = self._graph(
+                            FaceMeshDetector(static_image_mode=True, max_num_faces=PROBE_MAX_FACES)
+                        )
                     faces = probe.detect(image)
                     if faces:
                         chosen = True
                         if len(faces) > 1 or cfg.face != "largest":
-                            mesh = self._graph(FaceMeshDetector(static_image_mode=static, max_num_faces=min(len(faces) + 1, PROBE_MAX_FACES)))
+                            mesh = self._graph(
+                                FaceMeshDetector(
+                                    static_image_mode=static,
+                                    max_num_faces=min(len(faces) + 1, PROBE_MAX_FACES),
+                                )
+                            )
                         face = follower.choose(faces)
                         mesh.detect(image)  # prime the video graph on this frame
                     else:
@@ -274,8 +300,14 @@ class Tracker:
         if not landmarks:
             raise TrackingInputError("no frames to track")
         return self._finish(
-            np.stack(landmarks), np.array(detected), np.array(times, np.float64), np.stack(raw_crops),
-            masks, samples.pick(), fps, size,
+            np.stack(landmarks),
+            np.array(detected),
+            np.array(times, np.float64),
+            np.stack(raw_crops),
+            masks,
+            samples.pick(),
+            fps,
+            size,
         )
 
     def track_image(self, image: np.ndarray) -> Track:
@@ -322,7 +354,9 @@ class Tracker:
             if not valid[i]:
                 previous = None
                 continue
-            previous = self.fitter.fit_frame(observed[i], identity.astype(np.float64), init=previous, iterations=cfg.fit_iterations)
+            previous = self.fitter.fit_frame(
+                observed[i], identity.astype(np.float64), init=previous, iterations=cfg.fit_iterations
+            )
             pose[i] = previous.cam_to_head()
             expression[i] = previous.expression
             iod = float(inter_ocular_distance(to_crop(landmarks[i], crops[i])[None])[0])
@@ -342,7 +376,10 @@ class Tracker:
             fps=fps,
             size=(int(size[0]), int(size[1])),
             landmark_error=landmark_error,
-            extras={"fit_error": errors.astype(np.float32), "landmark_depth": np.nan_to_num(_hold_nearest(landmarks[:, :, 2], valid)).astype(np.float32)},
+            extras={
+                "fit_error": errors.astype(np.float32),
+                "landmark_depth": np.nan_to_num(_hold_nearest(landmarks[:, :, 2], valid)).astype(np.float32),
+            },
         )
         if masks:
             track.extras["masks"] = _rewarp_masks(masks, raw_crops, crops, valid)
@@ -360,7 +397,9 @@ class Tracker:
         return (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
 
     # -- dataset helper ----------------------------------------------------------------------------------
-    def crop_frame(self, image: np.ndarray, track: Track, index: int, size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def crop_frame(
+        self, image: np.ndarray, track: Track, index: int, size: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """The aligned crop of frame ``index`` of ``track`` from its source ``image``, and its head mask:
         ((size, size, 3) uint8, (size, size) float32 in [0, 1]). Invalid frames get an all-zero mask."""
         size = size or self.config.crop_size
@@ -388,7 +427,9 @@ def _face_sample(image: np.ndarray, face: np.ndarray) -> tuple[np.ndarray, np.nd
     return np.ascontiguousarray(region), (pts - [x0, y0]) * scale
 
 
-def _rewarp_masks(masks: list[np.ndarray], raw_crops: np.ndarray, crops: np.ndarray, valid: np.ndarray) -> np.ndarray:
+def _rewarp_masks(
+    masks: list[np.ndarray], raw_crops: np.ndarray, crops: np.ndarray, valid: np.ndarray
+) -> np.ndarray:
     """Move masks computed on each frame's raw crop onto its final (smoothed) crop."""
     size = masks[0].shape[0]
     out = np.zeros((len(masks), size, size), np.uint8)
@@ -401,5 +442,11 @@ def _rewarp_masks(masks: list[np.ndarray], raw_crops: np.ndarray, crops: np.ndar
         bx = (final[0] - raw[0]) * size / (raw[2] - raw[0])
         by = (final[1] - raw[1]) * size / (raw[2] - raw[0])
         matrix = np.array([[a, 0, bx + 0.5 * a - 0.5], [0, a, by + 0.5 * a - 0.5]], np.float64)
-        out[i] = cv2.warpAffine(mask, matrix, (size, size), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT)
+        out[i] = cv2.warpAffine(
+            mask,
+            matrix,
+            (size, size),
+            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_CONSTANT,
+        )
     return out

@@ -98,7 +98,7 @@ class Track:
         save_npz(path, arrays, compressed=True)
 
     @staticmethod
-    def load(path: str | os.PathLike) -> "Track":
+    def load(path: str | os.PathLike) -> Track:
         arrays = load_npz(path, TrackingInputError, "reenact track file")
         missing = {"valid", "pose", "expression", "crop", "landmarks"} - set(arrays)
         if missing:
@@ -117,5 +117,5 @@ class Track:
             fps=float(arrays.get("fps", 25.0)),
             size=tuple(int(v) for v in arrays.get("size", np.zeros(2, np.int64))),
             landmark_error=float(arrays.get("landmark_error", np.nan)),
-            extras={key[len("extra_"):]: value for key, value in arrays.items() if key.startswith("extra_")},
+            extras={key[len("extra_") :]: value for key, value in arrays.items() if key.startswith("extra_")},
         )

@@ -11,7 +11,14 @@ import torch
 
 from model.camera import frontal_cam_to_world
 
-CLIP = Path(__file__).resolve().parents[3] / "shared" / "data" / "videos" / "mead" / "M030_front_neutral_level1_001.mp4"
+CLIP = (
+    Path(__file__).resolve().parents[3]
+    / "shared"
+    / "data"
+    / "videos"
+    / "mead"
+    / "M030_front_neutral_level1_001.mp4"
+)
 
 
 def decode_frames(path: Path, count: int, every: int, size: int) -> np.ndarray:
@@ -27,7 +34,9 @@ def decode_frames(path: Path, count: int, every: int, size: int) -> np.ndarray:
     video = torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float()
     side = min(video.shape[-2:])
     top, left = (video.shape[-2] - side) // 2, (video.shape[-1] - side) // 2
-    video = torch.nn.functional.interpolate(video[..., top:top + side, left:left + side], size=(size, size), mode="area")
+    video = torch.nn.functional.interpolate(
+        video[..., top : top + side, left : left + side], size=(size, size), mode="area"
+    )
     return video.round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
 
 
@@ -39,7 +48,9 @@ def clip_frames() -> np.ndarray:
     return decode_frames(CLIP, 12, 4, 64)
 
 
-def write_cache(folder: Path, frames: np.ndarray, person: str = "M030", seed: int = 0, identity_shape: bool = True) -> Path:
+def write_cache(
+    folder: Path, frames: np.ndarray, person: str = "M030", seed: int = 0, identity_shape: bool = True
+) -> Path:
     """One clip file in the cache format: full masks, frontal camera, zero expression, fixed identity (and the
     mean face's identity-shape coefficients unless ``identity_shape`` is False)."""
     folder.mkdir(parents=True, exist_ok=True)

@@ -4,13 +4,15 @@ import torch
 from model.camera import Camera, frontal_cam_to_world
 from model.checkpoint import export_half, load_checkpoint, save_checkpoint
 from model.config import preset
-from model.head_model import HeadModel
 from model.errors import CheckpointError
+from model.head_model import HeadModel
 
 
 def _render(model):
     with torch.no_grad():
-        return model(Camera.from_numpy(frontal_cam_to_world()), torch.zeros(1, 46), torch.ones(1, 128) * 0.1).image
+        return model(
+            Camera.from_numpy(frontal_cam_to_world()), torch.zeros(1, 46), torch.ones(1, 128) * 0.1
+        ).image
 
 
 def test_round_trip_identical_renders(tmp_path):

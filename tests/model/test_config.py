@@ -13,7 +13,11 @@ def test_round_trip(name):
 
 def test_paper_preset_matches_paper():
     config = preset("paper")
-    assert (config.renderer.feature_size, config.field.feature_dim, config.renderer.output_size) == (32, 512, 512)
+    assert (config.renderer.feature_size, config.field.feature_dim, config.renderer.output_size) == (
+        32,
+        512,
+        512,
+    )
     assert config.renderer.num_blocks == 4
     assert (config.field.width, config.field.depth) == (256, 8)
     assert (config.sampler.coarse_samples, config.sampler.fine_samples) == (64, 64)
@@ -52,10 +56,18 @@ def test_invalid_configs():
         preset("tiny").field.width = 3  # type: ignore[misc]
 
 
-@pytest.mark.parametrize("key, old_behaviour, values, invalid", [
-    ("expression_components", 0, {"expression_components": 10}, {"expression_dim": 46, "expression_components": 47}),
-    ("warp_radius", 0.0, {"warp_radius": 0.1}, {"warp_radius": -0.1}),  # 0: no expression warp
-])
+@pytest.mark.parametrize(
+    "key, old_behaviour, values, invalid",
+    [
+        (
+            "expression_components",
+            0,
+            {"expression_components": 10},
+            {"expression_dim": 46, "expression_components": 47},
+        ),
+        ("warp_radius", 0.0, {"warp_radius": 0.1}, {"warp_radius": -0.1}),  # 0: no expression warp
+    ],
+)
 def test_field_keys_added_later_default_to_how_older_checkpoints_behave(key, old_behaviour, values, invalid):
     # Checkpoints written before the key existed must still load, and behave as they were trained.
     data = preset("cpu").to_dict()
@@ -67,13 +79,16 @@ def test_field_keys_added_later_default_to_how_older_checkpoints_behave(key, old
         FieldConfig(**invalid)
 
 
-@pytest.mark.parametrize("part, key, off, on", [
-    ("field", "warp_gain", False, True),
-    ("field", "expression_in_mlp", True, False),
-    ("loss", "expression_weight", 0.0, 0.5),
-    ("loss", "region_weight", 0.0, 0.5),
-    ("loss", "motion_weight", 0.0, 1.0),
-])
+@pytest.mark.parametrize(
+    "part, key, off, on",
+    [
+        ("field", "warp_gain", False, True),
+        ("field", "expression_in_mlp", True, False),
+        ("loss", "expression_weight", 0.0, 0.5),
+        ("loss", "region_weight", 0.0, 0.5),
+        ("loss", "motion_weight", 0.0, 1.0),
+    ],
+)
 def test_keys_of_removed_experiments_load_only_when_off(part, key, off, on):
     # Checkpoints written before an experiment was removed hold its key; at its off value they rebuild as they were
     # trained, a config that switched it on cannot be rebuilt.

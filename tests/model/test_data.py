@@ -15,10 +15,18 @@ def test_loads_resizes_and_batches(tmp_path, clip_frames):
     assert len(data) == 7 and sorted(data.persons) == ["M030", "W009"]
     batch = data.batch(torch.tensor([0, 6]), "cpu")
     assert batch.image.shape == (2, 3, 32, 32) and batch.mask.shape == (2, 1, 32, 32)
-    assert batch.image.dtype == torch.float32 and 0 <= float(batch.image.min()) and float(batch.image.max()) <= 1
+    assert (
+        batch.image.dtype == torch.float32 and 0 <= float(batch.image.min()) and float(batch.image.max()) <= 1
+    )
     assert float(batch.mask.min()) == 1.0  # 255 masks scale to 1
-    assert batch.cam_to_world.shape == (2, 4, 4) and batch.expression.shape == (2, 46) and batch.identity.shape == (2, 128)
-    expected = torch.nn.functional.interpolate(torch.from_numpy(clip_frames[:1]).permute(0, 3, 1, 2).float(), size=(32, 32), mode="area")
+    assert (
+        batch.cam_to_world.shape == (2, 4, 4)
+        and batch.expression.shape == (2, 46)
+        and batch.identity.shape == (2, 128)
+    )
+    expected = torch.nn.functional.interpolate(
+        torch.from_numpy(clip_frames[:1]).permute(0, 3, 1, 2).float(), size=(32, 32), mode="area"
+    )
     assert torch.allclose(batch.image[0] * 255, expected[0].round(), atol=0.5)
     assert len(FrameDataset(cache, 32, exclude_persons=("W009",))) == 4
 

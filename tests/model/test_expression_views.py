@@ -8,7 +8,11 @@ from tracking.landmark_model import LandmarkModel
 
 def _face():
     mesh = LandmarkModel.default().face_mesh()
-    return torch.from_numpy(mesh.mean), mesh.expression_basis, torch.from_numpy(frontal_cam_to_world()).float()
+    return (
+        torch.from_numpy(mesh.mean),
+        mesh.expression_basis,
+        torch.from_numpy(frontal_cam_to_world()).float(),
+    )
 
 
 def test_no_motion_is_the_identity_at_pixel_centres():
@@ -37,7 +41,9 @@ def test_face_content_moves_with_its_landmarks_and_the_background_stays():
     motion = torch.zeros(1, len(landmarks), 3)
     motion[..., 0] = 0.05
     moved, _ = expression_views(image, torch.ones(1, 1, size, size), landmarks, motion, camera)
-    after = torch.from_numpy(project((landmarks + motion[0]).double().numpy(), camera.double().numpy())).float()
+    after = torch.from_numpy(
+        project((landmarks + motion[0]).double().numpy(), camera.double().numpy())
+    ).float()
     weight = (moved[0, 0] * (moved[0, 0] > 0.2))[4:, 4:]  # the dot, not the corner
     centroid_u = float((weight * grid_u[4:, 4:]).sum() / weight.sum())
     centroid_v = float((weight * grid_v[4:, 4:]).sum() / weight.sum())
@@ -45,7 +51,9 @@ def test_face_content_moves_with_its_landmarks_and_the_background_stays():
     assert shift > 0.015  # ~1 px of the 64² crop at least, so the check below means something
     assert abs(centroid_u - (float(u) + shift)) < 0.15 * shift, (centroid_u, float(u), shift)
     assert abs(centroid_v - float(v)) < 0.01
-    assert torch.allclose(moved[..., :4, :4], image[..., :4, :4])  # the corner is beyond every landmark's reach
+    assert torch.allclose(
+        moved[..., :4, :4], image[..., :4, :4]
+    )  # the corner is beyond every landmark's reach
 
 
 def test_warp_grid_follows_a_single_landmark_pair():

@@ -7,9 +7,9 @@ import torch
 from model.camera import Camera, frontal_cam_to_world, orbit_cam_to_world
 from model.config import preset
 from model.data import FrameDataset
+from model.errors import DataError
 from model.geometry import geometry_loss, landmark_rays, vertex_normals, visible_landmarks
 from model.head_model import HeadModel
-from model.errors import DataError
 from tracking.landmark_model import LandmarkModel, mesh_triangles
 
 from .conftest import write_cache
@@ -24,7 +24,11 @@ def mesh():
 
 
 def cameras(*yaw_degrees: float) -> Camera:
-    return Camera(torch.from_numpy(np.stack([orbit_cam_to_world(math.radians(y)) for y in yaw_degrees]).astype(np.float32)))
+    return Camera(
+        torch.from_numpy(
+            np.stack([orbit_cam_to_world(math.radians(y)) for y in yaw_degrees]).astype(np.float32)
+        )
+    )
 
 
 def test_mesh_triangles_cover_the_face():

@@ -2,8 +2,8 @@ import pytest
 import torch
 
 from model.config import LossConfig
-from model.losses import HeadLoss, LaplacianPyramidLoss, Vgg16Perceptual
 from model.errors import MissingWeightsError
+from model.losses import HeadLoss, LaplacianPyramidLoss, Vgg16Perceptual
 
 
 @pytest.mark.parametrize("kind", ["laplacian", "random_conv", "none"])
@@ -41,7 +41,21 @@ def test_vgg16_missing_and_given_weights(tmp_path):
     with pytest.raises(MissingWeightsError):
         HeadLoss(LossConfig(perceptual="vgg16", vgg_path=""))
     # A torchvision-format state_dict (random values, with classifier keys that must be ignored).
-    shapes = [(64, 3), (64, 64), (128, 64), (128, 128), (256, 128), (256, 256), (256, 256), (512, 256), (512, 512), (512, 512), (512, 512), (512, 512), (512, 512)]
+    shapes = [
+        (64, 3),
+        (64, 64),
+        (128, 64),
+        (128, 128),
+        (256, 128),
+        (256, 256),
+        (256, 256),
+        (512, 256),
+        (512, 512),
+        (512, 512),
+        (512, 512),
+        (512, 512),
+        (512, 512),
+    ]
     indices = [0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28]
     state = {}
     for index, (cout, cin) in zip(indices, shapes):

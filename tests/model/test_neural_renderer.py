@@ -5,11 +5,17 @@ from model.config import NeuralRendererConfig
 from model.neural_renderer import NeuralRenderer
 
 
-@pytest.mark.parametrize("feature_size,output_size,blocks", [(8, 32, 2), (16, 128, 3), (32, 512, 4), (16, 16, 0)])
+@pytest.mark.parametrize(
+    "feature_size,output_size,blocks", [(8, 32, 2), (16, 128, 3), (32, 512, 4), (16, 16, 0)]
+)
 def test_block_count_from_sizes(feature_size, output_size, blocks):
-    config = NeuralRendererConfig(feature_size=feature_size, output_size=output_size, block_channels=tuple([4] * blocks))
+    config = NeuralRendererConfig(
+        feature_size=feature_size, output_size=output_size, block_channels=tuple([4] * blocks)
+    )
     renderer = NeuralRenderer(config, 6)
-    assert config.num_blocks == blocks and len(renderer.blocks) == blocks and len(renderer.to_rgb) == blocks + 1
+    assert (
+        config.num_blocks == blocks and len(renderer.blocks) == blocks and len(renderer.to_rgb) == blocks + 1
+    )
 
 
 @pytest.mark.parametrize("upsample", ["nearest", "bilinear"])

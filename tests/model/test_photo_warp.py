@@ -61,8 +61,10 @@ class SphereField(nn.Module):
         if self.warp is not None:
             flat = self.warp(flat, expression)
         density = 200.0 * torch.sigmoid((0.8 - flat.norm(dim=-1)) * 200.0)
-        return BallOutput(density=density.reshape(batch, rays, samples, 1),
-                           features=torch.zeros(batch, rays, samples, self.feature_dim))
+        return BallOutput(
+            density=density.reshape(batch, rays, samples, 1),
+            features=torch.zeros(batch, rays, samples, self.feature_dim),
+        )
 
 
 @pytest.fixture
@@ -138,8 +140,9 @@ def test_camera_moved_sideways_shifts_the_mapping(sphere_model: HeadModel) -> No
 
 
 @pytest.mark.parametrize("neighbourhood", [1, 3])
-def test_turned_camera_hides_the_side_the_photo_does_not_see(sphere_model: HeadModel,
-                                                             neighbourhood: int) -> None:
+def test_turned_camera_hides_the_side_the_photo_does_not_see(
+    sphere_model: HeadModel, neighbourhood: int
+) -> None:
     expression, identity = _codes(sphere_model)
     config = PhotoWarpConfig(size=32, neighbourhood=neighbourhood)
     target = target_depth(sphere_model, _camera(frontal_cam_to_world()), expression, identity, config)

@@ -8,7 +8,11 @@ from model.ray_sampling import bin_edges, generate_rays, importance_samples, poi
 
 def test_frontal_centre_ray_hits_origin():
     rays = generate_rays(Camera.from_numpy(frontal_cam_to_world()), 3, 3)
-    assert rays.origins.shape == (1, 9, 3) and rays.directions.shape == (1, 9, 3) and rays.near.shape == (1, 9, 1)
+    assert (
+        rays.origins.shape == (1, 9, 3)
+        and rays.directions.shape == (1, 9, 3)
+        and rays.near.shape == (1, 9, 1)
+    )
     centre = 4  # pixel (1, 1) of a 3×3 image is the crop centre
     assert torch.allclose(rays.directions[0, centre], torch.tensor([0.0, 0.0, 1.0]))
     point = rays.origins[0, centre] + FRONTAL_DISTANCE * rays.directions[0, centre]
@@ -33,7 +37,13 @@ def test_near_far_bracket_sphere_and_misses():
         hit = (rays.far > rays.near).squeeze(-1)
         assert torch.allclose(points[hit].norm(dim=-1), torch.full((int(hit.sum()),), HEAD_RADIUS), atol=1e-4)
     assert (rays.far >= rays.near).all()
-    corner = generate_rays(Camera.from_numpy(frontal_cam_to_world(), ), 64, 64)
+    corner = generate_rays(
+        Camera.from_numpy(
+            frontal_cam_to_world(),
+        ),
+        64,
+        64,
+    )
     assert float(corner.far[0, 0] - corner.near[0, 0]) == 0.0  # crop corner ray misses the head sphere
 
 

@@ -42,5 +42,5 @@ def test_png_encoder():
     width, height = struct.unpack(">II", data[16:24])
     assert (width, height) == (3, 2)
     idat_len = struct.unpack(">I", data[33:37])[0]
-    raw = zlib.decompress(data[41:41 + idat_len])
+    raw = zlib.decompress(data[41 : 41 + idat_len])
     assert raw == b"\x00" + image[0].tobytes() + b"\x00" + image[1].tobytes()

@@ -39,7 +39,9 @@ def test_open_mouth_lands_lips_where_the_model_puts_them(landmarks: LandmarkMode
     beta[0, component] = amount
     posed = landmarks.mean + amount * landmarks.expression_basis[component]
     lips = UPPER_LIP + LOWER_LIP
-    assert np.linalg.norm(posed[14] - posed[13]) > np.linalg.norm(landmarks.mean[14] - landmarks.mean[13]) + 0.08
+    assert (
+        np.linalg.norm(posed[14] - posed[13]) > np.linalg.norm(landmarks.mean[14] - landmarks.mean[13]) + 0.08
+    )
     # Points on the posed lips, and just inside the head behind them, go back to their rest places.
     inward = np.array([0.0, 0.0, -0.01], np.float32)
     for offset in (np.zeros(3, np.float32), inward):

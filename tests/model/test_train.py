@@ -6,8 +6,8 @@ import torch
 
 from model.checkpoint import load_checkpoint
 from model.config import preset
-from model.train import TrainConfig, train
 from model.errors import CheckpointError
+from model.train import TrainConfig, train
 
 from .conftest import write_cache
 
@@ -15,7 +15,15 @@ from .conftest import write_cache
 def test_one_image_overfit(tmp_path, clip_frames):
     cache = write_cache(tmp_path / "one", clip_frames[:1])
     reports = []
-    config = TrainConfig(steps=200, batch_size=1, lr=1e-2, lr_final_ratio=1.0, checkpoint_every=1000, preview_every=100, out_dir=str(tmp_path / "run"))
+    config = TrainConfig(
+        steps=200,
+        batch_size=1,
+        lr=1e-2,
+        lr_final_ratio=1.0,
+        checkpoint_every=1000,
+        preview_every=100,
+        out_dir=str(tmp_path / "run"),
+    )
     result = train(preset("tiny"), config, cache, progress=reports.append)
     history = result.loss_history
     assert len(history) == 200 and result.step == 200
@@ -33,7 +41,9 @@ class _Interrupt(Exception):
 
 def test_resume_continues_and_matches_uninterrupted(tmp_path, cache_dir):
     def config(out):
-        return TrainConfig(steps=6, batch_size=2, lr=1e-3, checkpoint_every=3, preview_every=0, out_dir=str(tmp_path / out))
+        return TrainConfig(
+            steps=6, batch_size=2, lr=1e-3, checkpoint_every=3, preview_every=0, out_dir=str(tmp_path / out)
+        )
 
     straight = train(preset("tiny"), config("straight"), cache_dir)
 
@@ -59,12 +69,23 @@ def test_resume_continues_and_matches_uninterrupted(tmp_path, cache_dir):
 
 
 def test_init_from_starts_a_new_run_from_given_weights(tmp_path, cache_dir):
-    base = TrainConfig(steps=2, batch_size=2, lr=1e-3, checkpoint_every=10, preview_every=0, out_dir=str(tmp_path / "a"))
+    base = TrainConfig(
+        steps=2, batch_size=2, lr=1e-3, checkpoint_every=10, preview_every=0, out_dir=str(tmp_path / "a")
+    )
     train(preset("tiny"), base, cache_dir)
     first, _ = load_checkpoint(tmp_path / "a" / "last.pt")
     # Zero steps from an init: the weights are exactly the init's, and the checkpoint says where they came from.
-    warm = TrainConfig(steps=1, batch_size=2, lr=0.0, lr_final_ratio=1.0, checkpoint_every=10, preview_every=0,
-                       out_dir=str(tmp_path / "b"), init_from=str(tmp_path / "a" / "last.pt"), expression_reference="clip_mean")
+    warm = TrainConfig(
+        steps=1,
+        batch_size=2,
+        lr=0.0,
+        lr_final_ratio=1.0,
+        checkpoint_every=10,
+        preview_every=0,
+        out_dir=str(tmp_path / "b"),
+        init_from=str(tmp_path / "a" / "last.pt"),
+        expression_reference="clip_mean",
+    )
     result = train(preset("tiny"), warm, cache_dir)
     assert result.start_step == 0 and result.step == 1
     second, meta = load_checkpoint(tmp_path / "b" / "last.pt")
@@ -72,7 +93,11 @@ def test_init_from_starts_a_new_run_from_given_weights(tmp_path, cache_dir):
     for (name, pa), (_, pb) in zip(first.state_dict().items(), second.state_dict().items()):
         assert torch.equal(pa, pb), name
     with pytest.raises(CheckpointError):
-        train(preset("cpu"), TrainConfig(steps=1, out_dir=str(tmp_path / "c"), init_from=str(tmp_path / "a" / "last.pt")), cache_dir)
+        train(
+            preset("cpu"),
+            TrainConfig(steps=1, out_dir=str(tmp_path / "c"), init_from=str(tmp_path / "a" / "last.pt")),
+            cache_dir,
+        )
     # Hiding expression components keeps the weights' shapes: a new run may start from them, but a run may
     # not be resumed with another setting.
     limited = replace(preset("tiny"), field=replace(preset("tiny").field, expression_components=4))
@@ -92,10 +117,19 @@ def test_init_from_starts_a_new_run_from_given_weights(tmp_path, cache_dir):
 def test_warp_switched_on_from_a_checkpoint_without_it(tmp_path, cache_dir):
     from tracking.landmark_model import LandmarkModel
 
-    base = TrainConfig(steps=1, batch_size=2, lr=1e-3, checkpoint_every=10, preview_every=0, out_dir=str(tmp_path / "a"))
+    base = TrainConfig(
+        steps=1, batch_size=2, lr=1e-3, checkpoint_every=10, preview_every=0, out_dir=str(tmp_path / "a")
+    )
     train(preset("tiny"), base, cache_dir)
     warped = replace(preset("tiny"), field=replace(preset("tiny").field, warp_radius=0.08))
-    run = replace(base, steps=1, lr=0.0, lr_final_ratio=1.0, out_dir=str(tmp_path / "b"), init_from=str(tmp_path / "a" / "last.pt"))
+    run = replace(
+        base,
+        steps=1,
+        lr=0.0,
+        lr_final_ratio=1.0,
+        out_dir=str(tmp_path / "b"),
+        init_from=str(tmp_path / "a" / "last.pt"),
+    )
     with pytest.raises(CheckpointError, match="landmark"):
         train(warped, run, cache_dir)  # nothing to fill the warp with
     landmarks = LandmarkModel.default()
@@ -109,20 +143,35 @@ def test_warp_switched_on_from_a_checkpoint_without_it(tmp_path, cache_dir):
     # Resuming reads the buffers from the run's own checkpoint; no landmark model needed.
     assert train(warped, replace(run, steps=2, lr=1e-3), cache_dir).start_step == 1
     # And a run without the warp can start from a warped checkpoint (the buffers are dropped).
-    assert train(preset("tiny"), replace(run, out_dir=str(tmp_path / "c"), init_from=str(tmp_path / "b" / "last.pt")), cache_dir).step == 1
+    assert (
+        train(
+            preset("tiny"),
+            replace(run, out_dir=str(tmp_path / "c"), init_from=str(tmp_path / "b" / "last.pt")),
+            cache_dir,
+        ).step
+        == 1
+    )
 
 
 def test_geometry_prior_is_reported_and_needs_the_face_mesh(tmp_path, cache_dir):
     from tracking.landmark_model import LandmarkModel
 
-    config = replace(preset("tiny"), loss=replace(preset("tiny").loss, geometry_weight=1.0, geometry_landmarks=16))
-    run = TrainConfig(steps=2, batch_size=2, lr=1e-3, checkpoint_every=10, preview_every=0, out_dir=str(tmp_path / "geo"))
+    config = replace(
+        preset("tiny"), loss=replace(preset("tiny").loss, geometry_weight=1.0, geometry_landmarks=16)
+    )
+    run = TrainConfig(
+        steps=2, batch_size=2, lr=1e-3, checkpoint_every=10, preview_every=0, out_dir=str(tmp_path / "geo")
+    )
     with pytest.raises(CheckpointError, match="face_mesh"):
         train(config, run, cache_dir)
     reports = []
     plain = train(preset("tiny"), replace(run, out_dir=str(tmp_path / "plain")), cache_dir)
-    result = train(config, run, cache_dir, progress=reports.append, face_mesh=LandmarkModel.default().face_mesh())
-    assert all(r.geometry is not None and 0.0 < r.geometry < 1.35 for r in reports)  # head units, inside the sphere
+    result = train(
+        config, run, cache_dir, progress=reports.append, face_mesh=LandmarkModel.default().face_mesh()
+    )
+    assert all(
+        r.geometry is not None and 0.0 < r.geometry < 1.35 for r in reports
+    )  # head units, inside the sphere
     # Step 1 starts from the same weights and draws the same frames: the total is the image loss plus the prior.
     assert result.loss_history[0] == pytest.approx(plain.loss_history[0] + reports[0].geometry, rel=1e-5)
     _, meta = load_checkpoint(tmp_path / "geo" / "last.pt")

@@ -47,15 +47,29 @@ def test_torchrun_two_processes(tmp_path, clip_frames):
     script = tmp_path / "run_train.py"
     script.write_text(SCRIPT)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29517", str(script), str(cache), str(tmp_path / "out")]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node=2",
+        "--master_port=29517",
+        str(script),
+        str(cache),
+        str(tmp_path / "out"),
+    ]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "RESULT 4 4" in done.stdout and "RESULT 4 0" in done.stdout  # rank 0 records history, rank 1 does not
+    assert (
+        "RESULT 4 4" in done.stdout and "RESULT 4 0" in done.stdout
+    )  # rank 0 records history, rank 1 does not
     sums = [line.split()[1] for line in done.stdout.splitlines() if line.startswith("CHECKSUM")]
     assert len(sums) == 2 and sums[0] == sums[1], done.stdout  # the ranks' gradients were averaged
     _, meta = load_checkpoint(tmp_path / "out" / "last.pt")
     assert meta.step == 4
-    assert sorted(p.name for p in (tmp_path / "out").glob("preview_*.png")) == ["preview_0000002.png", "preview_0000004.png"]
+    assert sorted(p.name for p in (tmp_path / "out").glob("preview_*.png")) == [
+        "preview_0000002.png",
+        "preview_0000004.png",
+    ]
 
 
 @pytest.mark.slow
@@ -66,7 +80,17 @@ def test_torchrun_geometry_prior_keeps_ranks_in_step(tmp_path, clip_frames):
     script = tmp_path / "run_train.py"
     script.write_text(SCRIPT)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29518", str(script), str(cache), str(tmp_path / "out"), "5.0"]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node=2",
+        "--master_port=29518",
+        str(script),
+        str(cache),
+        str(tmp_path / "out"),
+        "5.0",
+    ]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     sums = [line.split()[1] for line in done.stdout.splitlines() if line.startswith("CHECKSUM")]

@@ -20,7 +20,9 @@ def test_weights_sum_at_most_one_and_transmittance():
     g = torch.Generator().manual_seed(0)
     density = torch.rand(3, 10, 20, 1, generator=g) * 50
     t = torch.sort(torch.rand(3, 10, 20, generator=g) * 2 + 1, dim=-1).values
-    w = vr.weights(vr.alphas(density, vr.interval_lengths(t, torch.ones(3, 10, 1), torch.full((3, 10, 1), 3.0))))
+    w = vr.weights(
+        vr.alphas(density, vr.interval_lengths(t, torch.ones(3, 10, 1), torch.full((3, 10, 1), 3.0)))
+    )
     assert (w >= 0).all() and (w.sum(-1) <= 1 + 1e-6).all()
     alpha = torch.tensor([0.5, 0.5, 1.0, 0.3])
     assert torch.allclose(vr.transmittance(alpha), torch.tensor([1.0, 0.5, 0.25, 0.0]), atol=1e-6)

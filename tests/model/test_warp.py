@@ -11,7 +11,9 @@ from model.warp import NUM_LANDMARKS, ExpressionWarp
 
 def _spread_warp(radius=0.05, expression_dim=4):
     """Landmarks on a grid 1 head unit apart (≫ radius), so each point feels one landmark at most."""
-    grid = np.stack(np.meshgrid(np.arange(9), np.arange(9), np.arange(6), indexing="ij"), -1).reshape(-1, 3)[:NUM_LANDMARKS]
+    grid = np.stack(np.meshgrid(np.arange(9), np.arange(9), np.arange(6), indexing="ij"), -1).reshape(-1, 3)[
+        :NUM_LANDMARKS
+    ]
     mean = grid.astype(np.float32)
     basis = np.zeros((expression_dim, NUM_LANDMARKS, 3), np.float32)
     basis[0, 10] = (0.02, -0.01, 0.0)  # landmark 10 moves with β_0
@@ -39,7 +41,9 @@ def test_a_moved_landmark_maps_back_to_its_neutral_place():
     # Beside the moved landmark the motion fades with a Gaussian of the radius: one radius away, by exp(-1/2).
     beside = torch.tensor(moved + np.array([0.05, 0.0, 0.0], np.float32))[None, None]
     expected = torch.tensor(1.5 * basis[0, 10] - 0.5 * basis[1, 10]) * np.exp(-0.5)
-    assert torch.allclose(beside - warp(beside, beta), expected, atol=1e-5)  # float32 |x|² expansion: ~3e-4 relative
+    assert torch.allclose(
+        beside - warp(beside, beta), expected, atol=1e-5
+    )  # float32 |x|² expansion: ~3e-4 relative
 
 
 def test_components_beyond_the_basis_stay_zero_and_gradients_reach_beta():
@@ -48,7 +52,11 @@ def test_components_beyond_the_basis_stay_zero_and_gradients_reach_beta():
     beta = torch.zeros(1, 4, requires_grad=True)
     point = torch.tensor(_spread_warp()[1][10])[None, None]
     (grad,) = torch.autograd.grad(warp(point, beta).sum(), beta)
-    assert torch.isfinite(grad).all() and torch.count_nonzero(grad[0, :2]) == 2 and torch.count_nonzero(grad[0, 2:]) == 0
+    assert (
+        torch.isfinite(grad).all()
+        and torch.count_nonzero(grad[0, :2]) == 2
+        and torch.count_nonzero(grad[0, 2:]) == 0
+    )
     with pytest.raises(ValueError):
         warp.set_shape(np.zeros((10, 3)), np.zeros((4, 10, 3)))
     with pytest.raises(ValueError):
@@ -113,7 +121,9 @@ def test_gradient_flows_through_the_landmark_motion_only():
     moved = torch.as_tensor(landmarks.mean)[None] + torch.einsum("be,ejc->bjc", beta.detach(), basis)
     weights = torch.exp(-((points[:, :, None] - moved[:, None]) ** 2).sum(-1) / (2 * 0.1**2))
     weights = weights / weights.sum(-1, keepdim=True).clamp_min(1.0)
-    assert torch.allclose(out, points - weights @ torch.einsum("be,ejc->bjc", beta.detach(), basis), atol=1e-5)
+    assert torch.allclose(
+        out, points - weights @ torch.einsum("be,ejc->bjc", beta.detach(), basis), atol=1e-5
+    )
     expected = -torch.einsum("bpj,ejc->be", weights, basis)
     assert torch.allclose(grad, expected, rtol=1e-4, atol=1e-5)
     assert (out - points).abs().max() > 1e-3  # the points near the face did move

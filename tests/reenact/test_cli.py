@@ -25,12 +25,24 @@ def test_version(capsys):
     assert code == 0 and __version__ in out
 
 
-REMOVED_FLAGS = ("--expression-weight", "--region-weight", "--motion-weight", "--warp-gain", "--expression-in-mlp",
-                 "--roll-augment", "--calibrate-expression", "--fit-geometry-weight", "--clip-balance", "--identity-noise")
+REMOVED_FLAGS = (
+    "--expression-weight",
+    "--region-weight",
+    "--motion-weight",
+    "--warp-gain",
+    "--expression-in-mlp",
+    "--roll-augment",
+    "--calibrate-expression",
+    "--fit-geometry-weight",
+    "--clip-balance",
+    "--identity-noise",
+)
 """Flags of experiments that were measured, did not ship and were removed."""
 
 
-@pytest.mark.parametrize("command", ["drive", "track", "fit", "render", "train", "eval", "basis", "export", "doctor"])
+@pytest.mark.parametrize(
+    "command", ["drive", "track", "fit", "render", "train", "eval", "basis", "export", "doctor"]
+)
 def test_help_shows_no_removed_experiment(capsys, command):
     code, out, _ = run(capsys, command, "--help")
     assert code == 0 and "--help" in out
@@ -88,7 +100,9 @@ def test_tables_in_a_log_file_are_not_cut_to_80_columns():
     from reenact.console import Reporter
 
     stream = io.StringIO()
-    reporter = Reporter(console=Console(file=stream, width=80, highlight=False))  # not a terminal, as in a log
+    reporter = Reporter(
+        console=Console(file=stream, width=80, highlight=False)
+    )  # not a terminal, as in a log
     table = Table(title="ten wide columns")
     for index in range(10):
         table.add_column(f"metric {index}")
@@ -107,9 +121,24 @@ def test_json_output_is_strict_json(capsys):
 
     from reenact.console import Reporter
 
-    Reporter(json_mode=True).emit_json({"a": float("nan"), "b": [1.5, float("inf")], "c": np.float32("nan"),
-                                        "d": np.array([np.nan, 2.0]), "e": {"f": (np.float64(-np.inf), 3)}})
+    Reporter(json_mode=True).emit_json(
+        {
+            "a": float("nan"),
+            "b": [1.5, float("inf")],
+            "c": np.float32("nan"),
+            "d": np.array([np.nan, 2.0]),
+            "e": {"f": (np.float64(-np.inf), 3)},
+        }
+    )
     line = capsys.readouterr().out
+
     def reject(constant):
         raise ValueError(constant)
-    assert json.loads(line, parse_constant=reject) == {"a": None, "b": [1.5, None], "c": None, "d": [None, 2.0], "e": {"f": [None, 3]}}
+
+    assert json.loads(line, parse_constant=reject) == {
+        "a": None,
+        "b": [1.5, None],
+        "c": None,
+        "d": [None, 2.0],
+        "e": {"f": [None, 3]},
+    }

@@ -9,9 +9,16 @@ from reenact.errors import InputError
 
 def test_codes_round_trip(tmp_path):
     codes = Codes(
-        identity=np.arange(4, dtype=np.float32), expression=np.ones(3, np.float32),
-        cam_to_world=np.eye(4, dtype=np.float32), crop=np.array([1, 2, 3, 4], np.float32), image_size=(640, 480),
-        checkpoint_id="abc", psnr=20.5, ssim=0.8, l1=0.1, source="x.jpg",
+        identity=np.arange(4, dtype=np.float32),
+        expression=np.ones(3, np.float32),
+        cam_to_world=np.eye(4, dtype=np.float32),
+        crop=np.array([1, 2, 3, 4], np.float32),
+        image_size=(640, 480),
+        checkpoint_id="abc",
+        psnr=20.5,
+        ssim=0.8,
+        l1=0.1,
+        source="x.jpg",
         renderer_state={"conv.weight": np.zeros((2, 2), np.float32)},
     )
     path = tmp_path / "codes.npz"

@@ -58,8 +58,11 @@ def test_canvas_keeps_the_aspect_ratio_and_even_dimensions() -> None:
 def test_outside_the_head_region_the_output_is_the_photo(size: int) -> None:
     photo = _photo()
     plan = _plan(photo, size)
-    frame = FrameMap(coords=cell_centres(N) + np.float32(0.05), visible=np.ones((N, N), np.float32),
-                     opacity=_disc(N, (0.6, 0.45), 0.3))
+    frame = FrameMap(
+        coords=cell_centres(N) + np.float32(0.05),
+        visible=np.ones((N, N), np.float32),
+        opacity=_disc(N, (0.6, 0.45), 0.3),
+    )
     render = np.full((RENDER, RENDER, 3), 30, np.uint8)
     out = compose(plan, frame, render)
     height, width = plan.photo.shape[:2]
@@ -100,8 +103,12 @@ def test_hidden_pixels_take_the_colour_matched_render() -> None:
     photo = _photo(seed=2)
     uv = cell_centres(RENDER)
     # The render is the photo's crop, darker and flatter: the colour transfer must undo that.
-    crop = cv2.remap(photo, (BOX[0] + uv[..., 0] * 200 - 0.5).astype(np.float32),
-                     (BOX[1] + uv[..., 1] * 200 - 0.5).astype(np.float32), cv2.INTER_AREA)
+    crop = cv2.remap(
+        photo,
+        (BOX[0] + uv[..., 0] * 200 - 0.5).astype(np.float32),
+        (BOX[1] + uv[..., 1] * 200 - 0.5).astype(np.float32),
+        cv2.INTER_AREA,
+    )
     render = (crop.astype(np.float32) * 0.5 + 10).astype(np.uint8)
     opacity = np.ones((N, N), np.float32)
     plan = make_plan(photo, BOX, render, opacity, CompositeConfig())
@@ -134,7 +141,6 @@ def test_a_tiny_model_drives_the_photo_sharper_than_its_render() -> None:
     from model.config import preset
     from model.head_model import HeadModel
     from model.photo_warp import PhotoWarpConfig, correspond, target_depth
-
     from reenact.composite import frame_maps
 
     torch.manual_seed(0)

@@ -15,9 +15,13 @@ def test_a_portrait_becomes_a_one_frame_clip(tmp_path, shared_data, short_clip):
     folder.mkdir()
     (folder / portrait.name).symlink_to(portrait)
     (folder / "notes.txt").write_text("not an image")
-    assert find_videos([folder], stills=True) == [folder / portrait.name]  # images are found, other files ignored
+    assert find_videos([folder], stills=True) == [
+        folder / portrait.name
+    ]  # images are found, other files ignored
     assert find_videos([folder]) == []  # `reenact eval` takes videos only
-    assert clip_name(folder / "s1.jpg") == "still_stills_s1" and clip_name(short_clip).startswith(short_clip.parent.name)
+    assert clip_name(folder / "s1.jpg") == "still_stills_s1" and clip_name(short_clip).startswith(
+        short_clip.parent.name
+    )
 
     cache = tmp_path / "cache"
     written = build_cache([short_clip, folder], cache, size=32, every=3)

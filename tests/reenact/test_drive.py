@@ -11,13 +11,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from reenact.cli import main
 from reenact.codes import Codes
 from reenact.engine import Engine
 from reenact.media.reading import VideoReader, probe
 from reenact.media.writing import VideoWriter
 from tests.conftest import SHORT_CLIP_FRAMES
-
 
 
 @pytest.fixture(scope="module")
@@ -32,9 +32,14 @@ def work(tmp_path_factory, shared_data, short_clip, tiny_checkpoint) -> dict[str
     with VideoWriter(no_face_video, fps=10) as writer:
         for i in range(10):
             writer.write(np.roll(gradient, i, axis=1))
-    return {"root": root, "checkpoint": tiny_checkpoint, "clip": short_clip,
-            "target": shared_data / "portraits" / "liveportrait" / "s1.jpg", "no_face": no_face,
-            "no_face_video": no_face_video}
+    return {
+        "root": root,
+        "checkpoint": tiny_checkpoint,
+        "clip": short_clip,
+        "target": shared_data / "portraits" / "liveportrait" / "s1.jpg",
+        "no_face": no_face,
+        "no_face_video": no_face_video,
+    }
 
 
 def run(capsys, *argv) -> tuple[int, str, str]:
@@ -47,12 +52,27 @@ def test_drive_one_pair_keeps_frames_duration_and_audio(capsys, work):
     out = work["root"] / "one.mp4"
     identity = work["root"] / "s1_codes.npz"
     code, stdout, err = run(
-        capsys, "drive", work["clip"], work["target"], "-o", out, "--checkpoint", work["checkpoint"],
-        "--fit-iterations", 3, "--save-identity", identity, "--json", "--device", "cpu",
+        capsys,
+        "drive",
+        work["clip"],
+        work["target"],
+        "-o",
+        out,
+        "--checkpoint",
+        work["checkpoint"],
+        "--fit-iterations",
+        3,
+        "--save-identity",
+        identity,
+        "--json",
+        "--device",
+        "cpu",
     )
     assert code == 0, err
     summary = json.loads(stdout)
-    assert summary["output"] == str(out) and summary["frames"] == SHORT_CLIP_FRAMES and summary["audio"] is True
+    assert (
+        summary["output"] == str(out) and summary["frames"] == SHORT_CLIP_FRAMES and summary["audio"] is True
+    )
     source_info, out_info = probe(work["clip"]), probe(out)
     assert out_info.has_audio and out_info.codec == "h264"
     assert abs(out_info.fps - source_info.fps) < 1e-3
@@ -73,19 +93,57 @@ def test_drive_one_pair_keeps_frames_duration_and_audio(capsys, work):
 def test_drive_reuses_identity_and_track_files(capsys, work):
     track = work["root"] / "clip_track.npz"
     codes = work["root"] / "fitted_codes.npz"
-    code, stdout, err = run(capsys, "fit", work["target"], "-o", codes, "--checkpoint", work["checkpoint"],
-                            "--iterations", 3, "--json")
+    code, stdout, err = run(
+        capsys,
+        "fit",
+        work["target"],
+        "-o",
+        codes,
+        "--checkpoint",
+        work["checkpoint"],
+        "--iterations",
+        3,
+        "--json",
+    )
     assert code == 0, err
     assert {"psnr", "ssim", "output"} <= set(json.loads(stdout))
     assert Codes.load(codes).renderer_state  # fine-tuned by default
     plain = work["root"] / "plain_codes.npz"
-    assert run(capsys, "fit", work["target"], "-o", plain, "--checkpoint", work["checkpoint"], "--iterations", 3,
-               "--no-finetune-renderer")[0] == 0
+    assert (
+        run(
+            capsys,
+            "fit",
+            work["target"],
+            "-o",
+            plain,
+            "--checkpoint",
+            work["checkpoint"],
+            "--iterations",
+            3,
+            "--no-finetune-renderer",
+        )[0]
+        == 0
+    )
     assert not Codes.load(plain).renderer_state
     assert run(capsys, "track", work["clip"], "-o", track)[0] == 0
     out = work["root"] / "reused.mp4"
-    code, _, err = run(capsys, "drive", work["clip"], "-o", out, "--identity", codes, "--track", track,
-                       "--checkpoint", work["checkpoint"], "--side-by-side", "--no-audio", "--size", 64)
+    code, _, err = run(
+        capsys,
+        "drive",
+        work["clip"],
+        "-o",
+        out,
+        "--identity",
+        codes,
+        "--track",
+        track,
+        "--checkpoint",
+        work["checkpoint"],
+        "--side-by-side",
+        "--no-audio",
+        "--size",
+        64,
+    )
     assert code == 0, err
     info = probe(out)
     assert not info.has_audio and (info.width, info.height) == (128, 64)
@@ -94,7 +152,9 @@ def test_drive_reuses_identity_and_track_files(capsys, work):
 def test_drive_output_exists_needs_force(capsys, work):
     out = work["root"] / "exists.mp4"
     out.write_bytes(b"keep me")
-    code, _, err = run(capsys, "drive", work["clip"], work["target"], "-o", out, "--checkpoint", work["checkpoint"])
+    code, _, err = run(
+        capsys, "drive", work["clip"], work["target"], "-o", out, "--checkpoint", work["checkpoint"]
+    )
     assert code == 3 and "--force" in err
     assert out.read_bytes() == b"keep me"
 
@@ -102,7 +162,9 @@ def test_drive_output_exists_needs_force(capsys, work):
 @pytest.mark.parametrize("target_key", ["no_face", "no_face_video"])
 def test_drive_target_without_face(capsys, work, target_key):
     out = work["root"] / f"noface_{target_key}.mp4"
-    code, _, err = run(capsys, "drive", work["clip"], work[target_key], "-o", out, "--checkpoint", work["checkpoint"])
+    code, _, err = run(
+        capsys, "drive", work["clip"], work[target_key], "-o", out, "--checkpoint", work["checkpoint"]
+    )
     assert code == 4, err
     assert "face" in err and len(err.strip().splitlines()) == 1
     assert not out.exists()
@@ -114,8 +176,18 @@ def test_drive_folder_with_broken_file(capsys, work):
     os.link(work["clip"], sources / "good.mp4")
     (sources / "broken.mp4").write_text("not a video")
     out_dir = work["root"] / "batch_out"
-    argv = ["drive", sources, work["target"], "-o", out_dir, "--checkpoint", work["checkpoint"],
-            "--fit-iterations", 2, "--json"]
+    argv = [
+        "drive",
+        sources,
+        work["target"],
+        "-o",
+        out_dir,
+        "--checkpoint",
+        work["checkpoint"],
+        "--fit-iterations",
+        2,
+        "--json",
+    ]
     code, stdout, err = run(capsys, *argv)
     assert code == 6, err
     rows = [json.loads(line) for line in stdout.splitlines()]
@@ -132,9 +204,25 @@ def test_drive_stdin_to_stdout(work):
     env = dict(os.environ)
     with open(work["clip"], "rb") as stdin:
         result = subprocess.run(
-            [sys.executable, "-m", "reenact", "drive", "-", str(work["target"]), "-o", "-", "--checkpoint",
-             str(work["checkpoint"]), "--fit-iterations", "2", "-q"],
-            stdin=stdin, capture_output=True, env=env, timeout=600,
+            [
+                sys.executable,
+                "-m",
+                "reenact",
+                "drive",
+                "-",
+                str(work["target"]),
+                "-o",
+                "-",
+                "--checkpoint",
+                str(work["checkpoint"]),
+                "--fit-iterations",
+                "2",
+                "-q",
+            ],
+            stdin=stdin,
+            capture_output=True,
+            env=env,
+            timeout=600,
         )
     assert result.returncode == 0, result.stderr.decode()[-2000:]
     piped = work["root"] / "piped.mp4"
@@ -147,14 +235,30 @@ def test_drive_paste_back_keeps_the_target_frame(capsys, work):
     from reenact.media.images import read_image
 
     out = work["root"] / "pasted.mp4"
-    code, _, err = run(capsys, "drive", work["clip"], work["target"], "-o", out, "--checkpoint", work["checkpoint"],
-                       "--fit-iterations", 2, "--paste-back", "--size", 200)
+    code, _, err = run(
+        capsys,
+        "drive",
+        work["clip"],
+        work["target"],
+        "-o",
+        out,
+        "--checkpoint",
+        work["checkpoint"],
+        "--fit-iterations",
+        2,
+        "--paste-back",
+        "--size",
+        200,
+    )
     assert code == 0, err
     target = read_image(work["target"])
     scale = 200 / max(target.shape[:2])
     info = probe(out)
     # Even dimensions for H.264: at most one pixel of padding.
-    assert abs(info.width - round(target.shape[1] * scale)) <= 1 and abs(info.height - round(target.shape[0] * scale)) <= 1
+    assert (
+        abs(info.width - round(target.shape[1] * scale)) <= 1
+        and abs(info.height - round(target.shape[0] * scale)) <= 1
+    )
     with VideoReader(out) as reader:
         first = next(iter(reader)).image
     # Far from the head, the pasted frame is the target photo itself.
@@ -166,7 +270,9 @@ def test_drive_paste_back_keeps_the_target_frame(capsys, work):
 
 def test_track_preview_and_json(capsys, work):
     preview = work["root"] / "preview.mp4"
-    code, stdout, err = run(capsys, "track", work["clip"], "-o", work["root"] / "t.npz", "--preview", preview, "--json")
+    code, stdout, err = run(
+        capsys, "track", work["clip"], "-o", work["root"] / "t.npz", "--preview", preview, "--json"
+    )
     assert code == 0, err
     summary = json.loads(stdout)
     assert summary["frames"] == SHORT_CLIP_FRAMES and summary["valid_frames"] == SHORT_CLIP_FRAMES
@@ -179,8 +285,20 @@ def test_drive_pairs_csv(capsys, work):
     pairs = work["root"] / "pairs.csv"
     pairs.write_text(f"source,target\n{work['clip']},{work['target']}\n")
     out_dir = work["root"] / "pairs_out"
-    code, stdout, err = run(capsys, "drive", "--pairs", pairs, "-o", out_dir, "--checkpoint", work["checkpoint"],
-                            "--fit-iterations", 2, "--json", "-q")
+    code, stdout, err = run(
+        capsys,
+        "drive",
+        "--pairs",
+        pairs,
+        "-o",
+        out_dir,
+        "--checkpoint",
+        work["checkpoint"],
+        "--fit-iterations",
+        2,
+        "--json",
+        "-q",
+    )
     assert code == 0, err
     assert [json.loads(line)["status"] for line in stdout.splitlines()] == ["ok"]
     assert (out_dir / "s1_by_clip.mp4").is_file()
@@ -192,6 +310,8 @@ def test_drive_options_fit_config():
     from reenact.pipeline import DriveOptions
 
     assert DriveOptions().fit_config() == FitConfig() and FitConfig().finetune_renderer
-    config = DriveOptions(fit_iterations=5, finetune_renderer=False, finetune_roll=7.5, finetune_expressions=3).fit_config()
+    config = DriveOptions(
+        fit_iterations=5, finetune_renderer=False, finetune_roll=7.5, finetune_expressions=3
+    ).fit_config()
     assert (config.iterations, config.finetune_renderer, config.finetune_roll_degrees) == (5, False, 7.5)
     assert config.finetune_expression_views == 3

@@ -39,8 +39,12 @@ def _files(package: str) -> list[Path]:
 
 @pytest.mark.parametrize("package", ["model", "tracking"])
 def test_model_and_tracking_do_not_import_reenact(package):
-    offenders = [f"{path.relative_to(ROOT)}: {name}" for path in _files(package) for name in sorted(_imported_modules(path))
-                 if name == "reenact" or name.startswith("reenact.")]
+    offenders = [
+        f"{path.relative_to(ROOT)}: {name}"
+        for path in _files(package)
+        for name in sorted(_imported_modules(path))
+        if name == "reenact" or name.startswith("reenact.")
+    ]
     assert not offenders, offenders
 
 
@@ -60,26 +64,32 @@ def test_runtime_motion_does_not_import_the_training_cache():
     assert "model.data" not in _imported_modules(ROOT / "reenact" / "motion.py")
 
 
-@pytest.mark.parametrize(("error", "code"), [
-    (InputError("x"), 3),
-    (BatchFailure("x"), 6),
-    (model_errors.CheckpointError("x"), 5),
-    (model_errors.MissingWeightsError("x"), 5),
-    (model_errors.DataError("x"), 3),
-    (tracking_errors.NoFaceError("x"), 4),
-    (tracking_errors.TrackingInputError("x"), 3),
-    (tracking_errors.ModelFileError("x"), 5),
-    (tracking_errors.MissingWeightsError("x"), 5),
-    (ValueError("x"), None),
-    (KeyboardInterrupt(), None),
-])
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [
+        (InputError("x"), 3),
+        (BatchFailure("x"), 6),
+        (model_errors.CheckpointError("x"), 5),
+        (model_errors.MissingWeightsError("x"), 5),
+        (model_errors.DataError("x"), 3),
+        (tracking_errors.NoFaceError("x"), 4),
+        (tracking_errors.TrackingInputError("x"), 3),
+        (tracking_errors.ModelFileError("x"), 5),
+        (tracking_errors.MissingWeightsError("x"), 5),
+        (ValueError("x"), None),
+        (KeyboardInterrupt(), None),
+    ],
+)
 def test_exit_code_map(error, code):
     assert exit_code(error) == code
     assert isinstance(error, EXPECTED_ERRORS) == (code is not None)
 
 
 def test_every_error_class_is_in_the_map():
-    for module, base in ((model_errors, model_errors.ModelError), (tracking_errors, tracking_errors.TrackingError)):
+    for module, base in (
+        (model_errors, model_errors.ModelError),
+        (tracking_errors, tracking_errors.TrackingError),
+    ):
         for value in vars(module).values():
             if isinstance(value, type) and issubclass(value, base):
                 assert exit_code(value("x")) is not None, value
@@ -118,7 +128,16 @@ def test_not_a_checkpoint_is_one_line_exit_5(capsys, tmp_path, kind, command):
     if command == "render":
         codes = tmp_path / "codes.npz"
         codes.write_bytes(b"")
-        argv = ["render", str(path), "--identity", str(codes), "-o", str(tmp_path / "out.png"), "--device", "cpu"]
+        argv = [
+            "render",
+            str(path),
+            "--identity",
+            str(codes),
+            "-o",
+            str(tmp_path / "out.png"),
+            "--device",
+            "cpu",
+        ]
     else:
         argv = ["export", str(path), "-o", str(tmp_path / "out.pt")]
     code = main(argv)
@@ -140,4 +159,6 @@ def test_truncated_checkpoint_is_one_line_exit_5(capsys, tmp_path):
     code = main(["export", str(truncated), "-o", str(tmp_path / "out.pt")])
     err = capsys.readouterr().err
     assert code == 5, err
-    assert len(err.strip().splitlines()) == 1 and err.startswith(f"reenact: error: cannot read checkpoint {truncated}")
+    assert len(err.strip().splitlines()) == 1 and err.startswith(
+        f"reenact: error: cannot read checkpoint {truncated}"
+    )

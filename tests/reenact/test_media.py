@@ -69,7 +69,9 @@ def sha1(path: Path) -> str:
 
 
 def run_python(code: str, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], **{"timeout": 60, "check": True, **kwargs})
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], **{"timeout": 60, "check": True, **kwargs}
+    )
 
 
 @pytest.fixture(scope="module")
@@ -327,7 +329,9 @@ def test_read_from_stdin(shared_data: Path, piped: bool) -> None:
         assert not source.path.exists()
     """
     if piped:
-        result = run_python(code, input=clip.read_bytes(), capture_output=True, timeout=300)  # the pipeline loads torch
+        result = run_python(
+            code, input=clip.read_bytes(), capture_output=True, timeout=300
+        )  # the pipeline loads torch
     else:
         with clip.open("rb") as stdin:
             result = run_python(code, stdin=stdin, capture_output=True, timeout=300)

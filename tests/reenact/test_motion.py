@@ -3,7 +3,13 @@
 import numpy as np
 
 from model.camera import orbit_cam_to_world
-from reenact.motion import drive_parameters, fill_invalid, model_expressions, relative_expressions, relative_poses
+from reenact.motion import (
+    drive_parameters,
+    fill_invalid,
+    model_expressions,
+    relative_expressions,
+    relative_poses,
+)
 
 
 def test_fill_invalid_uses_nearest_valid_row():
@@ -45,7 +51,9 @@ def test_relative_reference_is_first_valid_frame():
     expression = np.array([[9.0], [1.0], [2.0]])
     valid = np.array([False, True, True])
     target_pose = orbit_cam_to_world(-0.3)
-    out_pose, out_expression = drive_parameters(pose, expression, valid, target_pose, np.array([0.0]), "relative")
+    out_pose, out_expression = drive_parameters(
+        pose, expression, valid, target_pose, np.array([0.0]), "relative"
+    )
     np.testing.assert_allclose(out_pose[1], target_pose, atol=1e-5)
     np.testing.assert_allclose(out_expression[:, 0], [0.0, 0.0, 1.0])
 
@@ -53,7 +61,9 @@ def test_relative_reference_is_first_valid_frame():
 def test_model_expressions_clip_mean_centres_on_valid_frames():
     expression = np.array([[1.0, 2.0], [3.0, 4.0], [100.0, 100.0]], np.float32)
     valid = np.array([True, True, False])
-    np.testing.assert_allclose(model_expressions(expression, valid, "clip_mean")[:2], [[-1.0, -1.0], [1.0, 1.0]])
+    np.testing.assert_allclose(
+        model_expressions(expression, valid, "clip_mean")[:2], [[-1.0, -1.0], [1.0, 1.0]]
+    )
     np.testing.assert_allclose(model_expressions(expression, valid, "none"), expression)
     # A single image is its own reference: its code becomes zero.
     np.testing.assert_allclose(model_expressions(expression[:1], np.ones(1, bool), "clip_mean"), [[0.0, 0.0]])

@@ -27,7 +27,9 @@ def test_the_shipped_recipe_is_the_documented_five_stages():
     assert [s["steps"] for s in stages] == [6000, 8500, 6000, 4000, 2500]
     assert [s["seed"] for s in stages] == [0, 1, 3, 4, 5]
     assert [s.get("init") for s in stages] == [None, "checkpoint", "checkpoint", "export", "export"]
-    assert recipe["hold_out"] == ["retalking/4", "pcavs/00098", "liveportrait/d6"] and recipe["preset"] == "cpu"
+    assert (
+        recipe["hold_out"] == ["retalking/4", "pcavs/00098", "liveportrait/d6"] and recipe["preset"] == "cpu"
+    )
     assert stages[-1]["geometry_weight"] == 4.0 and stages[-1]["warp_radius"] == 0.1
 
 
@@ -44,7 +46,18 @@ def test_a_recipe_runs_its_stages_and_resumes(capsys, short_clip, tmp_path):
     from model.checkpoint import load_checkpoint
 
     out = tmp_path / "run"
-    args = ("train", "--recipe", TINY, "-o", out, "--data-root", short_clip.parent, "--device", "cpu", "--json")
+    args = (
+        "train",
+        "--recipe",
+        TINY,
+        "-o",
+        out,
+        "--data-root",
+        short_clip.parent,
+        "--device",
+        "cpu",
+        "--json",
+    )
     code, stdout, err = run(capsys, *args)
     assert code == 0, err
     summary = json.loads(stdout)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from model.fit import FitConfig
+from reenact.console import Reporter
 from reenact.engine import ABLATION_CHECKPOINT, DEFAULT_CHECKPOINT, Engine
 from reenact.evaluate import cosine
 from reenact.pipeline import fit_target, load_target
-from reenact.console import Reporter
 from tracking.tracker import Tracker, TrackerConfig
 
 
@@ -50,17 +50,26 @@ def test_shipped_model_renders_the_fitted_face(shared_data):
         for name in ("liveportrait/s2.jpg", "liveportrait/s11.jpg", "liveportrait/d8.jpg"):
             target = load_target(shared_data / "portraits" / name, config)
             # The network itself: a renderer fine-tuned on the portrait would make any code look like it.
-            codes = fit_target(target, engine, FitConfig(iterations=60, finetune_renderer=False), Reporter(quiet=True))
+            codes = fit_target(
+                target, engine, FitConfig(iterations=60, finetune_renderer=False), Reporter(quiet=True)
+            )
             assert codes.psnr > 15.0, name
             fitted = engine.render(codes.cam_to_world[None], codes.expression[None], codes.identity[None])[0]
             generator = np.random.default_rng(0)
             random_identity = generator.normal(size=codes.identity.shape).astype(np.float32)
             random_identity *= np.linalg.norm(codes.identity) / np.linalg.norm(random_identity)
-            random_render = engine.render(codes.cam_to_world[None], codes.expression[None], random_identity[None])[0]
+            random_render = engine.render(
+                codes.cam_to_world[None], codes.expression[None], random_identity[None]
+            )[0]
             fitted_track = tracker.track_image(fitted)  # NoFaceError here means the render is not a face
             fitted_similarities.append(cosine(fitted_track.embedding, target.track.embedding))
             try:
-                random_similarities.append(cosine(tracker.track_image(random_render).embedding, target.track.embedding))
+                random_similarities.append(
+                    cosine(tracker.track_image(random_render).embedding, target.track.embedding)
+                )
             except Exception:  # noqa: BLE001 - a random code that yields no detectable face is the least similar
                 random_similarities.append(-1.0)
-    assert np.mean(fitted_similarities) > np.mean(random_similarities), (fitted_similarities, random_similarities)
+    assert np.mean(fitted_similarities) > np.mean(random_similarities), (
+        fitted_similarities,
+        random_similarities,
+    )

@@ -28,8 +28,23 @@ def trained(tmp_path_factory, short_clip):
     run_dir = tmp_path_factory.mktemp("train") / "run"
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(["train", str(short_clip), "-o", str(run_dir), "--preset", "tiny", "--steps", "4",
-                     "--every", "3", "--json", "--device", "cpu"])
+        code = main(
+            [
+                "train",
+                str(short_clip),
+                "-o",
+                str(run_dir),
+                "--preset",
+                "tiny",
+                "--steps",
+                "4",
+                "--every",
+                "3",
+                "--json",
+                "--device",
+                "cpu",
+            ]
+        )
     assert code == 0, err.getvalue()
     return run_dir, json.loads(out.getvalue())
 
@@ -38,19 +53,46 @@ def test_train_writes_a_resumable_checkpoint(capsys, trained, short_clip):
     run_dir, summary = trained
     assert summary["step"] == 4 and (run_dir / "last.pt").is_file()
     assert list((run_dir / "cache").glob("*.npz"))
-    code, stdout, err = run(capsys, "train", run_dir / "cache", "-o", run_dir, "--preset", "tiny", "--steps", "6", "--json")
+    code, stdout, err = run(
+        capsys, "train", run_dir / "cache", "-o", run_dir, "--preset", "tiny", "--steps", "6", "--json"
+    )
     assert code == 0, err
     resumed = json.loads(stdout)
     assert resumed["start_step"] == 4 and resumed["step"] == 6
     # A new run from those weights that sees only the leading expression components; too many is one clear error.
-    code, stdout, err = run(capsys, "train", run_dir / "cache", "-o", run_dir.parent / "limited", "--preset", "tiny",
-                            "--steps", "1", "--init", run_dir / "last.pt", "--expression-components", "10", "--json")
+    code, stdout, err = run(
+        capsys,
+        "train",
+        run_dir / "cache",
+        "-o",
+        run_dir.parent / "limited",
+        "--preset",
+        "tiny",
+        "--steps",
+        "1",
+        "--init",
+        run_dir / "last.pt",
+        "--expression-components",
+        "10",
+        "--json",
+    )
     assert code == 0, err
     from model.checkpoint import load_checkpoint
 
     assert load_checkpoint(run_dir.parent / "limited" / "last.pt")[0].config.field.expression_components == 10
-    code, _, err = run(capsys, "train", run_dir / "cache", "-o", run_dir.parent / "bad", "--preset", "tiny",
-                       "--steps", "1", "--expression-components", "47")
+    code, _, err = run(
+        capsys,
+        "train",
+        run_dir / "cache",
+        "-o",
+        run_dir.parent / "bad",
+        "--preset",
+        "tiny",
+        "--steps",
+        "1",
+        "--expression-components",
+        "47",
+    )
     assert code != 0 and "expression-components" in err and "Traceback" not in err
 
 
@@ -58,8 +100,22 @@ def test_geometry_weight_from_the_command_line(capsys, trained, tmp_path):
     from model.checkpoint import load_checkpoint
 
     run_dir, _ = trained  # a cache the real tracker built: identity-shape coefficients and all
-    code, stdout, err = run(capsys, "train", run_dir / "cache", "-o", tmp_path / "geometry_run", "--preset", "tiny", "--steps", "2",
-                            "--init", run_dir / "last.pt", "--geometry-weight", "0.5", "--json")
+    code, stdout, err = run(
+        capsys,
+        "train",
+        run_dir / "cache",
+        "-o",
+        tmp_path / "geometry_run",
+        "--preset",
+        "tiny",
+        "--steps",
+        "2",
+        "--init",
+        run_dir / "last.pt",
+        "--geometry-weight",
+        "0.5",
+        "--json",
+    )
     assert code == 0, err
     assert load_checkpoint(tmp_path / "geometry_run" / "last.pt")[0].config.loss.geometry_weight == 0.5
 
@@ -69,8 +125,21 @@ def test_warp_radius_from_the_command_line(capsys, trained, tmp_path):
     from tracking.landmark_model import LandmarkModel
 
     run_dir, _ = trained
-    code, _, err = run(capsys, "train", run_dir / "cache", "-o", tmp_path / "warp_run", "--preset", "tiny", "--steps", "2",
-                       "--init", run_dir / "last.pt", "--warp-radius", "0.08")
+    code, _, err = run(
+        capsys,
+        "train",
+        run_dir / "cache",
+        "-o",
+        tmp_path / "warp_run",
+        "--preset",
+        "tiny",
+        "--steps",
+        "2",
+        "--init",
+        run_dir / "last.pt",
+        "--warp-radius",
+        "0.08",
+    )
     assert code == 0, err
     model = load_checkpoint(tmp_path / "warp_run" / "last.pt")[0]
     assert model.config.field.warp_radius == 0.08
@@ -82,19 +151,57 @@ def test_fit_render_and_export(capsys, trained, shared_data, tmp_path):
     checkpoint = run_dir / "last.pt"
     codes = tmp_path / "codes.npz"
     target = shared_data / "portraits" / "liveportrait" / "s2.jpg"
-    code, stdout, err = run(capsys, "fit", target, "-o", codes, "--checkpoint", checkpoint, "--iterations", 3,
-                            "--save-render", tmp_path / "fit.png", "--json")
+    code, stdout, err = run(
+        capsys,
+        "fit",
+        target,
+        "-o",
+        codes,
+        "--checkpoint",
+        checkpoint,
+        "--iterations",
+        3,
+        "--save-render",
+        tmp_path / "fit.png",
+        "--json",
+    )
     assert code == 0, err
     assert math.isfinite(json.loads(stdout)["psnr"]) and (tmp_path / "fit.png").is_file()
     sweep = tmp_path / "sweep.mp4"
-    code, stdout, err = run(capsys, "render", checkpoint, "--identity", codes, "--yaw", "-20:20", "--frames", 5,
-                            "-o", sweep, "--json")
+    code, stdout, err = run(
+        capsys,
+        "render",
+        checkpoint,
+        "--identity",
+        codes,
+        "--yaw",
+        "-20:20",
+        "--frames",
+        5,
+        "-o",
+        sweep,
+        "--json",
+    )
     assert code == 0, err
     with VideoReader(sweep) as reader:
         frames = [f.image for f in reader]
     assert len(frames) == 5 and not np.array_equal(frames[0], frames[-1])
-    assert run(capsys, "render", checkpoint, "--identity", codes, "--to", codes, "--frames", 3,
-               "-o", tmp_path / "strip.png")[0] == 0
+    assert (
+        run(
+            capsys,
+            "render",
+            checkpoint,
+            "--identity",
+            codes,
+            "--to",
+            codes,
+            "--frames",
+            3,
+            "-o",
+            tmp_path / "strip.png",
+        )[0]
+        == 0
+    )
     exported = tmp_path / "half.pt"
     code, stdout, err = run(capsys, "export", checkpoint, "-o", exported, "--json")
     assert code == 0, err and json.loads(stdout)["bytes"] == exported.stat().st_size
@@ -103,8 +210,21 @@ def test_fit_render_and_export(capsys, trained, shared_data, tmp_path):
 def test_eval_on_a_short_clip(capsys, trained, short_clip, shared_data):
     run_dir, _ = trained
     portrait = shared_data / "portraits" / "liveportrait" / "s2.jpg"
-    code, stdout, err = run(capsys, "eval", run_dir / "last.pt", short_clip, "--max-frames", 6,
-                            "--fit-iterations", 2, "--cross", portrait, "--ablation", run_dir / "last.pt", "--json")
+    code, stdout, err = run(
+        capsys,
+        "eval",
+        run_dir / "last.pt",
+        short_clip,
+        "--max-frames",
+        6,
+        "--fit-iterations",
+        2,
+        "--cross",
+        portrait,
+        "--ablation",
+        run_dir / "last.pt",
+        "--json",
+    )
     assert code == 0, err
     result = json.loads(stdout)
     # The same checkpoint as its own ablation: the same fit and renders, so the same row (its baselines are not re-run).
@@ -118,7 +238,10 @@ def test_eval_on_a_short_clip(capsys, trained, short_clip, shared_data):
     # The clip's head moves, so driving by pose alone is not the still frame.
     assert clip["pose_only"]["l1"] != clip["static"]["l1"]
     # drive's smoothing (on by default) changes the driving parameters, so the renders.
-    assert clip["smoothed"]["fit_psnr"] == clip["model"]["fit_psnr"] and clip["smoothed"]["l1"] != clip["model"]["l1"]
+    assert (
+        clip["smoothed"]["fit_psnr"] == clip["model"]["fit_psnr"]
+        and clip["smoothed"]["l1"] != clip["model"]["l1"]
+    )
     assert "cross" in result["summary"] and len(result["cross"]) == 1
     # The real crops through the motion metrics only: every one has a face, and there is no image row to fake.
     real = result["summary"]["real"]
@@ -126,17 +249,28 @@ def test_eval_on_a_short_clip(capsys, trained, short_clip, shared_data):
     assert real["pose_distance_deg"] < 5.0, real  # the tracker reads a real crop's pose as it read the frame
 
 
-
 def test_eval_fit_options(capsys, trained, short_clip):
     """Renderer fine-tuning (on by default, as in drive) and its options reach the fits: recorded in the JSON, and
     the fine-tuned renderer draws the clip's renders (the still frame differs from a plain fit's)."""
     run_dir, _ = trained
-    common = ("eval", run_dir / "last.pt", short_clip, "--max-frames", 4, "--fit-iterations", 2, "--smooth", 0, "--json")
+    common = (
+        "eval",
+        run_dir / "last.pt",
+        short_clip,
+        "--max-frames",
+        4,
+        "--fit-iterations",
+        2,
+        "--smooth",
+        0,
+        "--json",
+    )
     code, stdout, err = run(capsys, *common, "--no-fit-finetune-renderer")
     assert code == 0, err
     plain = json.loads(stdout)
-    code, stdout, err = run(capsys, *common, "--fit-finetune-roll", 12,
-                               "--fit-finetune-expressions", 2)  # fine-tuning: the default
+    code, stdout, err = run(
+        capsys, *common, "--fit-finetune-roll", 12, "--fit-finetune-expressions", 2
+    )  # fine-tuning: the default
     assert code == 0, err
     tuned = json.loads(stdout)
     assert plain["fit_finetune_renderer"] is False
@@ -144,6 +278,7 @@ def test_eval_fit_options(capsys, trained, short_clip):
     assert tuned["fit_finetune_expressions"] == 2
     assert tuned["clips"][0]["static"]["l1"] != plain["clips"][0]["static"]["l1"]
     assert tuned["clips"][0]["model"]["fit_psnr"] > plain["clips"][0]["model"]["fit_psnr"]
+
 
 def test_image_metrics_hand_values():
     renders = np.zeros((1, 16, 16, 3), np.uint8)
@@ -159,7 +294,9 @@ def test_image_metrics_hand_values():
 def test_rotation_distance_deg():
     from model.camera import orbit_cam_to_world
 
-    assert rotation_distance_deg(orbit_cam_to_world(0.0), orbit_cam_to_world(np.radians(30))) == pytest.approx(30.0, abs=1e-4)
+    assert rotation_distance_deg(
+        orbit_cam_to_world(0.0), orbit_cam_to_world(np.radians(30))
+    ) == pytest.approx(30.0, abs=1e-4)
 
 
 def test_motion_metrics_hand_values():
@@ -170,15 +307,22 @@ def test_motion_metrics_hand_values():
 
     seen = np.zeros((1, 46), np.float32)
     seen[0, :LEADING_EXPRESSION] = 1.0  # off by 1 on the leading components, exact on the rest
-    tracked = SimpleNamespace(embedding=np.array([1.0, 0.0]), expression=seen, pose=orbit_cam_to_world(np.radians(10))[None])
+    tracked = SimpleNamespace(
+        embedding=np.array([1.0, 0.0]), expression=seen, pose=orbit_cam_to_world(np.radians(10))[None]
+    )
 
     class Tracker:  # answers every render with the same tracked face
         def track_image(self, image):
             return tracked
 
     renders = np.zeros((2, 8, 8, 3), np.uint8)
-    metrics = motion_metrics(renders, np.stack([orbit_cam_to_world(0.0)] * 2), np.zeros((2, 46), np.float32),
-                             np.array([1.0, 1.0]), Tracker())
+    metrics = motion_metrics(
+        renders,
+        np.stack([orbit_cam_to_world(0.0)] * 2),
+        np.zeros((2, 46), np.float32),
+        np.array([1.0, 1.0]),
+        Tracker(),
+    )
     assert metrics["identity_similarity"] == pytest.approx(1 / math.sqrt(2))
     assert metrics["expression_distance"] == pytest.approx(LEADING_EXPRESSION / 46)
     assert metrics["expression_distance_leading"] == pytest.approx(1.0)
@@ -188,10 +332,22 @@ def test_motion_metrics_hand_values():
     # 0.5 on component 0 only → |1 − 0.5| on component 0, 1 on the other nine leading ones.
     driving = np.zeros((2, 46), np.float32)
     driving[:, 0] = 0.5
-    metrics = motion_metrics(renders, np.stack([orbit_cam_to_world(0.0)] * 2), driving, np.array([1.0, 1.0]), Tracker(),
-                             (np.zeros(46, np.float32), np.zeros(46, np.float32)))
+    metrics = motion_metrics(
+        renders,
+        np.stack([orbit_cam_to_world(0.0)] * 2),
+        driving,
+        np.array([1.0, 1.0]),
+        Tracker(),
+        (np.zeros(46, np.float32), np.zeros(46, np.float32)),
+    )
     assert metrics["expression_change_distance"] == pytest.approx((0.5 + 9.0) / LEADING_EXPRESSION)
     assert metrics["expression_distance_leading"] == pytest.approx((0.5 + 9.0) / LEADING_EXPRESSION)
-    metrics = motion_metrics(renders, np.stack([orbit_cam_to_world(0.0)] * 2), driving, np.array([1.0, 1.0]), Tracker(),
-                             (seen[0], np.zeros(46, np.float32)))  # a render that does not move from its start
+    metrics = motion_metrics(
+        renders,
+        np.stack([orbit_cam_to_world(0.0)] * 2),
+        driving,
+        np.array([1.0, 1.0]),
+        Tracker(),
+        (seen[0], np.zeros(46, np.float32)),
+    )  # a render that does not move from its start
     assert metrics["expression_change_distance"] == pytest.approx(0.5 / LEADING_EXPRESSION)

@@ -14,7 +14,9 @@ def _synthetic(yaw_deg, pitch_deg, roll_deg, seed=0):
     rng = np.random.default_rng(seed)
     identity = rng.normal(0, 0.7, model.num_identity)
     expression = rng.normal(0, 0.7, model.num_expression)
-    cam_to_head = orbit_cam_to_world(np.radians(yaw_deg), np.radians(pitch_deg), np.radians(roll_deg), distance=5.2)
+    cam_to_head = orbit_cam_to_world(
+        np.radians(yaw_deg), np.radians(pitch_deg), np.radians(roll_deg), distance=5.2
+    )
     cam_to_head[:3, 3] += [0.05, -0.1, 0.0]
     observed = project(model.shape(identity, expression), cam_to_head, Intrinsics())
     return model, identity, expression, cam_to_head, observed
@@ -30,7 +32,9 @@ def test_recovers_known_rotation_from_scratch():
         got = np.degrees(euler_yaw_pitch_roll(fitted[:3, :3]))
         assert np.allclose(got, [yaw, pitch, roll], atol=1.0)
         assert np.linalg.norm(fitted[:3, 3] - cam_to_head[:3, 3]) < 0.05
-        assert np.corrcoef(fit.expression, expression)[0, 1] > 0.85  # 2D landmarks: depth modes shrink to the prior
+        assert (
+            np.corrcoef(fit.expression, expression)[0, 1] > 0.85
+        )  # 2D landmarks: depth modes shrink to the prior
 
 
 def test_rotation_recovery_with_identity_unknown():

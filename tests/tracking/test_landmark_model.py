@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from model.camera import EYE_CORNER_DISTANCE, HEAD_CENTER_DEPTH
-from tracking.errors import ModelFileError
 from tracking.build_basis import build_model, person_of
+from tracking.errors import ModelFileError
 from tracking.landmark_model import DEFAULT_MODEL_PATH, NUM_EXPRESSION, LandmarkModel
 
 
@@ -41,7 +41,9 @@ def test_save_load_round_trip(tmp_path):
 
 
 def test_person_grouping():
-    assert person_of("videos/mead/M030_front_happy_level3_001.mp4") == person_of("x/mead/M030_front_sad_level3_001.mp4")
+    assert person_of("videos/mead/M030_front_happy_level3_001.mp4") == person_of(
+        "x/mead/M030_front_sad_level3_001.mp4"
+    )
     assert person_of("v/liveportrait/d18.mp4") == person_of("v/liveportrait/d19.mp4")
     assert person_of("v/sadtalker/WDA_AlexandriaOcasioCortez_000.mp4") == person_of("v/misc/vexpress_aoc.mp4")
     assert person_of("v/pcavs/00002.mp4") != person_of("v/pcavs/00010.mp4")

@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from tracking.smoothing import jitter, rotation_jitter_deg, smooth_array, smooth_crops, smooth_rotations, window_length
+from tracking.smoothing import (
+    jitter,
+    rotation_jitter_deg,
+    smooth_array,
+    smooth_crops,
+    smooth_rotations,
+    window_length,
+)
 
 
 def test_strength_zero_is_off():
@@ -50,7 +57,10 @@ def test_rotations_smoothed_without_flips():
     assert steps.max() < 0.1  # true step is 0.066 rad; a flip would be ≈ π
     assert rotation_jitter_deg(smooth) < rotation_jitter_deg(noisy)
     error = (Rotation.from_matrix(smooth) * truth.inv()).magnitude()
-    assert np.degrees(error[5:-5]).mean() < np.degrees((Rotation.from_matrix(noisy) * truth.inv()).magnitude()).mean()
+    assert (
+        np.degrees(error[5:-5]).mean()
+        < np.degrees((Rotation.from_matrix(noisy) * truth.inv()).magnitude()).mean()
+    )
 
 
 def test_crops_stay_square():

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tracking.errors import NoFaceError, TrackingInputError
 from tracking.crop import to_crop
+from tracking.errors import NoFaceError, TrackingInputError
 from tracking.landmarks import NUM_LANDMARKS
 from tracking.types import Track
 
@@ -94,7 +94,17 @@ def test_stream_crop_mask_and_round_trip(data_available, tracker_factory, tmp_pa
     # save / load round trip
     track.save(tmp_path / "t.npz")
     again = Track.load(tmp_path / "t.npz")
-    for name in ("valid", "detected", "pose", "expression", "crop", "landmarks", "identity_shape", "embedding", "times"):
+    for name in (
+        "valid",
+        "detected",
+        "pose",
+        "expression",
+        "crop",
+        "landmarks",
+        "identity_shape",
+        "embedding",
+        "times",
+    ):
         assert np.array_equal(getattr(again, name), getattr(track, name)), name
     assert again.fps == track.fps and again.size == track.size
     assert again.landmark_error == pytest.approx(track.landmark_error)
