@@ -1,8 +1,8 @@
 """End-to-end ``reenact drive`` on this machine: frames/s, where the time goes, and peak memory on a long
 vs a short source measured in the same run (the ratio is what matters on a noisy machine).
 
-    python benchmarks/bench_drive.py [--checkpoint CKPT] [--short 5] [--long 30] [--device cpu] [--no-finetune-renderer] [--finetune-roll DEG]
-        [--finetune-expressions N]
+    python benchmarks/bench_drive.py [--checkpoint CKPT] [--short 5] [--long 30] [--device cpu]
+        [--no-finetune-renderer] [--finetune-roll DEG] [--finetune-expressions N]
 
 Sources are made by looping a real clip (``../shared/data/videos/pcavs/00015.mp4``, 224², 25 fps) to the
 requested lengths; the target is a real portrait. Each drive runs in its own process so its peak RSS is
@@ -108,7 +108,10 @@ def main() -> None:
                 source, target, Path(tmp) / f"out_{seconds:g}s.mp4", args.checkpoint, args.device, extra
             )
             rows.append((seconds, frames, summary))
-    header = f"{'source':>8} {'frames':>6} {'total s':>8} {'fps':>6} {'fit s':>6} {'track s':>7} {'render s':>8} {'encode s':>8} {'peak MiB':>8}"
+    header = (
+        f"{'source':>8} {'frames':>6} {'total s':>8} {'fps':>6} {'fit s':>6} {'track s':>7} "
+        f"{'render s':>8} {'encode s':>8} {'peak MiB':>8}"
+    )
     print(
         f"reenact drive end to end, device {args.device}, render {rows[0][2]['width']}×{rows[0][2]['height']}"
     )
@@ -116,8 +119,10 @@ def main() -> None:
     print("-" * len(header))
     for seconds, frames, s in rows:
         print(
-            f"{seconds:>7g}s {frames:>6} {s['seconds']:>8.1f} {s['frames_per_second']:>6.2f} {s['fit_seconds']:>6.1f} "
-            f"{s['tracking_seconds']:>7.1f} {s['render_seconds']:>8.1f} {s['encode_seconds']:>8.1f} {s['peak_rss_mib']:>8.0f}"
+            f"{seconds:>7g}s {frames:>6} {s['seconds']:>8.1f} {s['frames_per_second']:>6.2f} "
+            f"{s['fit_seconds']:>6.1f} "
+            f"{s['tracking_seconds']:>7.1f} {s['render_seconds']:>8.1f} {s['encode_seconds']:>8.1f} "
+            f"{s['peak_rss_mib']:>8.0f}"
         )
     long_summary = rows[1][2]
     per_frame = {
@@ -135,7 +140,8 @@ def main() -> None:
     )
     print(
         f"frames/s excluding the one-off fit (long source): "
-        f"{rows[1][1] / (long_summary['seconds'] - long_summary['fit_seconds']):.2f} (goal ≥ 2 on this 2-core CPU)"
+        f"{rows[1][1] / (long_summary['seconds'] - long_summary['fit_seconds']):.2f} (goal ≥ 2 on this "
+        "2-core CPU)"
     )
 
 

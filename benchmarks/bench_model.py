@@ -21,6 +21,7 @@ import statistics
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -67,8 +68,9 @@ def plain_nerf_rgb(
     expression: torch.Tensor,
     identity: torch.Tensor,
 ) -> torch.Tensor:
-    """The plain-NeRF baseline: (B, 3, m, m) RGB volume-rendered at the output size m with the model's field and
-    samples, its features read out by a linear features → RGB head (untrained: the time does not depend on it)."""
+    """The plain-NeRF baseline: (B, 3, m, m) RGB volume-rendered at the output size m with the model's field
+    and samples, its features read out by a linear features → RGB head (untrained: the time does not depend on
+    it)."""
     feature_map, _ = model._render_map(
         camera, model.config.renderer.output_size, expression, identity, None, 4096
     )
@@ -89,9 +91,9 @@ def bench_hybrid_vs_volume(repeats: int) -> None:
             torch.randn(1, 128, generator=torch.Generator().manual_seed(0)) * 0.1,
         )
         with torch.no_grad():
-            hybrid = median_seconds(lambda: model(camera, expression, identity), repeats)
+            hybrid = median_seconds(partial(model, camera, expression, identity), repeats)
             volume = median_seconds(
-                lambda: plain_nerf_rgb(model, rgb_head, camera, expression, identity),
+                partial(plain_nerf_rgb, model, rgb_head, camera, expression, identity),
                 max(1, repeats // 2) if name == "cpu" else repeats,
             )
         n, m = config.renderer.feature_size, config.renderer.output_size
@@ -123,7 +125,7 @@ def bench_render_fps(repeats: int) -> None:
         cameras = orbit_cameras(np.linspace(-0.6, 0.6, count), 0.0)
         expressions, identities = torch.zeros(count, 46), torch.zeros(count, 128)
 
-        def run() -> None:
+        def run(cameras=cameras, expressions=expressions, identities=identities, batch=batch) -> None:
             for _ in render_batches(model, cameras, expressions, identities, batch):
                 pass
 
@@ -268,8 +270,8 @@ def bench_loss_comparison(steps: int, batch_size: int) -> None:
                 ]
             )
     table(
-        f"4. Perceptual-loss replacements: cpu preset, {steps} steps × batch {batch_size}, lr 1e-3, 30 real frames (M030), frontal camera, "
-        "zero codes; L1 + 10·perceptual (+0.1·opacity)",
+        f"4. Perceptual-loss replacements: cpu preset, {steps} steps × batch {batch_size}, lr 1e-3, 30 real "
+        "frames (M030), frontal camera, zero codes; L1 + 10·perceptual (+0.1·opacity)",
         [
             "perceptual",
             "steps",

@@ -93,7 +93,10 @@ def main(argv=None) -> int:
         for p in VIDEOS.rglob("*.mp4")
         if any(fnmatch.fnmatch(f"{p.parent.name}/{p.stem}", g) for g in args.clips)
     )
-    header = f"{'clip':34s} {'frames':>6s} {'valid':>6s} {'err/IOD':>8s} {'static':>6s} {'rot°/f raw→sm':>14s} {'pos/f raw→sm':>16s} {'expr/f raw→sm':>14s} {'fps':>6s}"
+    header = (
+        f"{'clip':34s} {'frames':>6s} {'valid':>6s} {'err/IOD':>8s} {'static':>6s} "
+        f"{'rot°/f raw→sm':>14s} {'pos/f raw→sm':>16s} {'expr/f raw→sm':>14s} {'fps':>6s}"
+    )
     print(header)
     print("-" * len(header))
     rows = []
@@ -108,7 +111,8 @@ def main(argv=None) -> int:
             except Exception as exc:  # NoFaceError on the hard clips
                 elapsed = time.perf_counter() - start
                 print(
-                    f"{name:34s} {len(frames):6d} {0.0:6.1%} {'—':>8s} {'':6s} {'':14s} {'':16s} {'':14s} {len(frames) / elapsed:6.1f}  ({exc.__class__.__name__})"
+                    f"{name:34s} {len(frames):6d} {0.0:6.1%} {'—':>8s} {'':6s} {'':14s} {'':16s} {'':14s} "
+                    f"{len(frames) / elapsed:6.1f}  ({exc.__class__.__name__})"
                 )
                 rows.append(
                     (name, 0.0, np.nan, np.nan, np.nan, np.nan, np.nan, np.nan, np.nan, len(frames) / elapsed)
@@ -140,19 +144,22 @@ def main(argv=None) -> int:
             )
             print(
                 f"{name:34s} {len(frames):6d} {valid:6.1%} {track.landmark_error:8.4f} {int(still.sum()):6d} "
-                f"{raw_rot:6.3f}→{sm_rot:6.3f} {raw_pos:7.4f}→{sm_pos:7.4f} {raw_ex:6.3f}→{sm_ex:6.3f} {speed:6.1f}",
+                f"{raw_rot:6.3f}→{sm_rot:6.3f} {raw_pos:7.4f}→{sm_pos:7.4f} {raw_ex:6.3f}→{sm_ex:6.3f} "
+                f"{speed:6.1f}",
                 flush=True,
             )
     ok = [r for r in rows if np.isfinite(r[2])]
     normal = [r for r in rows if r[0] not in HARD]
     print("-" * len(header))
     print(
-        f"mean landmark error {np.mean([r[2] for r in ok]):.4f} IOD over {len(ok)} tracked clips (goal < 0.03)"
+        f"mean landmark error {np.mean([r[2] for r in ok]):.4f} IOD over {len(ok)} tracked clips (goal < "
+        "0.03)"
     )
     print(f"clips (not hard) with < 95% valid: {[r[0] for r in normal if r[1] < 0.95]}")
     print("hard clips valid ratio: " + ", ".join(f"{r[0]} {r[1]:.0%}" for r in rows if r[0] in HARD))
     print(
-        f"landmarks+fit speed: median {np.median([r[9] for r in rows]):.1f} frames/s at {args.size or 'native'} px (goal ≥ 30)"
+        f"landmarks+fit speed: median {np.median([r[9] for r in rows]):.1f} frames/s at "
+        f"{args.size or 'native'} px (goal ≥ 30)"
     )
     return 0
 

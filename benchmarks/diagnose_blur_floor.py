@@ -1,14 +1,17 @@
 """Is the tracker's reading of motion limited by sharpness? The ``real`` row of ``reenact eval`` puts the real
-crops through the motion metrics (a perfect renderer's score); here the same crops are first blurred (Gaussian,
-σ pixels of the 128² crop) as a blurry but perfectly moving renderer would draw them. With ``--checkpoint``, each
-clip's first frame is also fitted (as ``reenact eval`` fits it) and the σ whose blurred real crop is closest to the
-fitted render (masked PSNR) is reported: how blurry the model's renders are on the same scale.
+crops through the motion metrics (a perfect renderer's score); here the same crops are first blurred
+(Gaussian, σ pixels of the 128² crop) as a blurry but perfectly moving renderer would draw them. With
+``--checkpoint``, each clip's first frame is also fitted (as ``reenact eval`` fits it) and the σ whose blurred
+real crop is closest to the fitted render (masked PSNR) is reported: how blurry the model's renders are on the
+same scale.
 
     python benchmarks/diagnose_blur_floor.py --checkpoint reenact/weights/head_cpu.pt \
-        --clip ../shared/data/videos/liveportrait/d6.mp4 --clip ../shared/data/videos/mead/W009_front_surprised_level3_001.mp4
+        --clip ../shared/data/videos/liveportrait/d6.mp4 \
+        --clip ../shared/data/videos/mead/W009_front_surprised_level3_001.mp4
 
 Prints per clip and σ the expression distance over the leading components, the expression change distance and
-the pose distance (as ``reenact eval`` defines them), then the means per σ; with a checkpoint, the render-matched σ.
+the pose distance (as ``reenact eval`` defines them), then the means per σ; with a checkpoint, the
+render-matched σ.
 """
 
 from __future__ import annotations
@@ -105,8 +108,8 @@ def main() -> int:
             ]
             matched.append(float(grid[int(np.argmax(scores))]))
             print(
-                f"{clip[-40:]:40s} fitted render closest to the real crop blurred by σ = {matched[-1]:.2f} px "
-                f"({max(scores):.2f} dB; unblurred {scores[0]:.2f} dB)",
+                f"{clip[-40:]:40s} fitted render closest to the real crop blurred by σ = {matched[-1]:.2f} "
+                f"px ({max(scores):.2f} dB; unblurred {scores[0]:.2f} dB)",
                 flush=True,
             )
     for sigma, rows in means.items():

@@ -6,7 +6,8 @@ The mean |slope| of the other leading components is the *crosstalk*. Several che
 the same run, on the same fits' inputs, so they compare side by side.
 
     python benchmarks/diagnose_expression_response.py reenact/weights/head_cpu.pt runs/control5/last.pt \
-        --clip ../shared/data/videos/mead/M030_front_happy_level3_001.mp4 --clip ../shared/data/videos/liveportrait/d6.mp4
+        --clip ../shared/data/videos/mead/M030_front_happy_level3_001.mp4 \
+        --clip ../shared/data/videos/liveportrait/d6.mp4
 
 Prints one row per checkpoint and clip (gain of each component, their mean, crosstalk) and a mean per
 checkpoint.
@@ -32,7 +33,8 @@ def response(
     engine: Engine, track: Track, crops: np.ndarray, masks: np.ndarray, components: int, tracker: Tracker
 ) -> tuple[np.ndarray, float]:
     """(gains (K,), crosstalk) of one checkpoint on one clip (its track and crops from ``load_clip``)."""
-    # The network's own response: the codes fitted as eval fits them, without the per-target renderer fine-tuning.
+    # The network's own response: the codes fitted as eval fits them, without the per-target renderer
+    # fine-tuning.
     _, fit = fit_first_frame(engine, track, crops, masks, FitConfig(finetune_renderer=False))
     fit = Codes.from_fit(fit, np.zeros(4), (0, 0))  # the fit in numpy
     slopes = np.zeros((components, components))
@@ -64,7 +66,8 @@ def main() -> int:
         parser.error("the checkpoints render at different sizes; compare them in separate runs")
     config = TrackerConfig(crop_size=size, smoothing=0.0)
     print(
-        f"{'checkpoint':28s} {'clip':20s} {'gains (leading components)':{7 * args.components}s} {'mean':>6s} {'cross':>6s}"
+        f"{'checkpoint':28s} {'clip':20s} {'gains (leading components)':{7 * args.components}s} {'mean':>6s} "
+        f"{'cross':>6s}"
     )
     means: dict[str, list[tuple[float, float]]] = {path: [] for path in args.checkpoints}
     with Tracker(config) as tracker:
@@ -75,7 +78,8 @@ def main() -> int:
                 means[path].append((float(gains.mean()), crosstalk))
                 cells = "".join(f"{g:7.2f}" for g in gains)
                 print(
-                    f"{path[-28:]:28s} {clip.split('/')[-1][:20]:20s} {cells} {gains.mean():6.2f} {crosstalk:6.2f}",
+                    f"{path[-28:]:28s} {clip.split('/')[-1][:20]:20s} {cells} {gains.mean():6.2f} "
+                    f"{crosstalk:6.2f}",
                     flush=True,
                 )
     for path, rows in means.items():

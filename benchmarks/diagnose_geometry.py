@@ -35,7 +35,8 @@ def main() -> int:
 
     mesh = LandmarkModel.default().face_mesh()
     print(
-        f"{'checkpoint':34s} {'median |err|':>12s} {'mean |err|':>10s} {'median err':>10s} {'≤ 0.05':>7s} {'opacity':>8s}"
+        f"{'checkpoint':34s} {'median |err|':>12s} {'mean |err|':>10s} {'median err':>10s} {'≤ 0.05':>7s} "
+        f"{'opacity':>8s}"
     )
     for path in args.checkpoints:
         engine = Engine.load(path, "cpu")
@@ -54,7 +55,8 @@ def main() -> int:
             )
         error = errors[visible].numpy()
         print(
-            f"{path[-34:]:34s} {np.median(np.abs(error)):12.4f} {np.abs(error).mean():10.4f} {np.median(error):10.4f} "
+            f"{path[-34:]:34s} {np.median(np.abs(error)):12.4f} {np.abs(error).mean():10.4f} "
+            f"{np.median(error):10.4f} "
             f"{(np.abs(error) <= 0.05).mean():7.1%} {float(opacity[visible].mean()):8.3f}",
             flush=True,
         )

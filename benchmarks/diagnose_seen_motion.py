@@ -1,8 +1,8 @@
 """Does the model follow motion on people it was trained on? Self-reenactment without fitting, on a
 training cache: every frame is rendered with its own cached pose, expression and the clip's identity code,
 and compared (masked L1 / PSNR, as ``reenact eval``) with the static baseline — the clip's first frame's
-parameters repeated. Set beside ``reenact eval`` (unseen people, fitted codes) it separates "the model does not
-respond to motion" from "the model does not generalise to new identities".
+parameters repeated. Set beside ``reenact eval`` (unseen people, fitted codes) it separates "the model does
+not respond to motion" from "the model does not generalise to new identities".
 
     python benchmarks/diagnose_seen_motion.py runs/shipped/last.pt runs/cache128 --frames 40
 
@@ -39,7 +39,8 @@ def main() -> int:
         spans.append((float(yaw.max() - yaw.min()), clip, index))
     spans.sort(key=lambda item: -item[0])
     print(
-        f"{'clip':32s} {'yaw range °':>11s} {'model PSNR':>10s} {'static PSNR':>11s} {'model L1':>9s} {'static L1':>9s}"
+        f"{'clip':32s} {'yaw range °':>11s} {'model PSNR':>10s} {'static PSNR':>11s} {'model L1':>9s} "
+        f"{'static L1':>9s}"
     )
     rows = []
     for span, clip, index in spans[: args.clips]:
@@ -57,7 +58,8 @@ def main() -> int:
         base = image_metrics(static[1:], real[1:], mask[1:])
         rows.append((model["psnr"], base["psnr"], model["l1"], base["l1"]))
         print(
-            f"{data.clip_files[clip].stem:32s} {span:11.1f} {model['psnr']:10.2f} {base['psnr']:11.2f} {model['l1']:9.4f} {base['l1']:9.4f}"
+            f"{data.clip_files[clip].stem:32s} {span:11.1f} {model['psnr']:10.2f} {base['psnr']:11.2f} "
+            f"{model['l1']:9.4f} {base['l1']:9.4f}"
         )
     mean = np.mean(rows, axis=0)
     print(f"{'mean':32s} {'':11s} {mean[0]:10.2f} {mean[1]:11.2f} {mean[2]:9.4f} {mean[3]:9.4f}")

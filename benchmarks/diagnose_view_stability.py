@@ -6,7 +6,8 @@ crop turned in the image plane and shifted by fractions of a pixel: what the tra
 that has not changed at all (its floor, which every ``reenact eval`` motion column includes).
 
     python benchmarks/diagnose_view_stability.py reenact/weights/head_cpu.pt \
-        --clip ../shared/data/videos/liveportrait/d6.mp4 --clip ../shared/data/videos/mead/W009_front_surprised_level3_001.mp4
+        --clip ../shared/data/videos/liveportrait/d6.mp4 \
+        --clip ../shared/data/videos/mead/W009_front_surprised_level3_001.mp4
 
 Prints one row per clip and kind of change (mean |Δβ| at each angle or shift) and the mean per kind.
 """
@@ -40,7 +41,8 @@ def reading_change(tracker: Tracker, images: list[np.ndarray], reference: np.nda
 
 
 def turned_renders(engine: Engine, fit, axis: int) -> list[np.ndarray]:
-    """The fitted codes rendered with the camera turned about the head by each of ``ANGLES`` (axis 1 yaw, 2 roll)."""
+    """The fitted codes rendered with the camera turned about the head by each of ``ANGLES`` (axis 1 yaw, 2
+    roll)."""
     base = torch.as_tensor(fit.cam_to_world, dtype=torch.float32)
     cameras = []
     for angle in ANGLES:
@@ -82,8 +84,8 @@ def main() -> int:
     with Tracker(config) as tracker:
         for clip in args.clip:
             track, crops, masks = load_clip(clip, 2, size, config)
-            # The network's own renders (no per-target renderer fine-tuning), as the numbers of ``docs/experiments.md``
-            # ("Steadiness of new views") were measured.
+            # The network's own renders (no per-target renderer fine-tuning), as the numbers of
+            # ``docs/experiments.md`` ("Steadiness of new views") were measured.
             first, fit = fit_first_frame(engine, track, crops, masks, FitConfig(finetune_renderer=False))
             fit = Codes.from_fit(fit, np.zeros(4), (0, 0))  # the fit in numpy
             render = engine.render(fit.cam_to_world[None], fit.expression[None], fit.identity[None])[0]

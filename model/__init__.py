@@ -3,8 +3,8 @@ feature volume rendering to a low-resolution map, and a GIRAFFE-style neural ren
 
 Modules (one job each): ``camera`` (the camera convention), ``config`` (frozen configs + presets),
 ``encoding``, ``field``, ``ray_sampling``, ``volume_rendering``, ``neural_renderer``, ``head_model``
-(connects them), ``losses``, ``metrics``, ``checkpoint``, ``expression`` (what β is measured from), ``data`` (training cache format), ``train``,
-``fit``, ``render`` (orbits, interpolation, batched rendering),
+(connects them), ``losses``, ``metrics``, ``checkpoint``, ``expression`` (what β is measured from), ``data``
+(training cache format), ``train``, ``fit``, ``render`` (orbits, interpolation, batched rendering),
 ``image_io`` (PNG writer). ``model`` imports nothing from ``tracking`` or ``reenact``;
 its errors are in ``errors``.
 """

@@ -83,7 +83,8 @@ def save_checkpoint(
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """The raw checkpoint dict (weights_only load); CheckpointError if missing, unreadable or not a checkpoint.
+    """The raw checkpoint dict (weights_only load); CheckpointError if missing, unreadable or not a
+    checkpoint.
 
     Every failure is one line: a file the weights-only unpickler refuses (a pickle that would run code or
     needs other globals, or not a pickle at all) or a dict without a checkpoint's keys is "not a reenact
@@ -113,7 +114,8 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         raise CheckpointError(f"{path} is not a reenact checkpoint")
     if payload.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(
-            f"checkpoint {path} has format_version {payload.get('format_version')!r}, expected {FORMAT_VERSION}"
+            f"checkpoint {path} has format_version {payload.get('format_version')!r}, expected "
+            f"{FORMAT_VERSION}"
         )
     payload["state_dict"] = {
         name: tensor
@@ -124,8 +126,8 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
 
 
 _REMOVED_PREFIXES = ("rgb_head.",)
-"""Weights that checkpoints written up to commit 902c83e carry for a part the model no longer has (the plain-NeRF
-baseline head of ``benchmarks/bench_model.py``, which now builds its own); dropped on reading."""
+"""Weights that checkpoints written up to commit 902c83e carry for a part the model no longer has (the
+plain-NeRF baseline head of ``benchmarks/bench_model.py``, which now builds its own); dropped on reading."""
 
 
 def _config(payload: dict[str, Any], path: str | os.PathLike) -> ModelConfig:
@@ -138,7 +140,8 @@ def _config(payload: dict[str, Any], path: str | os.PathLike) -> ModelConfig:
 def load_checkpoint(
     path: str | os.PathLike, device: torch.device | str = "cpu"
 ) -> tuple[HeadModel, CheckpointMeta]:
-    """Rebuild the model stored at ``path`` on ``device`` (float32, eval mode) and return it with its metadata."""
+    """Rebuild the model stored at ``path`` on ``device`` (float32, eval mode) and return it with its
+    metadata."""
     payload = read_checkpoint(path)
     config = _config(payload, path)
     model = HeadModel(config)
@@ -160,7 +163,8 @@ def load_checkpoint(
 
 
 def export_half(path_in: str | os.PathLike, path_out: str | os.PathLike) -> int:
-    """Write a weights-only float16 copy of a checkpoint (no optimizer state) for shipping; returns its size in bytes."""
+    """Write a weights-only float16 copy of a checkpoint (no optimizer state) for shipping; returns its size
+    in bytes."""
     payload = read_checkpoint(path_in)
     half = {
         name: tensor.half() if tensor.is_floating_point() else tensor

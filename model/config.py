@@ -38,7 +38,8 @@ class FieldConfig:
     depth: int = 8
     """Number of hidden layers of the density MLP."""
     skip: int = 4
-    """Index of the hidden layer whose input is re-joined with γ(x) ⊕ β ⊕ z_id (NeRF-style skip); -1 = none."""
+    """Index of the hidden layer whose input is re-joined with γ(x) ⊕ β ⊕ z_id (NeRF-style skip); -1 =
+    none."""
     feature_dim: int = 512
     """Channels C of the feature vector F (and of the rendered feature map)."""
     expression_dim: int = 46
@@ -47,12 +48,12 @@ class FieldConfig:
     """How many leading components of β the field sees (0 = all ``expression_dim``); the rest are zeroed at
     its input, so neither training, fitting nor driving can use them. β is in σ units of a PCA basis, so the
     trailing components (landmark motion of ~1% of a head, mostly tracking jitter) are as loud as the leading
-    ones; a model that sees them learns per-frame appearance from noise (``docs/experiments.md``, "Stage 4: the field sees the 10 leading
-    expression components")."""
+    ones; a model that sees them learns per-frame appearance from noise (``docs/experiments.md``, "Stage 4:
+    the field sees the 10 leading expression components")."""
     warp_radius: float = 0.0
-    """Width (head units) of the landmark-driven expression warp (``model/warp.py``): β moves the sample points
-    as the landmark model moves the face, before γ(x). 0 = off (the paper's field, β only as an MLP input).
-    The mean landmark spacing is ~0.04, so ~0.06 averages a landmark's few neighbours."""
+    """Width (head units) of the landmark-driven expression warp (``model/warp.py``): β moves the sample
+    points as the landmark model moves the face, before γ(x). 0 = off (the paper's field, β only as an MLP
+    input). The mean landmark spacing is ~0.04, so ~0.06 averages a landmark's few neighbours."""
     identity_dim: int = 128
     """Size of the identity embedding z_id as the encoder gives it (dlib: 128, AdaFace: 512)."""
     identity_projection: int = 64
@@ -68,7 +69,8 @@ class FieldConfig:
             raise ValueError("FieldConfig: width, depth, feature_dim and identity_projection must be >= 1")
         if not 0 <= self.expression_components <= self.expression_dim:
             raise ValueError(
-                f"FieldConfig: expression_components {self.expression_components} must be in [0, {self.expression_dim}]"
+                f"FieldConfig: expression_components {self.expression_components} must be in [0, "
+                f"{self.expression_dim}]"
             )
         if self.warp_radius < 0:
             raise ValueError(f"FieldConfig: warp_radius must be >= 0, got {self.warp_radius}")
@@ -144,10 +146,12 @@ class LossConfig:
     opacity_weight: float = 0.1
     """Weight of an L1 term between the accumulated opacity and the (downsampled) head mask; 0 disables."""
     geometry_weight: float = 0.0
-    """Weight of the geometry prior (training only; ``model/geometry.py``): L1, in head units, between where the
-    field ends a ray through a visible face landmark of the tracked codes and the landmark's own distance. 0 disables."""
+    """Weight of the geometry prior (training only; ``model/geometry.py``): L1, in head units, between where
+    the field ends a ray through a visible face landmark of the tracked codes and the landmark's own distance.
+    0 disables."""
     geometry_landmarks: int = 64
-    """Landmarks drawn per frame and step for the geometry prior (of 468; the hidden ones among them are left out)."""
+    """Landmarks drawn per frame and step for the geometry prior (of 468; the hidden ones among them are left
+    out)."""
 
     def __post_init__(self) -> None:
         if self.perceptual not in PERCEPTUAL_KINDS:
@@ -222,7 +226,8 @@ one at that value (every shipped checkpoint does); a config that switched one on
 
 
 def _without_removed(where: str, values: dict[str, Any]) -> dict[str, Any]:
-    """``values`` without the removed keys of :data:`_REMOVED`; ``ValueError`` when one is not at its off value."""
+    """``values`` without the removed keys of :data:`_REMOVED`; ``ValueError`` when one is not at its off
+    value."""
     removed = _REMOVED.get(where, {})
     for key, off in removed.items():
         if key in values and values[key] != off:
@@ -280,12 +285,13 @@ class TrainConfig:
     exclude_persons: tuple[str, ...] = ()
     """Person ids of the cache left out of training (held-out evaluation)."""
     time_limit_minutes: float | None = None
-    """Stop early, with a checkpoint, once this much wall time has passed (single-process runs; resume later)."""
+    """Stop early, with a checkpoint, once this much wall time has passed (single-process runs; resume
+    later)."""
     identity_key: str = "identity"
     """Cache array fed as z_id: "identity" (recognition embedding) or "identity_shape" (ablation)."""
     expression_reference: str = "clip_mean"
-    """What β is measured from (``model/expression.py``: "none" or "clip_mean"); stored in the checkpoint. ``reenact train``
-    reads its default from here (``clip_mean`` since the shipped model's stage 2)."""
+    """What β is measured from (``model/expression.py``: "none" or "clip_mean"); stored in the checkpoint.
+    ``reenact train`` reads its default from here (``clip_mean`` since the shipped model's stage 2)."""
     init_from: str | None = None
     """Start a new run from this checkpoint's weights (same architecture; fresh optimizer and schedule)."""
 
@@ -299,9 +305,9 @@ PRESETS = ("tiny", "cpu", "paper")
 
 
 def preset(name: str) -> ModelConfig:
-    """The named configuration: ``"tiny"`` (tests: 8² → 32², narrow), ``"cpu"`` (shipped: 16² × 64 → 128²; measured 0.47 s per batch-4 training step and ~35 frames/s on
-    2 shared CPU cores, vs 2.5 s and ~10 frames/s with a 32² feature map),
-    ``"paper"`` (32² × 512 → 512², width 256, depth 8, 64 + 64 samples)."""
+    """The named configuration: ``"tiny"`` (tests: 8² → 32², narrow), ``"cpu"`` (shipped: 16² × 64 → 128²;
+    measured 0.47 s per batch-4 training step and ~35 frames/s on 2 shared CPU cores, vs 2.5 s and ~10
+    frames/s with a 32² feature map), ``"paper"`` (32² × 512 → 512², width 256, depth 8, 64 + 64 samples)."""
     if name == "tiny":
         return ModelConfig(
             field=FieldConfig(

@@ -17,7 +17,8 @@ def encoded_dim(input_dim: int, num_freqs: int) -> int:
 
 
 def positional_encoding(values: torch.Tensor, num_freqs: int) -> torch.Tensor:
-    """γ(v) = (v, sin(2^0 π v), cos(2^0 π v), …, sin(2^{L−1} π v), cos(2^{L−1} π v)); (..., D) → (..., D(1+2L))."""
+    """γ(v) = (v, sin(2^0 π v), cos(2^0 π v), …, sin(2^{L−1} π v), cos(2^{L−1} π v)); (..., D) →
+    (..., D(1+2L))."""
     if num_freqs == 0:
         return values
     freqs = (2.0 ** torch.arange(num_freqs, device=values.device, dtype=values.dtype)) * math.pi

@@ -16,7 +16,8 @@ class CheckpointError(ModelError):
 
 
 class MissingWeightsError(CheckpointError):
-    """Optional weights (e.g. VGG16 for the perceptual loss) were asked for but not found at the given path."""
+    """Optional weights (e.g. VGG16 for the perceptual loss) were asked for but not found at the given
+    path."""
 
 
 class DataError(ModelError):

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 EXPRESSION_REFERENCES = ("none", "clip_mean")
-"""What the model's β is measured from. ``"none"``: the tracker's code as it is. ``"clip_mean"``: the code minus
-the mean code of the clip it comes from (a single image is its own mean, so its β is 0). Why: with ~30
+"""What the model's β is measured from. ``"none"``: the tracker's code as it is. ``"clip_mean"``: the code
+minus the mean code of the clip it comes from (a single image is its own mean, so its β is 0). Why: with ~30
 training people the tracker's per-person mean code differs between people more than a person's codes vary
 (measured on the shipped cache: between-clip variance 26.1 vs within-clip 22.6, summed over components), so
 an uncentred β also tells the network *who* it is looking at, and driving an unseen face with it moves the

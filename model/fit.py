@@ -15,13 +15,14 @@ Conventions
       translation in head units, both starting at zero — a small rigid motion of the camera about the head.
     * Rendering is deterministic (bin-midpoint samples). The caller's model is left unchanged: parameters
       are frozen only during the call, and renderer fine-tuning (on by default) works on a copy.
-    * Renderer fine-tuning sees the fitted view and, by default, the camera rolled about its optical axis (±10°)
-      paired with the photo turned to match — exact new views of the one image (``model/augment.py``). Tuned on one
-      feature map, the copy memorises that pixel layout; the driven frames' feature maps are never that one.
-    * With ``finetune_expression_views`` > 0 it also sees pseudo-views of the target making other expressions: the
-      photo warped as the landmark model moves the target's landmarks for a random δβ, paired with the field's
-      render of the fitted β + δβ at the fitted camera (``model/expression_views.py``): what a change should look
-      like at the photo's sharpness, which no real view of a single image can show.
+    * Renderer fine-tuning sees the fitted view and, by default, the camera rolled about its optical axis
+      (±10°) paired with the photo turned to match — exact new views of the one image (``model/augment.py``).
+      Tuned on one feature map, the copy memorises that pixel layout; the driven frames' feature maps are
+      never that one.
+    * With ``finetune_expression_views`` > 0 it also sees pseudo-views of the target making other expressions:
+      the photo warped as the landmark model moves the target's landmarks for a random δβ, paired with the
+      field's render of the fitted β + δβ at the fitted camera (``model/expression_views.py``): what a change
+      should look like at the photo's sharpness, which no real view of a single image can show.
 """
 
 from __future__ import annotations
@@ -62,25 +63,25 @@ class FitConfig:
     optimize_camera: bool = True
     """Optimise the camera correction (else keep the given camera)."""
     finetune_renderer: bool = True
-    """Afterwards, briefly fine-tune a copy of the neural renderer on the image for fidelity. On by default: on
-    held-out people it raised driven frames by 1.8–2.1 dB and identity similarity by 0.03–0.04
+    """Afterwards, briefly fine-tune a copy of the neural renderer on the image for fidelity. On by default:
+    on held-out people it raised driven frames by 1.8–2.1 dB and identity similarity by 0.03–0.04
     (``docs/experiments.md``, "Renderer fine-tuning on the target"); the network itself is unchanged."""
     finetune_iterations: int = 100
     """Steps of renderer fine-tuning."""
     finetune_lr: float = 1e-4
     """Adam learning rate of renderer fine-tuning."""
     finetune_roll_degrees: float = 10.0
-    """Renderer fine-tuning also on the camera rolled about its optical axis by up to this many degrees, paired
-    with the photo turned to match (an exact new view, ``model/augment.py``), so the copy learns the target from
-    more than one feature map instead of one pixel layout; 0 = the fitted view only. 10: on held-out people the
-    driven frames' margin over the still frame grew on both samples (``docs/experiments.md``, "Rolled views in the
-    fine-tuning")."""
+    """Renderer fine-tuning also on the camera rolled about its optical axis by up to this many degrees,
+    paired with the photo turned to match (an exact new view, ``model/augment.py``), so the copy learns the
+    target from more than one feature map instead of one pixel layout; 0 = the fitted view only. 10: on
+    held-out people the driven frames' margin over the still frame grew on both samples
+    (``docs/experiments.md``, "Rolled views in the fine-tuning")."""
     finetune_views: int = 3
-    """Views of that fine-tuning (evenly spaced rolls in ±``finetune_roll_degrees``, the fitted view among them
-    when the count is odd); used only when ``finetune_roll_degrees`` > 0."""
+    """Views of that fine-tuning (evenly spaced rolls in ±``finetune_roll_degrees``, the fitted view among
+    them when the count is odd); used only when ``finetune_roll_degrees`` > 0."""
     finetune_expression_views: int = 0
-    """Renderer fine-tuning also on this many pseudo-views of the target making other expressions: the photo warped
-    as the landmark model moves its landmarks for a random δβ, paired with the field's render of β + δβ
+    """Renderer fine-tuning also on this many pseudo-views of the target making other expressions: the photo
+    warped as the landmark model moves its landmarks for a random δβ, paired with the field's render of β + δβ
     (``model/expression_views.py``; needs the target's landmarks and the expression basis); 0 = none."""
     finetune_expression_scale: float = 1.0
     """Standard deviation (σ units) of those δβ, per component the field sees."""
@@ -96,7 +97,8 @@ class FitConfig:
 
     @property
     def uses_expression_views(self) -> bool:
-        """Fine-tuning sees expression pseudo-views (needs the target's landmarks and the expression basis)."""
+        """Fine-tuning sees expression pseudo-views (needs the target's landmarks and the expression
+        basis)."""
         return self.finetune_renderer and self.finetune_expression_views > 0
 
 
@@ -176,9 +178,9 @@ def fit_codes(
     landmarks: torch.Tensor | None = None,
     expression_basis: torch.Tensor | None = None,
 ) -> FitResult:
-    """Fit identity, expression and camera correction to ``image``; see the module docstring. ``landmarks`` (L, 3),
-    the target's tracked face (head frame), and the landmark model's ``expression_basis`` (E, L, 3) are for the
-    expression pseudo-views (``config.finetune_expression_views``; then required)."""
+    """Fit identity, expression and camera correction to ``image``; see the module docstring. ``landmarks``
+    (L, 3), the target's tracked face (head frame), and the landmark model's ``expression_basis`` (E, L, 3)
+    are for the expression pseudo-views (``config.finetune_expression_views``; then required)."""
     if config.uses_expression_views and (landmarks is None or expression_basis is None):
         raise ValueError(
             "FitConfig.finetune_expression_views > 0 needs the target's landmarks and the expression basis"

@@ -56,7 +56,8 @@ class HeadModel(nn.Module):
     def _ray_samples(
         self, rays: Rays, expression: torch.Tensor, identity: torch.Tensor, generator: torch.Generator | None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Merged sample distances t (B, R, S), their compositing weights (B, R, S) and features (B, R, S, C)."""
+        """Merged sample distances t (B, R, S), their compositing weights (B, R, S) and features
+        (B, R, S, C)."""
         sampler = self.config.sampler
         coarse_gen = generator if sampler.stratified else None
         t_coarse = stratified_samples(rays, sampler.coarse_samples, coarse_gen)
@@ -96,7 +97,8 @@ class HeadModel(nn.Module):
         identity: torch.Tensor,
         generator: torch.Generator | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Where ``rays`` end: the opacity-normalised mean distance Σ w t / Σ w (B, R, 1) and the opacity (B, R, 1).
+        """Where ``rays`` end: the opacity-normalised mean distance Σ w t / Σ w (B, R, 1) and the opacity
+        (B, R, 1).
 
         The field alone (no neural renderer): what the geometry prior supervises and its diagnostic reads."""
         t_all, sample_weights, _ = self._ray_samples(rays, expression, identity, generator)
@@ -132,7 +134,8 @@ class HeadModel(nn.Module):
         generator: torch.Generator | None = None,
         chunk_rays: int = 4096,
     ) -> RenderOutput:
-        """Render B images; ``generator`` jitters the samples (training), ``None`` renders deterministically."""
+        """Render B images; ``generator`` jitters the samples (training), ``None`` renders
+        deterministically."""
         feature_map, opacity = self._render_map(
             camera, self.config.renderer.feature_size, expression, identity, generator, chunk_rays
         )

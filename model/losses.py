@@ -45,7 +45,8 @@ class LossTerms:
 
 
 class Vgg16Perceptual(nn.Module):
-    """VGG16 feature distance with weights from ``path`` (torchvision ``vgg16`` state_dict, ``features.*`` keys)."""
+    """VGG16 feature distance with weights from ``path`` (torchvision ``vgg16`` state_dict, ``features.*``
+    keys)."""
 
     def __init__(self, path: str) -> None:
         super().__init__()
@@ -60,13 +61,15 @@ class Vgg16Perceptual(nn.Module):
         self.features = nn.Sequential(*layers)
         if not path or not Path(path).is_file():
             raise MissingWeightsError(
-                f"VGG16 weights not found at {path!r}; pass a torchvision vgg16 state_dict path or choose another perceptual loss"
+                f"VGG16 weights not found at {path!r}; pass a torchvision vgg16 state_dict path or choose "
+                "another perceptual loss"
             )
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as error:  # noqa: BLE001
             raise MissingWeightsError(
-                f"cannot read VGG16 weights {path}: not a weights-only state_dict file ({error.__class__.__name__})"
+                f"cannot read VGG16 weights {path}: not a weights-only state_dict file "
+                f"({error.__class__.__name__})"
             ) from error
         if isinstance(state, dict) and "state_dict" in state:
             state = state["state_dict"]

@@ -79,7 +79,8 @@ def generate_rays(camera: Camera, height: int, width: int) -> Rays:
 def sphere_bounds(
     origins: torch.Tensor, directions: torch.Tensor, radius: float
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Entry/exit distances (…, 1) of unit-direction rays through the origin-centred sphere; misses → near = far."""
+    """Entry/exit distances (…, 1) of unit-direction rays through the origin-centred sphere; misses →
+    near = far."""
     closest = -(origins * directions).sum(-1, keepdim=True)  # t of closest approach
     dist_sq = (origins * origins).sum(-1, keepdim=True) - closest**2
     half = torch.sqrt(torch.clamp(radius**2 - dist_sq, min=0.0))
@@ -101,7 +102,8 @@ def bin_edges(rays: Rays, num_samples: int) -> torch.Tensor:
 
 
 def stratified_samples(rays: Rays, num_samples: int, generator: torch.Generator | None) -> torch.Tensor:
-    """(B, R, S) one distance per even bin in [near, far]: uniform in the bin, or its midpoint if no generator."""
+    """(B, R, S) one distance per even bin in [near, far]: uniform in the bin, or its midpoint if no
+    generator."""
     edges = bin_edges(rays, num_samples)
     lower, upper = edges[..., :-1], edges[..., 1:]
     if generator is None:
@@ -114,7 +116,8 @@ def stratified_samples(rays: Rays, num_samples: int, generator: torch.Generator 
 def importance_samples(
     bins: torch.Tensor, weights: torch.Tensor, num_samples: int, generator: torch.Generator | None
 ) -> torch.Tensor:
-    """(B, R, N) distances drawn by inverse CDF from piecewise-constant ``weights`` (B, R, S) on ``bins`` (B, R, S+1).
+    """(B, R, N) distances drawn by inverse CDF from piecewise-constant ``weights`` (B, R, S) on ``bins``
+    (B, R, S+1).
 
     Weights are detached and padded by a small constant so empty rays still sample uniformly.
     """

@@ -63,7 +63,8 @@ def render_batches(
     """Yield renders (B, 3, H, W) (on the model's device) of frames [k·batch_size, (k+1)·batch_size)."""
     if not (len(cameras) == len(expressions) == len(identities)):
         raise ValueError(
-            f"cameras, expressions and identities differ in length: {len(cameras)}, {len(expressions)}, {len(identities)}"
+            f"cameras, expressions and identities differ in length: {len(cameras)}, {len(expressions)}, "
+            f"{len(identities)}"
         )
     device = next(model.parameters()).device
     was_training = model.training

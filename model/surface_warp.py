@@ -17,12 +17,12 @@ lip follows the lower lip and a point by the upper lid the upper lid.
 
 Conventions
     * The mesh's rest vertices are the sample's face at the reference expression (β = 0); the posed vertices
-      add Σ_k β_k basis_k. D(x) is the barycentric blend of the posed vertices' motion at the point of the posed
-      mesh nearest to x, found among the triangles around x's ``candidates`` nearest posed vertices (exact for
-      every point whose nearest surface point lies on a triangle around one of them: all but slivers far
-      from the face, where w is ~0 anyway).
-    * w(d) = exp(−d² / (2 r²)) with d the distance to that surface point and r = ``radius``: a point on the face
-      moves exactly with it, the skin just below moves along, hair and the back of the head (d ≫ r) stay.
+      add Σ_k β_k basis_k. D(x) is the barycentric blend of the posed vertices' motion at the point of the
+      posed mesh nearest to x, found among the triangles around x's ``candidates`` nearest posed vertices
+      (exact for every point whose nearest surface point lies on a triangle around one of them: all but
+      slivers far from the face, where w is ~0 anyway).
+    * w(d) = exp(−d² / (2 r²)) with d the distance to that surface point and r = ``radius``: a point on the
+      face moves exactly with it, the skin just below moves along, hair and the back of the head (d ≫ r) stay.
     * β = 0 gives the identity map, so the warp maps the posed face back to the rest face.
     * Geometry (nearest triangle, barycentric weights, w) is computed without a graph; the gradient flows
       through the vertices' motion only, so a fit's β moves the face as the basis says.

@@ -8,9 +8,9 @@ fixed frames), and a :class:`TrainResult`. Progress goes to an optional callback
 
 Conventions
     * Adam, batch ``batch_size`` per process, learning rate decayed exponentially to ``lr · lr_final_ratio``.
-    * Deterministic given ``seed``: the model is initialized under a forked RNG seeded with ``seed``; the frames
-      and sample jitter of step k come from generators seeded with (seed, k), so a resumed run draws the same
-      batches as an uninterrupted one.
+    * Deterministic given ``seed``: the model is initialized under a forked RNG seeded with ``seed``; the
+      frames and sample jitter of step k come from generators seeded with (seed, k), so a resumed run draws
+      the same batches as an uninterrupted one.
     * Resuming needs the same field/sampler/renderer config as ``last.pt``; the loss settings may differ
       (the run continues with the given ones, and later checkpoints store them).
     * AMP (float16 autocast + GradScaler) only on CUDA and only with ``amp=True``.
@@ -80,7 +80,8 @@ class TrainResult:
 
 
 def _extra(cfg: TrainConfig, dataset_dir: str | os.PathLike) -> dict[str, str | int | float]:
-    """What a checkpoint records about its data; ``identity_source`` tells users which tracker output is z_id."""
+    """What a checkpoint records about its data; ``identity_source`` tells users which tracker output is
+    z_id."""
     source = "embedding" if cfg.identity_key == "identity" else cfg.identity_key
     extra = {
         "seed": cfg.seed,
@@ -229,7 +230,8 @@ def _train(
         or dataset.identity_dim != model_config.field.identity_dim
     ):
         raise DataError(
-            f"cache codes (expression {dataset.expression_dim}, identity {dataset.identity_dim}) do not match the model "
+            f"cache codes (expression {dataset.expression_dim}, identity {dataset.identity_dim}) do not "
+            "match the model "
             f"(expression {model_config.field.expression_dim}, identity {model_config.field.identity_dim})"
         )
 
@@ -303,7 +305,8 @@ def _train(
                     (cfg.batch_size * world_size, model_config.loss.geometry_landmarks),
                     generator=index_gen,
                 )[mine]
-                # The module itself, not the DDP wrapper: its reducer sees one backward of the summed loss either way.
+                # The module itself, not the DDP wrapper: its reducer sees one backward of the summed loss
+                # either way.
                 geometry_term = geometry_loss(
                     model,
                     batch.landmarks,

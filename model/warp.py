@@ -7,10 +7,11 @@ Outputs
     points (B, P, 3) moved back to where they were before the expression: x − D(x, β).
 
 Why: trained on ~30 people, the field's response to β as a plain input is weak (gain ~0.15 on new faces:
-``docs/experiments.md``, "Stage 5: expression critic") — it learns β per person, not as motion. The landmark model (``tracking/``) says
-how every one of the 468 face landmarks moves per unit of each β component, for any face; carrying that
-motion into the space around the landmarks gives β a geometric meaning that does not have to be learned
-from the few identities we have. β still enters the MLP for what geometry cannot explain (teeth, wrinkles).
+``docs/experiments.md``, "Stage 5: expression critic") — it learns β per person, not as motion. The landmark
+model (``tracking/``) says how every one of the 468 face landmarks moves per unit of each β component, for any
+face; carrying that motion into the space around the landmarks gives β a geometric meaning that does not have
+to be learned from the few identities we have. β still enters the MLP for what geometry cannot explain (teeth,
+wrinkles).
 
 Conventions
     * Anchors are the mean face's landmarks; ``basis[k]`` is the motion of each landmark per unit of β_k

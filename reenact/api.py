@@ -98,8 +98,8 @@ def track_command(options: TrackOptions, reporter: Reporter | None = None) -> Tr
         fps=track.fps,
     )
     reporter.info(
-        f"tracked {summary.valid_frames}/{summary.frames} frames at {summary.frames_per_second:.1f} frames/s, "
-        f"landmark error {summary.landmark_error:.4f} IOD → {options.output}"
+        f"tracked {summary.valid_frames}/{summary.frames} frames at {summary.frames_per_second:.1f} "
+        f"frames/s, landmark error {summary.landmark_error:.4f} IOD → {options.output}"
     )
     return summary
 
@@ -173,7 +173,8 @@ def render_parameters(
     from reenact.motion import drive_parameters
 
     if track is not None:
-        # Relative motion only uses the track's differences, so the model's expression reference plays no part.
+        # Relative motion only uses the track's differences, so the model's expression reference plays no
+        # part.
         pose, expression = drive_parameters(
             track.pose, track.expression, track.valid, codes.cam_to_world, codes.expression
         )

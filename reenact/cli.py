@@ -85,13 +85,17 @@ def target_fit_options(func: Callable[..., Any]) -> Callable[..., Any]:
                 "--finetune-roll",
                 type=click.FloatRange(min=0.0, max=45.0),
                 default=None,
-                help="Largest camera roll (degrees) of the extra views that renderer fine-tuning also learns the target from: the photo turned to match, an exact new view (0 = the fitted view only; default: the fit's default).",
+                help="Largest camera roll (degrees) of the extra views that renderer fine-tuning also learns "
+                "the target from: the photo turned to match, an exact new view (0 = the fitted view "
+                "only; default: the fit's default).",
             ),
             click.option(
                 "--finetune-expressions",
                 type=click.IntRange(min=0, max=64),
                 default=None,
-                help="Pseudo-views of the target making other expressions that renderer fine-tuning also learns from: the photo warped as the landmark model moves its face (0 = none; default: the fit's default).",
+                help="Pseudo-views of the target making other expressions that renderer fine-tuning also "
+                "learns from: the photo warped as the landmark model moves its face (0 = none; default: "
+                "the fit's default).",
             ),
         )
     ):
@@ -159,7 +163,8 @@ def cli() -> None:
     "--size",
     type=click.IntRange(min=16),
     default=None,
-    help="Output frame size in pixels (default: the model's render size, or the target size with --paste-back).",
+    help="Output frame size in pixels (default: the model's render size, or the target size with "
+    "--paste-back).",
 )
 @click.option(
     "--paste-back",
@@ -183,7 +188,8 @@ def cli() -> None:
 @click.option(
     "--finetune-renderer/--no-finetune-renderer",
     default=None,
-    help="After fitting the target, fine-tune a copy of the neural renderer on it (default: on; sharper, closer to the target).",
+    help="After fitting the target, fine-tune a copy of the neural renderer on it (default: on; sharper, "
+    "closer to the target).",
 )
 @target_fit_options
 @click.option(
@@ -319,7 +325,8 @@ def track(reporter: Reporter, device: str, **options: Any) -> None:
 @click.option(
     "--finetune-renderer/--no-finetune-renderer",
     default=None,
-    help="Then fine-tune a copy of the neural renderer on the image (default: on; sharper, closer to the target; stored in the codes file).",
+    help="Then fine-tune a copy of the neural renderer on the image (default: on; sharper, closer to the "
+    "target; stored in the codes file).",
 )
 @target_fit_options
 @click.option(
@@ -411,7 +418,8 @@ def render(reporter: Reporter, device: str, **options: Any) -> None:
     "--recipe",
     type=str,
     default=None,
-    help="Run a training recipe instead (a shipped one's name, e.g. 'shipped', or a .toml path): its stages in order, each in OUTPUT/<stage>, resumable; the final model is OUTPUT/head.pt.",
+    help="Run a training recipe instead (a shipped one's name, e.g. 'shipped', or a .toml path): its stages "
+    "in order, each in OUTPUT/<stage>, resumable; the final model is OUTPUT/head.pt.",
 )
 @click.option(
     "--data-root",
@@ -456,7 +464,8 @@ def render(reporter: Reporter, device: str, **options: Any) -> None:
     type=click.Choice(["embedding", "identity_shape"]),
     default=TrainOptions.identity_source,
     show_default=True,
-    help="z_id from the recognition embedding (paper) or the landmark identity shape (the paper's Table 1 ablation).",
+    help="z_id from the recognition embedding (paper) or the landmark identity shape (the paper's Table 1 "
+    "ablation).",
 )
 @click.option(
     "--expression-reference",
@@ -476,21 +485,24 @@ def render(reporter: Reporter, device: str, **options: Any) -> None:
     type=click.IntRange(min=0),
     default=TrainOptions.expression_components,
     show_default=True,
-    help="Leading expression components the model sees (0 = all); the rest are zeroed at the field's input (the trailing ones are mostly tracking jitter).",
+    help="Leading expression components the model sees (0 = all); the rest are zeroed at the field's input "
+    "(the trailing ones are mostly tracking jitter).",
 )
 @click.option(
     "--geometry-weight",
     type=click.FloatRange(min=0.0),
     default=TrainOptions.geometry_weight,
     show_default=True,
-    help="Weight of the geometry prior: the field's surface along rays through the visible tracked face landmarks is pulled to the landmarks (L1, head units; 0 = off).",
+    help="Weight of the geometry prior: the field's surface along rays through the visible tracked face "
+    "landmarks is pulled to the landmarks (L1, head units; 0 = off).",
 )
 @click.option(
     "--warp-radius",
     type=click.FloatRange(min=0.0),
     default=TrainOptions.warp_radius,
     show_default=True,
-    help="Expression warp: β moves the field's sample points as the landmark model moves the face, Gaussian-averaged over landmarks this far (head units, ~0.06-0.1); 0 = off.",
+    help="Expression warp: β moves the field's sample points as the landmark model moves the face, "
+    "Gaussian-averaged over landmarks this far (head units, ~0.06-0.1); 0 = off.",
 )
 @click.option("--resume/--no-resume", default=TrainOptions.resume, show_default=True)
 @click.option(
@@ -552,25 +564,29 @@ def train(reporter: Reporter, device: str, **options: Any) -> None:
 @click.option(
     "--fit-finetune-renderer/--no-fit-finetune-renderer",
     default=None,
-    help="Each fit also fine-tunes the neural renderer on its image, as reenact drive and fit do (default: the fit's default, on).",
+    help="Each fit also fine-tunes the neural renderer on its image, as reenact drive and fit do (default: "
+    "the fit's default, on).",
 )
 @click.option(
     "--fit-finetune-roll",
     type=click.FloatRange(min=0.0, max=45.0),
     default=None,
-    help="Largest camera roll (degrees) of the fits' extra fine-tuning views, as drive/fit --finetune-roll (default: the fit's default).",
+    help="Largest camera roll (degrees) of the fits' extra fine-tuning views, as drive/fit --finetune-roll "
+    "(default: the fit's default).",
 )
 @click.option(
     "--fit-finetune-expressions",
     type=click.IntRange(min=0, max=64),
     default=None,
-    help="Expression pseudo-views of the fits' fine-tuning, as drive/fit --finetune-expressions (default: the fit's default).",
+    help="Expression pseudo-views of the fits' fine-tuning, as drive/fit --finetune-expressions (default: "
+    "the fit's default).",
 )
 @click.option(
     "--smooth",
     type=click.FloatRange(min=0.0),
     default=None,
-    help="Smoothing strength of the 'smoothed' row, the model driven as reenact drive drives it (default: drive's; 0 = no such row).",
+    help="Smoothing strength of the 'smoothed' row, the model driven as reenact drive drives it (default: "
+    "drive's; 0 = no such row).",
 )
 @common_options
 def eval_(reporter: Reporter, device: str, **options: Any) -> None:

@@ -4,9 +4,9 @@ One fitted face: identity code z_id (D,), expression code β (E,), camera ``cam_
 head frame of ``model/camera.py``, the aligned crop box in the source image (x0, y0, x1, y1), the fit's
 quality, and which checkpoint it was fitted for (codes only mean something to that model). Optional
 fine-tuned neural-renderer weights (``fit --finetune-renderer``) travel in the same file as flat arrays.
-Plain ``.npz`` loaded with ``allow_pickle=False``: a codes file cannot run code. Files written up to commit 902c83e
-hold an ``expression_map`` array (the removed expression calibration): empty, it is ignored; a file that holds a
-map was fitted with ``--calibrate-expression`` and is refused (fit the target again).
+Plain ``.npz`` loaded with ``allow_pickle=False``: a codes file cannot run code. Files written up to commit
+902c83e hold an ``expression_map`` array (the removed expression calibration): empty, it is ignored; a file
+that holds a map was fitted with ``--calibrate-expression`` and is refused (fit the target again).
 """
 
 from __future__ import annotations

@@ -71,8 +71,9 @@ class Reporter:
             self.console.width = width
 
     def emit_json(self, payload: dict[str, Any]) -> None:
-        """One JSON object on one line of stdout; a number that is not finite (a metric with nothing to measure,
-        e.g. the cross-identity change distance) is written as null, since NaN is not JSON and breaks jq."""
+        """One JSON object on one line of stdout; a number that is not finite (a metric with nothing to
+        measure, e.g. the cross-identity change distance) is written as null, since NaN is not JSON and breaks
+        jq."""
         sys.stdout.write(json.dumps(_finite(payload), default=_json_default, allow_nan=False) + "\n")
         sys.stdout.flush()
 

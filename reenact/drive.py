@@ -228,7 +228,8 @@ def _drive_one(
     }
     if output != "-":
         reporter.info(
-            f"wrote {output}: {summary['frames']} frames in {seconds:.1f} s ({summary['frames_per_second']:.2f} frames/s)"
+            f"wrote {output}: {summary['frames']} frames in {seconds:.1f} s "
+            f"({summary['frames_per_second']:.2f} frames/s)"
         )
     return summary
 
@@ -305,7 +306,8 @@ def _drive_batch(pairs, out_dir, options, checkpoint, force, device, reporter, s
                 else:
                     track = pipeline.track_video(source, config, reporter, tracker=tracker)
                     track.save(track_file)
-                # Keyed by everything the codes depend on: the target, the checkpoint and the whole fit config.
+                # Keyed by everything the codes depend on: the target, the checkpoint and the whole fit
+                # config.
                 fit_key = hashlib.sha256(repr(options.fit_config()).encode()).hexdigest()[:12]
                 codes_file = cache / f"codes_{file_digest(target)}_{engine.checkpoint_id}_{fit_key}.npz"
                 codes = Codes.load(codes_file) if codes_file.exists() else None

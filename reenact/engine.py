@@ -27,9 +27,9 @@ WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 DEFAULT_CHECKPOINT = WEIGHTS_DIR / "head_cpu.pt"
 """The shipped model (trained by ``reenact train``; command and data in ``docs/training.md``)."""
 ABLATION_CHECKPOINT = WEIGHTS_DIR / "ablation_identity_shape.pt"
-"""The paper's Table 1 ablation at the shipped model's data and budget (z_id = the landmark model's identity shape),
-shipped so that ``reenact eval --ablation`` reproduces the comparison of ``docs/evaluation.md`` on a fresh install;
-not used by drive."""
+"""The paper's Table 1 ablation at the shipped model's data and budget (z_id = the landmark model's identity
+shape), shipped so that ``reenact eval --ablation`` reproduces the comparison of ``docs/evaluation.md`` on a
+fresh install; not used by drive."""
 
 
 def resolve_device(name: str) -> torch.device:
@@ -109,7 +109,8 @@ class Engine:
 
     @property
     def identity_source(self) -> str:
-        """Which tracker output feeds z_id: 'embedding' (recognition network) or 'identity_shape' (ablation)."""
+        """Which tracker output feeds z_id: 'embedding' (recognition network) or 'identity_shape'
+        (ablation)."""
         return str(self.meta.get("identity_source", "embedding"))
 
     @property
@@ -125,8 +126,8 @@ class Engine:
     def check_codes(self, expression: np.ndarray, identity: np.ndarray) -> None:
         if expression.shape[-1] != self.expression_dim or identity.shape[-1] != self.identity_dim:
             raise CheckpointError(
-                f"codes do not fit this model: expression {expression.shape[-1]} / identity {identity.shape[-1]}"
-                f" vs the checkpoint's {self.expression_dim} / {self.identity_dim}"
+                f"codes do not fit this model: expression {expression.shape[-1]} / identity "
+                f"{identity.shape[-1]} vs the checkpoint's {self.expression_dim} / {self.identity_dim}"
             )
 
     @torch.no_grad()
@@ -160,9 +161,9 @@ class Engine:
         landmarks: np.ndarray | None = None,
         expression_basis: np.ndarray | None = None,
     ) -> FitResult:
-        """Fit codes and camera to one aligned crop (uint8 (S,S,3), mask (S,S) in [0,1]); ``landmarks`` (L, 3): the
-        target's tracked face (``pipeline.target_landmarks``) and ``expression_basis`` (E, L, 3): the landmark
-        model's, for the fit's expression pseudo-views.
+        """Fit codes and camera to one aligned crop (uint8 (S,S,3), mask (S,S) in [0,1]);
+        ``landmarks`` (L, 3): the target's tracked face (``pipeline.target_landmarks``) and
+        ``expression_basis`` (E, L, 3): the landmark model's, for the fit's expression pseudo-views.
 
         ``progress`` is called with increments (one per iteration). Returns :func:`model.fit.fit_codes`'s
         result as it is (tensors on the CPU); :meth:`reenact.codes.Codes.from_fit` makes a target's codes of
@@ -190,7 +191,8 @@ class Engine:
 
     @contextlib.contextmanager
     def renderer_override(self, state: dict[str, np.ndarray]) -> Iterator[None]:
-        """Use a target's fine-tuned neural-renderer weights (``fit --finetune-renderer``) inside the block."""
+        """Use a target's fine-tuned neural-renderer weights (``fit --finetune-renderer``) inside the
+        block."""
         if not state:
             yield
             return

@@ -67,7 +67,8 @@ EXPECTED_ERRORS: tuple[type[Exception], ...] = tuple(cls for cls, _ in EXIT_CODE
 
 
 def exit_code(exc: BaseException) -> int | None:
-    """The exit code of an expected error, or None when ``exc`` is not one (a bug, or not an error of ours)."""
+    """The exit code of an expected error, or None when ``exc`` is not one (a bug, or not an error of
+    ours)."""
     for cls, code in EXIT_CODES:
         if isinstance(exc, cls):
             return code

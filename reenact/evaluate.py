@@ -9,8 +9,8 @@ video: identity similarity is the cosine between the render's recognition embedd
 expression distance the mean absolute difference (σ units) between the render's tracked code and the
 driving code, over all components and over the :data:`LEADING_EXPRESSION` leading ones (the basis's trailing
 components are landmark motion of ~1% of a head, mostly tracking jitter, and dominate the all-component mean
-even for a perfect render); pose distance the angle (degrees) between the render's tracked head rotation and the
-driving rotation. Expression *change* distance (leading components) compares motion instead of absolute
+even for a perfect render); pose distance the angle (degrees) between the render's tracked head rotation and
+the driving rotation. Expression *change* distance (leading components) compares motion instead of absolute
 codes: the render's tracked code minus that of the fitted first frame's render against the driving code
 minus the first real frame's, so a fixed offset between how the tracker reads our renders and the photos
 (blur, identity) cancels, and the static baseline scores exactly how far the driver's expression moves.
@@ -18,13 +18,14 @@ The driving parameters are in the tracker's terms, whatever the model does insid
 self-reenactment the real frame's tracked pose and expression. The static baseline is the fitted first
 frame repeated. The pose-only baseline is the model driven by the head pose alone, its expression code held
 at the fitted frame's: model against pose-only is what transferring the expression adds (or costs) on top of
-the head motion, which the static baseline cannot tell apart. The ``smoothed`` row is the model as ``reenact drive``
-runs it by default: the same fit driven by the track after ``tracking.smoothing.smooth_track`` (drive's
-``--smooth``), still scored against the raw frames and the raw tracked parameters. The first frame is fitted as a single image
-would be (``pipeline.initial_expression``). The ``real`` row puts the real crops themselves through the
-motion metrics (no image metrics: they would be perfect by definition): a perfect renderer's score, the
-floor the tracker's own noise sets — it reads a render-size crop differently from the full frame, and moves its
-reading by 0.1–0.3 σ for a half-pixel shift — so the motion columns are read against it, not against zero.
+the head motion, which the static baseline cannot tell apart. The ``smoothed`` row is the model as ``reenact
+drive`` runs it by default: the same fit driven by the track after ``tracking.smoothing.smooth_track``
+(drive's ``--smooth``), still scored against the raw frames and the raw tracked parameters. The first frame is
+fitted as a single image would be (``pipeline.initial_expression``). The ``real`` row puts the real crops
+themselves through the motion metrics (no image metrics: they would be perfect by definition): a perfect
+renderer's score, the floor the tracker's own noise sets — it reads a render-size crop differently from the
+full frame, and moves its reading by 0.1–0.3 σ for a half-pixel shift — so the motion columns are read against
+it, not against zero.
 
 Cross-identity: a portrait is fitted and driven by the clip; identity similarity is to the portrait,
 expression/pose distances to the driving parameters: the portrait's tracked pose and expression moved by
@@ -133,8 +134,9 @@ def motion_metrics(
 def motion_start(
     tracker: Tracker, image: np.ndarray, driving_code: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray] | None:
-    """Where a change is measured from (``motion_metrics``' ``reference``): the image the motion starts from as
-    the tracker reads it, and the driving code it starts from; None when the tracker finds no face in it."""
+    """Where a change is measured from (``motion_metrics``' ``reference``): the image the motion starts from
+    as the tracker reads it, and the driving code it starts from; None when the tracker finds no face in
+    it."""
     try:
         return tracker.track_image(image).expression[0], driving_code
     except NoFaceError:
@@ -187,10 +189,10 @@ def evaluate_self(
     smooth: float = 0.0,
     tracker: Tracker | None = None,
 ) -> dict[str, dict[str, float]]:
-    """Self-reenactment of one clip: the model, and with ``baselines`` the static and the pose-only baseline (a
-    second checkpoint measured beside the first, the ablation, needs only its model row). ``smooth`` > 0 adds
-    the ``smoothed`` row: the same fit driven by the track smoothed as ``reenact drive`` smooths it, scored
-    against the raw frames and parameters like every other row."""
+    """Self-reenactment of one clip: the model, and with ``baselines`` the static and the pose-only baseline
+    (a second checkpoint measured beside the first, the ablation, needs only its model row). ``smooth`` > 0
+    adds the ``smoothed`` row: the same fit driven by the track smoothed as ``reenact drive`` smooths it,
+    scored against the raw frames and parameters like every other row."""
     valid = np.flatnonzero(track.valid & track.detected)
     if valid.size < 2:
         raise NoFaceError("fewer than two tracked frames")
@@ -278,7 +280,8 @@ def evaluate_cross(
 
 
 def mean_rows(rows: list[dict[str, float]]) -> dict[str, float]:
-    """Mean of each key over the rows where it is finite (NaN where it never is, e.g. no face in any render)."""
+    """Mean of each key over the rows where it is finite (NaN where it never is, e.g. no face in any
+    render)."""
     keys = sorted({k for row in rows for k in row})
     means = {}
     for key in keys:
@@ -303,10 +306,10 @@ def evaluate(
     fit_finetune_expressions: int | None = None,
 ) -> dict[str, Any]:
     """Run every evaluation; returns per-clip rows and means per method. ``smooth``: the strength of the
-    ``smoothed`` row (default: ``reenact drive``'s; 0 leaves the row out); ``fit_finetune_renderer``: each fit also
-    fine-tunes a copy of the neural renderer on its image, which renders that clip's frames, ``fit_finetune_roll``:
-    the largest camera roll of that fine-tuning's extra views, ``fit_finetune_expressions``: its expression
-    pseudo-views (None: ``FitConfig``'s defaults, as drive)."""
+    ``smoothed`` row (default: ``reenact drive``'s; 0 leaves the row out); ``fit_finetune_renderer``: each fit
+    also fine-tunes a copy of the neural renderer on its image, which renders that clip's frames,
+    ``fit_finetune_roll``: the largest camera roll of that fine-tuning's extra views,
+    ``fit_finetune_expressions``: its expression pseudo-views (None: ``FitConfig``'s defaults, as drive)."""
     reporter = reporter or Reporter(quiet=True)
     engines = {"model": Engine.load(checkpoint, device)}
     if ablation is not None:

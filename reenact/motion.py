@@ -13,10 +13,10 @@ absolute
     The source's pose and expression are used as they are (the expression measured from the source's own
     reference when the model was trained that way, see below).
 
-Expression reference: a checkpoint trained with ``expression_reference="clip_mean"`` (``model/expression.py``) sees β
-measured from the mean code of its clip. :func:`model_expressions` applies the same rule to tracked codes: a
-video's codes minus their mean over valid frames, a single image's code minus itself (zeros). Relative motion
-is unchanged by it (it only uses differences).
+Expression reference: a checkpoint trained with ``expression_reference="clip_mean"`` (``model/expression.py``)
+sees β measured from the mean code of its clip. :func:`model_expressions` applies the same rule to tracked
+codes: a video's codes minus their mean over valid frames, a single image's code minus itself (zeros).
+Relative motion is unchanged by it (it only uses differences).
 """
 
 from __future__ import annotations

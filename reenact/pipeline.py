@@ -155,7 +155,8 @@ def track_video(
 # ------------------------------------------------------------------------------------------ targets
 @dataclass
 class Target:
-    """A target face: its full image, one-frame track, and the aligned crop and head mask a fit compares with."""
+    """A target face: its full image, one-frame track, and the aligned crop and head mask a fit compares
+    with."""
 
     image: np.ndarray  # (H, W, 3) uint8, the whole picture (paste-back draws into it)
     track: Track  # N = 1
@@ -212,8 +213,9 @@ def _face_mesh() -> FaceMesh:
 
 
 def target_landmarks(track: Track, index: int) -> np.ndarray:
-    """Frame ``index``'s face as the tracker reads it: the landmark model's shape for the track's identity shape
-    and the frame's tracked expression, (L, 3) head frame (what the fit's expression pseudo-views warp)."""
+    """Frame ``index``'s face as the tracker reads it: the landmark model's shape for the track's identity
+    shape and the frame's tracked expression, (L, 3) head frame (what the fit's expression pseudo-views
+    warp)."""
     return _face_mesh().shape(track.identity_shape, track.expression[index : index + 1])[0]
 
 
@@ -226,10 +228,10 @@ def fit_frame(
     fit_config: FitConfig,
     progress=None,
 ) -> FitResult:
-    """Fit the model's codes and camera to frame ``index`` of ``track`` (its aligned crop and head mask) seen as a
-    single image: tracked pose, β from ``initial_expression``, z_id from ``identity_input``, and for the expression
-    pseudo-views (only when they are on) the landmarks and the expression basis. The one fitting entry point of
-    drive, fit and eval."""
+    """Fit the model's codes and camera to frame ``index`` of ``track`` (its aligned crop and head mask) seen
+    as a single image: tracked pose, β from ``initial_expression``, z_id from ``identity_input``, and for the
+    expression pseudo-views (only when they are on) the landmarks and the expression basis. The one fitting
+    entry point of drive, fit and eval."""
     views = fit_config.uses_expression_views
     landmarks = target_landmarks(track, index) if views else None
     basis = _face_mesh().expression_basis if views else None

@@ -120,7 +120,8 @@ def run_recipe(
         elif stage.get("init") == "export":
             if previous.export is None:
                 raise InputError(
-                    f"recipe {name}: stage {stage['name']} starts from an export the stage before does not write"
+                    f"recipe {name}: stage {stage['name']} starts from an export the stage before does not "
+                    "write"
                 )
             init = Path(previous.export)
         built = any(cache.glob("*.npz")) if cache.is_dir() else False

@@ -23,7 +23,8 @@ SHORT_CLIP_FRAMES = 30
 
 @pytest.fixture(scope="session")
 def short_clip(tmp_path_factory, shared_data) -> Path:
-    """The first 30 frames (1.2 s) of a real talking-head clip, with its audio (those 1.2 s of it, stream-copied)."""
+    """The first 30 frames (1.2 s) of a real talking-head clip, with its audio (those 1.2 s of it,
+    stream-copied)."""
     import av
 
     source = shared_data / "videos" / "pcavs" / "00015.mp4"

@@ -17,7 +17,8 @@ class NoFaceError(TrackingError):
 
 
 class TrackingInputError(TrackingError):
-    """An input is missing, unreadable, empty, or not the kind of input expected (frames, track files, paths)."""
+    """An input is missing, unreadable, empty, or not the kind of input expected (frames, track files,
+    paths)."""
 
 
 class ModelFileError(TrackingError):

@@ -90,7 +90,8 @@ class LandmarkModel:
         return self.identity_std, self.expression_std
 
     def shape(self, identity: np.ndarray | None = None, expression: np.ndarray | None = None) -> np.ndarray:
-        """Head-frame landmarks (468, 3) for coefficients (S,) and (E,); (…, E) expression gives (…, 468, 3)."""
+        """Head-frame landmarks (468, 3) for coefficients (S,) and (E,); (…, E) expression gives (…, 468,
+        3)."""
         return landmark_points(self.mean, self.identity_basis, self.expression_basis, identity, expression)
 
     def save(self, path: str | os.PathLike) -> None:

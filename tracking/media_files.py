@@ -1,8 +1,9 @@
 """Which files are videos and which are still images, and finding them in folders: the one list for the
 whole project (``reenact basis``/``python -m tracking.build_basis``, batch driving, the training cache, eval).
 
-Inputs: paths. Outputs: sorted lists of paths; ``TrackingInputError`` (``tracking/errors.py``) for a path that does not
-exist. By suffix only (case-insensitive); hidden files are skipped; any file can still be opened directly.
+Inputs: paths. Outputs: sorted lists of paths; ``TrackingInputError`` (``tracking/errors.py``) for a path that
+does not exist. By suffix only (case-insensitive); hidden files are skipped; any file can still be opened
+directly.
 """
 
 from __future__ import annotations

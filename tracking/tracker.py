@@ -68,8 +68,9 @@ class TrackerConfig:
     min_valid_ratio: float = 0.05
     """Fail with NoFaceError if fewer than this fraction of frames (and fewer than 1) are valid."""
     smoothing: float = 0.0
-    """Temporal smoothing strength of pose and expression (Savitzky–Golay, ~7 frames at 1); 0 = off, the default:
-    smoothing is an explicit, separate step of its callers (``tracking.smoothing``), so it is never applied twice."""
+    """Temporal smoothing strength of pose and expression (Savitzky–Golay, ~7 frames at 1); 0 = off, the
+    default: smoothing is an explicit, separate step of its callers (``tracking.smoothing``), so it is never
+    applied twice."""
     crop_smoothing: float = 3.0
     """Smoothing strength of the crop box (stable crops); applied before fitting; 0 = off."""
     embed_frames: int = 5
@@ -77,7 +78,8 @@ class TrackerConfig:
     identity_frames: int = 30
     """How many frames (spread over the video) the identity-shape coefficients are estimated from."""
     basis_path: str | None = None
-    """Landmark model .npz (e.g. FaceWarehouse-derived); None = the shipped tracking/data/landmark_model.npz."""
+    """Landmark model .npz (e.g. FaceWarehouse-derived); None = the shipped
+    tracking/data/landmark_model.npz."""
     encoder: str | None = None
     """Identity encoder: None/"dlib" (128-d, offline), "none" (no embedding), or a path to an .onnx model."""
     compute_masks: bool = False

@@ -1,8 +1,9 @@
 """The audio of another file carried into a written video (``reenact drive`` keeps the source's sound).
 
-Stream-copied when mp4 takes its codec (AAC, MP3, ALAC), otherwise re-encoded to AAC. The audio is rebased to the
-source's video timeline: what plays at the source's first video frame (``Frame.time`` 0) plays at time 0 of the
-output, and audio before it is left out. Failures while reading it raise :class:`reenact.errors.InputError`.
+Stream-copied when mp4 takes its codec (AAC, MP3, ALAC), otherwise re-encoded to AAC. The audio is rebased to
+the source's video timeline: what plays at the source's first video frame (``Frame.time`` 0) plays at time 0
+of the output, and audio before it is left out. Failures while reading it raise
+:class:`reenact.errors.InputError`.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ _AAC_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 120
 
 
 class AudioSource:
-    """The audio of another file, rebased to the start of its video, fed into an output container on demand."""
+    """The audio of another file, rebased to the start of its video, fed into an output container on
+    demand."""
 
     def __init__(self, container: av.container.InputContainer, stream: Any, start: float):
         self._input = container

@@ -1,5 +1,5 @@
-"""What every media reader and writer of :mod:`reenact.media` shares: the checks of an input file and the one-line
-reason of an FFmpeg failure."""
+"""What every media reader and writer of :mod:`reenact.media` shares: the checks of an input file and the
+one-line reason of an FFmpeg failure."""
 
 from __future__ import annotations
 

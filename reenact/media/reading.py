@@ -1,7 +1,7 @@
-"""Reading videos: a video file in any container/codec FFmpeg decodes (mp4/mov/mkv/webm/avi; H.264, HEVC, MPEG-4
-Part 2, VP8/9, AV1, ...), or a folder of frames (image files, natural sort order: ``f2.png`` before ``f10.png``) played
-at a given frame rate (25 fps unless told). Standard input is not read here: ``reenact/pipeline.open_source`` spools
-it to a file first.
+"""Reading videos: a video file in any container/codec FFmpeg decodes (mp4/mov/mkv/webm/avi; H.264, HEVC,
+MPEG-4 Part 2, VP8/9, AV1, ...), or a folder of frames (image files, natural sort order: ``f2.png`` before
+``f10.png``) played at a given frame rate (25 fps unless told). Standard input is not read here:
+``reenact/pipeline.open_source`` spools it to a file first.
 
 Conventions
     * Images are ``(H, W, 3)`` ``uint8`` RGB, C-contiguous, everywhere.

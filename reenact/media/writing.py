@@ -1,10 +1,10 @@
-"""Writing videos: H.264 (libx264, yuv420p, BT.709 tagged, limited range) in mp4 with ``+faststart``, so browsers
-play it; ``"-"`` streams fragmented mp4 to standard output. The audio of another file can be carried over
-(``reenact/media/audio.py``).
+"""Writing videos: H.264 (libx264, yuv420p, BT.709 tagged, limited range) in mp4 with ``+faststart``, so
+browsers play it; ``"-"`` streams fragmented mp4 to standard output. The audio of another file can be carried
+over (``reenact/media/audio.py``).
 
-Images are ``(H, W, 3)`` ``uint8`` RGB. Writing streams: one frame in memory at a time, whatever the video length.
-A file that cannot be written raises :class:`reenact.errors.InputError`; programming errors (a wrong array shape,
-writing after close) raise ``ValueError``/``RuntimeError``.
+Images are ``(H, W, 3)`` ``uint8`` RGB. Writing streams: one frame in memory at a time, whatever the video
+length. A file that cannot be written raises :class:`reenact.errors.InputError`; programming errors (a wrong
+array shape, writing after close) raise ``ValueError``/``RuntimeError``.
 """
 
 from __future__ import annotations

@@ -22,7 +22,8 @@ CLIP = (
 
 
 def decode_frames(path: Path, count: int, every: int, size: int) -> np.ndarray:
-    """``count`` frames (every ``every``-th) as (count, size, size, 3) uint8, centre-cropped and area-resized."""
+    """``count`` frames (every ``every``-th) as (count, size, size, 3) uint8, centre-cropped and
+    area-resized."""
     av = pytest.importorskip("av")
     frames = []
     with av.open(str(path)) as container:

@@ -8,7 +8,8 @@ from model.camera import orbit_cam_to_world, project
 
 
 def _blob(size: int, uv: np.ndarray, width: float = 1.5) -> torch.Tensor:
-    """(1, 1, size, size) Gaussian spot centred at crop-normalized ``uv`` (pixel centres at (j + 0.5)/size)."""
+    """(1, 1, size, size) Gaussian spot centred at crop-normalized ``uv`` (pixel centres at (j +
+    0.5)/size)."""
     centres = (torch.arange(size) + 0.5) / size
     y, x = torch.meshgrid(centres, centres, indexing="ij")
     sigma = width / size

@@ -62,9 +62,9 @@ def test_missing_corrupt_incompatible(tmp_path):
 
 
 def test_checkpoints_written_before_experiments_were_removed(tmp_path):
-    # Files written up to commit 902c83e (the shipped ones among them) carry the plain-NeRF baseline head's weights
-    # and config keys of removed experiments at their off value: they load and render as before, and export drops
-    # both. A file that switched a removed experiment on is one clear CheckpointError.
+    # Files written up to commit 902c83e (the shipped ones among them) carry the plain-NeRF baseline head's
+    # weights and config keys of removed experiments at their off value: they load and render as before, and
+    # export drops both. A file that switched a removed experiment on is one clear CheckpointError.
     torch.manual_seed(0)
     model = HeadModel(preset("tiny")).eval()
     save_checkpoint(tmp_path / "new.pt", model, step=3)

@@ -90,8 +90,8 @@ def test_field_keys_added_later_default_to_how_older_checkpoints_behave(key, old
     ],
 )
 def test_keys_of_removed_experiments_load_only_when_off(part, key, off, on):
-    # Checkpoints written before an experiment was removed hold its key; at its off value they rebuild as they were
-    # trained, a config that switched it on cannot be rebuilt.
+    # Checkpoints written before an experiment was removed hold its key; at its off value they rebuild as they
+    # were trained, a config that switched it on cannot be rebuilt.
     data = preset("cpu").to_dict()
     data[part][key] = off
     assert ModelConfig.from_dict(data) == preset("cpu")

@@ -30,7 +30,8 @@ def test_face_content_moves_with_its_landmarks_and_the_background_stays():
     landmarks, _, camera = _face()
     size = 64
     before = torch.from_numpy(project(landmarks.double().numpy(), camera.double().numpy())).float()
-    # A bright dot on the nose tip's landmark (index 1 of the MediaPipe mesh), a bright corner far from the face.
+    # A bright dot on the nose tip's landmark (index 1 of the MediaPipe mesh), a bright corner far from the
+    # face.
     u, v = before[1]
     centres = (torch.arange(size) + 0.5) / size
     grid_v, grid_u = torch.meshgrid(centres, centres, indexing="ij")

@@ -88,8 +88,8 @@ def test_fit_raises_psnr_on_held_out_real_frame(tmp_path, clip_frames):
         FitConfig(iterations=7).total_iterations == 107
         and FitConfig(iterations=7, finetune_renderer=False).total_iterations == 7
     )
-    # Fine-tuning on rolled views too: the tuned copy draws a rolled camera closer to the photo turned to match
-    # (an exact new view) than the copy tuned on the fitted view alone, which learned one pixel layout.
+    # Fine-tuning on rolled views too: the tuned copy draws a rolled camera closer to the photo turned to
+    # match (an exact new view) than the copy tuned on the fitted view alone, which learned one pixel layout.
     rolled = fit_codes(
         model,
         held_out,
@@ -110,8 +110,8 @@ def test_fit_raises_psnr_on_held_out_real_frame(tmp_path, clip_frames):
     assert _rolled_view_error(model, rolled, held_out, mask, 20.0) < _rolled_view_error(
         model, tuned, held_out, mask, 20.0
     )
-    # Expression pseudo-views: the copy tuned on them draws the first drawn change closer to the photo warped for
-    # it than the copy tuned without (the change is paired with its own warped photo, not the fitted one).
+    # Expression pseudo-views: the copy tuned on them draws the first drawn change closer to the photo warped
+    # for it than the copy tuned without (the change is paired with its own warped photo, not the fitted one).
     from tracking.landmark_model import LandmarkModel
 
     mesh = LandmarkModel.default().face_mesh()
@@ -164,8 +164,8 @@ def test_fit_raises_psnr_on_held_out_real_frame(tmp_path, clip_frames):
 
 
 def _render_with(model, renderer_state, cam_to_world, expression, identity):
-    """The model's render (1, 3, S, S) of one camera (4, 4) and codes, its neural renderer's weights replaced by
-    ``renderer_state`` (None: the network's own)."""
+    """The model's render (1, 3, S, S) of one camera (4, 4) and codes, its neural renderer's weights replaced
+    by ``renderer_state`` (None: the network's own)."""
     import copy
 
     from model.camera import Camera
@@ -197,8 +197,8 @@ def _rolled_view_error(model, result, image, mask, degrees: float) -> float:
 
 
 def _changed_view_error(model, result, image, mask, landmarks, basis, config) -> float:
-    """Masked L1 between the render of ``result``'s codes moved by the fit's first drawn expression change (with
-    its tuned renderer) and the photo warped for that change."""
+    """Masked L1 between the render of ``result``'s codes moved by the fit's first drawn expression change
+    (with its tuned renderer) and the photo warped for that change."""
     from model.expression_views import expression_views, landmark_motion, random_expression_changes
     from model.metrics import masked_l1
 

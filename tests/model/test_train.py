@@ -74,7 +74,8 @@ def test_init_from_starts_a_new_run_from_given_weights(tmp_path, cache_dir):
     )
     train(preset("tiny"), base, cache_dir)
     first, _ = load_checkpoint(tmp_path / "a" / "last.pt")
-    # Zero steps from an init: the weights are exactly the init's, and the checkpoint says where they came from.
+    # Zero steps from an init: the weights are exactly the init's, and the checkpoint says where they came
+    # from.
     warm = TrainConfig(
         steps=1,
         batch_size=2,
@@ -172,7 +173,8 @@ def test_geometry_prior_is_reported_and_needs_the_face_mesh(tmp_path, cache_dir)
     assert all(
         r.geometry is not None and 0.0 < r.geometry < 1.35 for r in reports
     )  # head units, inside the sphere
-    # Step 1 starts from the same weights and draws the same frames: the total is the image loss plus the prior.
+    # Step 1 starts from the same weights and draws the same frames: the total is the image loss plus the
+    # prior.
     assert result.loss_history[0] == pytest.approx(plain.loss_history[0] + reports[0].geometry, rel=1e-5)
     _, meta = load_checkpoint(tmp_path / "geo" / "last.pt")
     assert meta.config.loss.geometry_weight == 1.0

@@ -19,12 +19,15 @@ from dataclasses import replace
 from model.config import preset
 from model.train import TrainConfig, train
 config, mesh = preset("tiny"), None
-if len(sys.argv) > 3:  # with the geometry prior, whose rays the module renders outside the DDP wrapper's forward
+# With the geometry prior, whose rays the module renders outside the DDP wrapper's forward:
+if len(sys.argv) > 3:
     from tracking.landmark_model import LandmarkModel
-    config = replace(config, loss=replace(config.loss, geometry_weight=float(sys.argv[3]), geometry_landmarks=16))
+    config = replace(
+        config, loss=replace(config.loss, geometry_weight=float(sys.argv[3]), geometry_landmarks=16)
+    )
     mesh = LandmarkModel.default().face_mesh()
-# train() returns no model and only rank 0 writes the checkpoint, so each rank reports a checksum of its weights
-# as its last training forward saw them (after three steps).
+# train() returns no model and only rank 0 writes the checkpoint, so each rank reports a checksum of its
+# weights as its last training forward saw them (after three steps).
 steps = []
 def hook(module, inputs, output):
     if module.training:  # not rank 0's previews, rendered after the step
@@ -35,7 +38,12 @@ def patched(self, *args, **kwargs):
     original(self, *args, **kwargs)
     self.register_forward_hook(hook)
 head_model.HeadModel.__init__ = patched
-result = train(config, TrainConfig(steps=4, batch_size=1, checkpoint_every=2, preview_every=2, out_dir=sys.argv[2]), sys.argv[1], face_mesh=mesh)
+result = train(
+    config,
+    TrainConfig(steps=4, batch_size=1, checkpoint_every=2, preview_every=2, out_dir=sys.argv[2]),
+    sys.argv[1],
+    face_mesh=mesh,
+)
 print("RESULT", result.step, len(result.loss_history))
 print("CHECKSUM", repr(steps[-1]))
 """

@@ -105,7 +105,8 @@ def test_warp_stays_float32_under_autocast():
 
 
 def test_gradient_flows_through_the_landmark_motion_only():
-    """The weights carry no graph (they are the warp's cost); β's gradient is that of x − W·(Bβ) with W held."""
+    """The weights carry no graph (they are the warp's cost); β's gradient is that of x − W·(Bβ) with W
+    held."""
     from tracking.landmark_model import LandmarkModel
 
     landmarks = LandmarkModel.default()

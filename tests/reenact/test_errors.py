@@ -1,5 +1,6 @@
-"""One layer per job: ``model`` and ``tracking`` import nothing from ``reenact``, their errors map to the documented
-exit codes in one table (``reenact/errors.py``), and a file that is not a reenact checkpoint is one line, exit 5."""
+"""One layer per job: ``model`` and ``tracking`` import nothing from ``reenact``, their errors map to the
+documented exit codes in one table (``reenact/errors.py``), and a file that is not a reenact checkpoint is one
+line, exit 5."""
 
 from __future__ import annotations
 

@@ -192,7 +192,7 @@ def test_rotation_metadata_applied(tmp_path: Path) -> None:
         stream = out.add_stream("libx264", rate=25)
         stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
         stream.set_display_rotation(-90)  # = the "rotate=90" of a phone held upright
-        for i in range(3):
+        for _i in range(3):
             for packet in stream.encode(av.VideoFrame.from_ndarray(pattern(0), format="rgb24")):
                 out.mux(packet)
         for packet in stream.encode(None):

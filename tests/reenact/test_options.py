@@ -27,7 +27,8 @@ from reenact.options import (
 
 
 def _defaults(command: str) -> dict[str, object]:
-    """Each optional flag's default as the command line applies it (unset: False for an on/off flag, else None)."""
+    """Each optional flag's default as the command line applies it (unset: False for an on/off flag, else
+    None)."""
     plain = (str, int, float, bool, tuple, type(None))
     return {
         p.name: p.default if isinstance(p.default, plain) else (False if p.is_flag else None)

@@ -24,7 +24,8 @@ def test_shipped_checkpoint_is_small_and_loads_weights_only():
 
 
 def test_shipped_ablation_is_the_identity_shape_model_at_the_same_settings():
-    """The ablation differs from the shipped model in its identity code only: same size, warp and expression."""
+    """The ablation differs from the shipped model in its identity code only: same size, warp and
+    expression."""
     import torch
 
     assert ABLATION_CHECKPOINT.stat().st_size + DEFAULT_CHECKPOINT.stat().st_size <= 30 * 2**20

@@ -59,7 +59,8 @@ def test_train_writes_a_resumable_checkpoint(capsys, trained, short_clip):
     assert code == 0, err
     resumed = json.loads(stdout)
     assert resumed["start_step"] == 4 and resumed["step"] == 6
-    # A new run from those weights that sees only the leading expression components; too many is one clear error.
+    # A new run from those weights that sees only the leading expression components; too many is one clear
+    # error.
     code, stdout, err = run(
         capsys,
         "train",
@@ -227,7 +228,8 @@ def test_eval_on_a_short_clip(capsys, trained, short_clip, shared_data):
     )
     assert code == 0, err
     result = json.loads(stdout)
-    # The same checkpoint as its own ablation: the same fit and renders, so the same row (its baselines are not re-run).
+    # The same checkpoint as its own ablation: the same fit and renders, so the same row (its baselines are
+    # not re-run).
     assert result["clips"][0]["ablation"] == result["clips"][0]["model"]
     for method in ("model", "smoothed", "static", "pose_only"):
         values = result["summary"][method]
@@ -250,8 +252,8 @@ def test_eval_on_a_short_clip(capsys, trained, short_clip, shared_data):
 
 
 def test_eval_fit_options(capsys, trained, short_clip):
-    """Renderer fine-tuning (on by default, as in drive) and its options reach the fits: recorded in the JSON, and
-    the fine-tuned renderer draws the clip's renders (the still frame differs from a plain fit's)."""
+    """Renderer fine-tuning (on by default, as in drive) and its options reach the fits: recorded in the JSON,
+    and the fine-tuned renderer draws the clip's renders (the still frame differs from a plain fit's)."""
     run_dir, _ = trained
     common = (
         "eval",
@@ -328,8 +330,8 @@ def test_motion_metrics_hand_values():
     assert metrics["expression_distance_leading"] == pytest.approx(1.0)
     assert metrics["pose_distance_deg"] == pytest.approx(10.0, abs=1e-4) and metrics["face_found"] == 1.0
     assert math.isnan(metrics["expression_change_distance"])  # no start to measure change from
-    # Change from the start: the renders' tracked code moved by `seen` from the start render; the driver moved by
-    # 0.5 on component 0 only → |1 − 0.5| on component 0, 1 on the other nine leading ones.
+    # Change from the start: the renders' tracked code moved by `seen` from the start render; the driver moved
+    # by 0.5 on component 0 only → |1 − 0.5| on component 0, 1 on the other nine leading ones.
     driving = np.zeros((2, 46), np.float32)
     driving[:, 0] = 0.5
     metrics = motion_metrics(
