@@ -28,6 +28,7 @@ masked as the field masks it (``expression_mask``) before the warp sees it. No n
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -216,16 +217,25 @@ def correspond(
     camera: Camera,
     expression: torch.Tensor,
     config: PhotoWarpConfig = PhotoWarpConfig(),
+    deform: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> Correspondence:
     """The correspondence of B driven frames (cameras P_j, β_j (B, E)) with the target's photo; the grid is
-    the target's (``target.depth``'s side)."""
+    the target's (``target.depth``'s side). ``deform`` maps driven surface points (B, P, 3) straight to the
+    target's posed head (e.g. the surface warp on the target's own face, ``model/surface_warp.py``); None:
+    through the field's warp (to canonical under β_j, back under β_0)."""
     n = target.depth.shape[-1]
     batch = camera.batch_size
     identity = target.identity.expand(batch, -1)
     rays, depth, opacity = grid_depth(model, camera, expression, identity, n, config.chunk_rays)
     points = rays.origins + depth.unsqueeze(-1) * rays.directions  # (B, R, 3)
-    canonical = to_canonical(model, points, expression)
-    posed, residual = from_canonical(model, canonical, target.expression.expand(batch, -1), config.iterations)
+    if deform is None:
+        canonical = to_canonical(model, points, expression)
+        posed, residual = from_canonical(
+            model, canonical, target.expression.expand(batch, -1), config.iterations
+        )
+    else:
+        posed = deform(points)
+        residual = torch.zeros(posed.shape[:2], device=posed.device, dtype=posed.dtype)
     uv, distance = project(posed, target.camera)
     maps = torch.stack([target.depth, occluder_depth(target, config)], dim=1)  # (1, 2, n, n)
     seen_depth, occluder = _sample_maps(maps, uv).unbind(1)
