@@ -48,31 +48,30 @@ MIN_FRAMES = 3
 
 
 def read_video(path: str | Path, max_frames: int | None = None) -> Iterator[np.ndarray]:
-    """Stream the RGB uint8 frames (H, W, 3) of a video with PyAV, at most ``max_frames``."""
-    import av
+    """Stream the RGB uint8 frames (H, W, 3) of a video, at most ``max_frames`` (the project's one reader,
+    ``reenact.media.reading.open_video``)."""
+    from reenact.media.reading import open_video
 
-    with av.open(str(path)) as container:
-        for index, frame in enumerate(container.decode(video=0)):
-            if max_frames is not None and index >= max_frames:
+    with open_video(path) as reader:
+        for frame in reader:
+            if max_frames is not None and frame.index >= max_frames:
                 break
-            yield frame.to_ndarray(format="rgb24")
+            yield frame.image
 
 
 def video_fps(path: str | Path) -> float:
-    """Frames per second of a video's first video stream (25 when the container does not say)."""
-    import av
+    """Frames per second of a video, as ``reenact.media.reading`` reads it."""
+    from reenact.media.reading import open_video
 
-    with av.open(str(path)) as container:
-        rate = container.streams.video[0].average_rate
-    return float(rate) if rate else 25.0
+    with open_video(path) as reader:
+        return reader.info.fps
 
 
 def load_image(path: str | Path) -> np.ndarray:
-    """An image file as RGB uint8 (H, W, 3)."""
-    from PIL import Image
+    """An image file as RGB uint8 (H, W, 3), read as drive reads a portrait (``reenact.media.images``)."""
+    from reenact.media.images import read_image
 
-    with Image.open(path) as image:
-        return as_rgb_uint8(np.asarray(image.convert("RGB")))
+    return read_image(path)
 
 
 class FaceDescriber(DlibEncoder):
