@@ -71,7 +71,7 @@ def plain_nerf_rgb(
     """The plain-NeRF baseline: (B, 3, m, m) RGB volume-rendered at the output size m with the model's field
     and samples, its features read out by a linear features → RGB head (untrained: the time does not depend on
     it)."""
-    feature_map, _ = model._render_map(
+    feature_map, _, _ = model._render_map(
         camera, model.config.renderer.output_size, expression, identity, None, 4096
     )
     return torch.sigmoid(rgb_head(feature_map.permute(0, 2, 3, 1))).permute(0, 3, 1, 2)

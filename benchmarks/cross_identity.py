@@ -1,13 +1,15 @@
 """Cross-identity drives measured from outside: held-out clips driving portraits never trained on.
 
     python benchmarks/cross_identity.py [--max-frames 100] [--pairs NAME ...] [--out-dir DIR]
-                                        [--model-outputs DIR]
+                                        [--model-outputs DIR] [--drive] [--drive-args "ARGS"]
 
 Per pair, rows (each an mp4 measured with :func:`reenact.viewer_metrics.compare`):
 
 - ``still``: the target portrait repeated (no motion): the floor for following, the ceiling for identity;
 - ``morph``: the 2D landmark morph (:mod:`reenact.morph`): the yardstick a model should beat;
-- ``model``: with ``--model-outputs DIR``, an existing ``reenact drive`` output ``DIR/<pair>.mp4``.
+- ``model``: with ``--model-outputs DIR``, an existing ``reenact drive`` output ``DIR/<pair>.mp4``;
+- ``drive``: with ``--drive``, ``reenact drive`` run here with its defaults (plus ``--drive-args``) on the
+  clip's first ``--max-frames`` frames (re-encoded into the out dir) and the portrait, fit included.
 
 Columns: Pearson r of mouth, eyes, yaw, pitch (source against output); motion: the median over those
 four of std(output) / std(source) (near 0: the output hardly moves, and its r are tracker noise); dlib
@@ -20,6 +22,8 @@ frames with a face. Then the mean per row over pairs (NaN entries skipped). Gene
 from __future__ import annotations
 
 import argparse
+import shlex
+import subprocess
 import sys
 import tempfile
 import warnings
@@ -107,6 +111,7 @@ def measure_pair(
     max_frames: int,
     model_outputs: Path | None,
     describer: FaceDescriber,
+    drive_args: list[str] | None = None,
 ) -> dict[str, DriveMeasures]:
     """Make the still and morph outputs of one pair, and measure them (and the model's, if given)."""
     clip, portrait_path = data / "videos" / pair.clip, data / "portraits" / pair.portrait
@@ -121,10 +126,29 @@ def measure_pair(
             outputs["model"] = model
         else:
             print(f"  (no model output {model})")
+    if drive_args is not None:
+        outputs["drive"] = run_drive(clip, portrait_path, out_dir, pair.name, max_frames, drive_args)
     return {
         label: compare(source, track_video(path, max_frames, describer=describer), target)
         for label, path in outputs.items()
     }
+
+
+def run_drive(clip: Path, portrait: Path, out_dir: Path, name: str, max_frames: int, args: list[str]) -> Path:
+    """``reenact drive`` on the clip's first ``max_frames`` frames and the portrait; the output's path."""
+    from reenact.media.reading import open_video
+    from reenact.media.writing import VideoWriter
+
+    trimmed = out_dir / f"{name}__source.mp4"
+    with open_video(clip) as reader, VideoWriter(trimmed, fps=reader.info.fps) as writer:
+        for frame in reader:
+            if frame.index >= max_frames:
+                break
+            writer.write(frame.image)
+    output = out_dir / f"{name}__drive.mp4"
+    command = [sys.executable, "-m", "reenact", "drive", str(trimmed), str(portrait), "-o", str(output)]
+    subprocess.run([*command, "--force", "-q", *args], check=True, cwd=ROOT)
+    return output
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -136,7 +160,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pairs", nargs="*", default=None, help="pair names to run (default: all)")
     parser.add_argument("--out-dir", type=Path, default=None, help="where the still and morph videos go")
     parser.add_argument("--model-outputs", type=Path, default=None, help="folder of <pair>.mp4 drive outputs")
+    parser.add_argument("--drive", action="store_true", help="run reenact drive on each pair (fit included)")
+    parser.add_argument("--drive-args", default="", help="extra reenact drive options, one string")
     args = parser.parse_args(argv)
+    drive_args = shlex.split(args.drive_args) if args.drive else None
 
     pairs = [pair for pair in PAIRS if args.pairs is None or pair.name in args.pairs]
     if not pairs:
@@ -148,7 +175,9 @@ def main(argv: list[str] | None = None) -> int:
     table: dict[str, list[list[float]]] = {}
     for pair in pairs:
         print(f"{pair.name}  ({pair.clip} → {pair.portrait})")
-        measured = measure_pair(pair, args.data, out_dir, args.max_frames, args.model_outputs, describer)
+        measured = measure_pair(
+            pair, args.data, out_dir, args.max_frames, args.model_outputs, describer, drive_args
+        )
         print(header())
         for label, measures in measured.items():
             values = row_values(measures)

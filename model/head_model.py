@@ -42,6 +42,9 @@ class RenderOutput:
     """(B, C, n, n) volume-rendered features I_F."""
     opacity: torch.Tensor
     """(B, 1, n, n) accumulated opacity Σ w_i."""
+    depth: torch.Tensor
+    """(B, 1, n, n) where the rays end: opacity-normalised mean distance Σ w t / Σ w (head units; what
+    :meth:`HeadModel.ray_depth` gives for the same rays)."""
 
 
 class HeadModel(nn.Module):
@@ -87,8 +90,17 @@ class HeadModel(nn.Module):
         generator: torch.Generator | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Composited features (B, R, C) and opacity (B, R, 1) of ``rays``."""
-        _, sample_weights, features = self._ray_samples(rays, expression, identity, generator)
-        return vr.composite(sample_weights, features), vr.accumulated_opacity(sample_weights)
+        features, opacity, _ = self._render_rays(rays, expression, identity, generator)
+        return features, opacity
+
+    def _render_rays(
+        self, rays: Rays, expression: torch.Tensor, identity: torch.Tensor, generator: torch.Generator | None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Features (B, R, C), opacity (B, R, 1) and opacity-normalised depth (B, R, 1) of one pass."""
+        t_all, sample_weights, features = self._ray_samples(rays, expression, identity, generator)
+        opacity = vr.accumulated_opacity(sample_weights)
+        depth = vr.composite(sample_weights, t_all.unsqueeze(-1)) / opacity.clamp(min=1e-6)
+        return vr.composite(sample_weights, features), opacity, depth
 
     def ray_depth(
         self,
@@ -101,9 +113,7 @@ class HeadModel(nn.Module):
         (B, R, 1).
 
         The field alone (no neural renderer): what the geometry prior supervises and its diagnostic reads."""
-        t_all, sample_weights, _ = self._ray_samples(rays, expression, identity, generator)
-        opacity = vr.accumulated_opacity(sample_weights)
-        depth = vr.composite(sample_weights, t_all.unsqueeze(-1)) / opacity.clamp(min=1e-6)
+        _, opacity, depth = self._render_rays(rays, expression, identity, generator)
         return depth, opacity
 
     def _render_map(
@@ -114,17 +124,18 @@ class HeadModel(nn.Module):
         identity: torch.Tensor,
         generator: torch.Generator | None,
         chunk_rays: int,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Feature map (B, C, n, n), opacity (B, 1, n, n) and depth (B, 1, n, n) of an n×n grid, n = size."""
         rays = generate_rays(camera, size, size)
-        feats, opac = [], []
-        for start in range(0, rays.num_rays, chunk_rays):
-            f, o = self.render_rays(rays.chunk(start, start + chunk_rays), expression, identity, generator)
-            feats.append(f)
-            opac.append(o)
+        parts = [
+            self._render_rays(rays.chunk(start, start + chunk_rays), expression, identity, generator)
+            for start in range(0, rays.num_rays, chunk_rays)
+        ]
         batch = camera.batch_size
-        feature_map = torch.cat(feats, dim=1).transpose(1, 2).reshape(batch, -1, size, size)
-        opacity = torch.cat(opac, dim=1).transpose(1, 2).reshape(batch, 1, size, size)
-        return feature_map, opacity
+        feature_map, opacity, depth = (
+            torch.cat(maps, dim=1).transpose(1, 2).reshape(batch, -1, size, size) for maps in zip(*parts)
+        )
+        return feature_map, opacity, depth
 
     def forward(
         self,
@@ -136,7 +147,9 @@ class HeadModel(nn.Module):
     ) -> RenderOutput:
         """Render B images; ``generator`` jitters the samples (training), ``None`` renders
         deterministically."""
-        feature_map, opacity = self._render_map(
+        feature_map, opacity, depth = self._render_map(
             camera, self.config.renderer.feature_size, expression, identity, generator, chunk_rays
         )
-        return RenderOutput(image=self.renderer(feature_map), feature_map=feature_map, opacity=opacity)
+        return RenderOutput(
+            image=self.renderer(feature_map), feature_map=feature_map, opacity=opacity, depth=depth
+        )

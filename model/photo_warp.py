@@ -43,8 +43,10 @@ from model.ray_sampling import Rays, generate_rays
 class PhotoWarpConfig:
     """How the correspondence is computed."""
 
-    size: int = 64
-    """Side n of the grid of driven rays (and of the target's depth map)."""
+    size: int = 48
+    """Side n of the correspondence grid. The driven and target depth maps may come coarser (the render
+    pass's feature grid) and are upsampled to it (:func:`upsample_depth`): the grid must resolve the lip gap
+    (the mouth follows at 0.44 with n = 16, 0.68 with n = 32 on the first cross-identity pair)."""
     iterations: int = 6
     """Fixed-point iterations of the inverse warp under β_0."""
     depth_tolerance: float = 0.06
@@ -73,6 +75,13 @@ class TargetDepth:
     """(1, n, n) opacity-normalised ray depth of the target's render (head units)."""
     opacity: torch.Tensor
     """(1, n, n) accumulated opacity of the target's render."""
+
+    def at_size(self, size: int) -> TargetDepth:
+        """The same target with its maps upsampled to size × size (:func:`upsample_depth`)."""
+        if self.depth.shape[-1] == size:
+            return self
+        depth, opacity = upsample_depth(self.depth, self.opacity, size)
+        return TargetDepth(self.camera, self.expression, self.identity, depth, opacity)
 
 
 @dataclass
@@ -203,6 +212,24 @@ def occluder_depth(target: TargetDepth, config: PhotoWarpConfig) -> torch.Tensor
     return torch.where(opaque, depth, torch.full_like(depth, OPEN_DEPTH))
 
 
+def upsample_depth(
+    depth: torch.Tensor, opacity: torch.Tensor, size: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Depth and opacity maps (B, m, m) → (B, n, n), n = ``size``, bilinear over cell centres; the depth is
+    opacity-weighted (Σ w·o·t / Σ w·o), so a silhouette's empty cells do not pull the surface's depth
+    towards the far plane. Unchanged when m = n."""
+    if depth.shape[-1] == size:
+        return depth, opacity
+
+    def up(values: torch.Tensor) -> torch.Tensor:
+        return F.interpolate(values.unsqueeze(1), size=(size, size), mode="bilinear", align_corners=False)[
+            :, 0
+        ]
+
+    weight = opacity.clamp(min=1e-4)
+    return up(depth * weight) / up(weight), up(opacity)
+
+
 def _sample_maps(maps: torch.Tensor, uv: torch.Tensor) -> torch.Tensor:
     """Bilinear samples of ``maps`` (1, C, n, n) at crop-normalised ``uv`` (B, P, 2) → (B, C, P)."""
     grid = (uv * 2.0 - 1.0).unsqueeze(1)  # (B, 1, P, 2): align_corners=False puts centres at (j + 0.5)/n
@@ -218,15 +245,23 @@ def correspond(
     expression: torch.Tensor,
     config: PhotoWarpConfig = PhotoWarpConfig(),
     deform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    driven: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> Correspondence:
-    """The correspondence of B driven frames (cameras P_j, β_j (B, E)) with the target's photo; the grid is
-    the target's (``target.depth``'s side). ``deform`` maps driven surface points (B, P, 3) straight to the
-    target's posed head (e.g. the surface warp on the target's own face, ``model/surface_warp.py``); None:
-    through the field's warp (to canonical under β_j, back under β_0)."""
-    n = target.depth.shape[-1]
+    """The correspondence of B driven frames (cameras P_j, β_j (B, E)) with the target's photo on the
+    ``config.size`` grid. ``deform`` maps driven surface points (B, P, 3) straight to the target's posed head
+    (e.g. the surface warp on the target's own face, ``model/surface_warp.py``); None: through the field's
+    warp (to canonical under β_j, back under β_0). ``driven``: the frames' depth and opacity maps (B, m, m)
+    when a render pass already has them (``RenderOutput.depth`` / ``.opacity``, any m, upsampled here);
+    None: the field is run on the grid's own rays."""
+    n = config.size
     batch = camera.batch_size
     identity = target.identity.expand(batch, -1)
-    rays, depth, opacity = grid_depth(model, camera, expression, identity, n, config.chunk_rays)
+    if driven is None:
+        rays, depth, opacity = grid_depth(model, camera, expression, identity, n, config.chunk_rays)
+    else:
+        rays = generate_rays(camera, n, n)
+        depth, opacity = upsample_depth(driven[0], driven[1], n)
+        depth, opacity = depth.reshape(batch, n * n), opacity.reshape(batch, n * n)
     points = rays.origins + depth.unsqueeze(-1) * rays.directions  # (B, R, 3)
     if deform is None:
         canonical = to_canonical(model, points, expression)
@@ -237,6 +272,7 @@ def correspond(
         posed = deform(points)
         residual = torch.zeros(posed.shape[:2], device=posed.device, dtype=posed.dtype)
     uv, distance = project(posed, target.camera)
+    target = target.at_size(n)
     maps = torch.stack([target.depth, occluder_depth(target, config)], dim=1)  # (1, 2, n, n)
     seen_depth, occluder = _sample_maps(maps, uv).unbind(1)
     gap = distance - seen_depth

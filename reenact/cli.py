@@ -163,15 +163,17 @@ def cli() -> None:
     "--size",
     type=click.IntRange(min=16),
     default=None,
-    help="Output frame size in pixels (default: the model's render size, or the target size with "
-    "--paste-back).",
+    help="Long side of the output in pixels: a cap on the target photo's size (default 1024; a photo is "
+    "never enlarged), or with --crop the crop's side (default: the model's render size).",
 )
 @click.option(
-    "--paste-back",
+    "--crop",
     is_flag=True,
-    help="Blend the rendered head into the target's full image with a feathered mask.",
+    help="Write the aligned head crop rendered by the model alone, instead of the target's photo animated.",
 )
-@click.option("--side-by-side", is_flag=True, help="Write source | result side by side.")
+@click.option(
+    "--side-by-side", is_flag=True, help="Write source | result, the source scaled to the result's height."
+)
 @click.option("--no-audio", is_flag=True, help="Drop the source's audio.")
 @click.option(
     "--preview",

@@ -3,7 +3,11 @@
 One fitted face: identity code z_id (D,), expression code β (E,), camera ``cam_to_world`` (4, 4) in the
 head frame of ``model/camera.py``, the aligned crop box in the source image (x0, y0, x1, y1), the fit's
 quality, and which checkpoint it was fitted for (codes only mean something to that model). Optional
-fine-tuned neural-renderer weights (``fit --finetune-renderer``) travel in the same file as flat arrays.
+fine-tuned neural-renderer weights (``fit --finetune-renderer``) travel in the same file as flat arrays, and
+so does what drive's photo output needs (``reenact/photo.py``): the photo itself (PNG bytes, long side at
+most ``PHOTO_STORE_SIZE``), the target's face as the tracker read it (landmark model, head frame) and the
+tracker's expression code of the photo. Files written before the photo output lack them: drive then needs
+the TARGET image again (or ``--crop``).
 Plain ``.npz`` loaded with ``allow_pickle=False``: a codes file cannot run code. Files written up to commit
 902c83e hold an ``expression_map`` array (the removed expression calibration): empty, it is ignored; a file
 that holds a map was fitted with ``--calibrate-expression`` and is refused (fit the target again).
@@ -21,6 +25,21 @@ from reenact.errors import InputError
 from tracking.npz_io import load_npz, save_npz
 
 CODES_FORMAT_VERSION = 1
+PHOTO_STORE_SIZE = 2048
+"""Long side (pixels) above which a target's photo is downscaled before it is used and stored."""
+
+
+def stored_photo(image: np.ndarray) -> np.ndarray:
+    """The photo as the codes keep it: (H, W, 3) uint8, downscaled (area) to a long side of at most
+    ``PHOTO_STORE_SIZE``; drive uses this same image whether the target was fitted inline or loaded."""
+    height, width = image.shape[:2]
+    scale = PHOTO_STORE_SIZE / max(height, width)
+    if scale >= 1.0:
+        return np.ascontiguousarray(image)
+    import cv2
+
+    size = (max(1, int(round(width * scale))), max(1, int(round(height * scale))))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
 @dataclass
@@ -39,6 +58,18 @@ class Codes:
         default_factory=lambda: np.zeros(0, np.float32)
     )  # encoder output before fitting
     renderer_state: dict[str, np.ndarray] = field(default_factory=dict)
+    photo: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 3), np.uint8))
+    """(H, W, 3) uint8 the target's photo (``stored_photo``); empty in files without it."""
+    face: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), np.float32))
+    """(L, 3) the target's tracked face in the photo (landmark model, head frame); empty when unknown."""
+    tracked_expression: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    """(E_t,) the tracker's expression code of the photo (what absolute motion measures changes from)."""
+
+    @property
+    def has_photo(self) -> bool:
+        """Whether the file carries what the photo output needs."""
+        parts = (self.photo, self.face, self.tracked_expression)
+        return all(part.size > 0 for part in parts)
 
     @staticmethod
     def from_fit(
@@ -68,6 +99,14 @@ class Codes:
             renderer_state={k: v.detach().cpu().numpy() for k, v in (result.renderer_state or {}).items()},
         )
 
+    def with_photo(self, image: np.ndarray, face: np.ndarray, tracked_expression: np.ndarray) -> Codes:
+        """These codes carrying the target's photo (any size: ``stored_photo`` applies), its tracked face
+        (L, 3) and the tracker's expression code (E_t,)."""
+        self.photo = stored_photo(np.asarray(image, np.uint8))
+        self.face = np.asarray(face, np.float32)
+        self.tracked_expression = np.asarray(tracked_expression, np.float32)
+        return self
+
     def save(self, path: str | os.PathLike) -> None:
         path = Path(path)
         arrays: dict[str, np.ndarray] = {
@@ -84,6 +123,10 @@ class Codes:
         }
         for key, value in self.renderer_state.items():
             arrays[f"renderer/{key}"] = np.asarray(value)
+        if self.has_photo:
+            arrays["photo_png"] = _encode_png(self.photo)
+            arrays["face"] = np.asarray(self.face, np.float32)
+            arrays["tracked_expression"] = np.asarray(self.tracked_expression, np.float32)
         save_npz(path, arrays)
 
     @staticmethod
@@ -109,9 +152,33 @@ class Codes:
             source=str(arrays.get("source", "")),
             embedding=arrays.get("embedding", np.zeros(0, np.float32)).astype(np.float32),
             renderer_state={k[len("renderer/") :]: v for k, v in arrays.items() if k.startswith("renderer/")},
+            photo=_decode_png(arrays["photo_png"], path)
+            if "photo_png" in arrays
+            else np.zeros((0, 0, 3), np.uint8),
+            face=arrays.get("face", np.zeros((0, 3), np.float32)).astype(np.float32),
+            tracked_expression=arrays.get("tracked_expression", np.zeros(0, np.float32)).astype(np.float32),
         )
 
 
 def _numpy(tensor) -> np.ndarray:
     """A CPU tensor of the fit's result as float32 numpy."""
     return tensor.detach().cpu().numpy().astype(np.float32)
+
+
+def _encode_png(image: np.ndarray) -> np.ndarray:
+    """RGB uint8 (H, W, 3) → PNG bytes as a uint8 array (lossless)."""
+    import cv2
+
+    ok, data = cv2.imencode(".png", np.ascontiguousarray(image[..., ::-1]))
+    if not ok:
+        raise InputError("could not encode the target's photo as PNG")
+    return data.reshape(-1)
+
+
+def _decode_png(data: np.ndarray, path) -> np.ndarray:  # noqa: ANN001 - str | PathLike, for the message
+    import cv2
+
+    image = cv2.imdecode(np.asarray(data, np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise InputError(f"{path}: the stored photo is not a readable PNG")
+    return np.ascontiguousarray(image[..., ::-1])

@@ -1,20 +1,34 @@
 """The driven head composited into the target's own photo, at the photo's resolution.
 
 Per target, once (:func:`make_plan`): the canvas (the photo scaled so its long side is at most ``size``, even
-dimensions), the crop box on the canvas, the original head's coverage (the target's opacity, dilated and
-feathered), an inpainted fill of that region, and a colour transfer from the neural render to the photo.
+dimensions), the crop box on the canvas, and a colour transfer from the neural render to the photo.
 
 Per frame (:func:`compose`): a :class:`FrameMap` from ``model/photo_warp.py`` (n×n: where each driven pixel is
-in the target's crop, whether the photo sees it, the driven opacity) is upsampled bilinearly to the canvas
-pixels of the crop box (the displacement is upsampled, so a zero displacement gives the photo's own pixels).
-Visible pixels take the photo's pixel at the mapped point (``cv2.remap`` at the canvas resolution); hidden
-ones take the neural render (resized, colour-matched); the driven opacity, sharpened, is the alpha over the
-background. The background is the photo, except where the original head's coverage exceeds the driven
-head's (the head turned or moved away): there the fill shows, so no ghost of the original head stays. With
-the target's own camera and β the coverages agree and the output is the photo.
+in the target's crop, whether the photo sees it, the driven opacity) becomes one displacement field over the
+crop box, and the output there is the photo resampled through it (``cv2.remap`` at the canvas resolution):
 
-Exactness: outside the original head's coverage and wherever the alpha is 0 (driven opacity below
-``alpha_floor``), the output is the canvas photo itself, byte for byte.
+* on the driven head (opacity ≥ ``shift_opacity``) the displacement is the correspondence's own;
+* around it, each cell takes the displacement of the nearest head cell, faded linearly with the distance
+  d to the head over L = max(``falloff`` × crop side, ``falloff_motion`` × that displacement): the
+  background next to the head moves with it and relaxes to the photo further out, as a 2D warp would. The
+  region a head moves away from samples the photo beyond where the head was (background, the neck below the
+  chin), never the old head itself, as long as the fade is no steeper than 1/|displacement| (hence the
+  motion term in L): no ghost, no inpainting, and the silhouette is the photo's own (sharp, its own hair
+  outline) moved by the head model's motion;
+* hidden points are only trusted ``hidden_margin`` inside the head's silhouette (the coarse depth is wrong
+  at the silhouette);
+* at the crop box's border the displacement tapers to 0 over ``border`` × side, so the box meets the
+  untouched photo without a seam.
+
+Pixels the photo does not show (the correspondence's hidden points: the side a head turns to) take the
+neural render, resized and colour-matched, with a feathered seam. A mouth opened wider than the photo's is
+the exception: the face mesh has a hole there, and the points between the parted lips map onto the photo's
+lips or skin, which the photo does show. So the part of the driven mouth's opening that exceeds the photo's
+own (:attr:`FrameMap.mouth`, from the face mesh's inner lips: ``reenact/photo.py``) is filled with the
+mouth's dark interior. With the target's own camera and β the displacement is ~0, the mouth opens no wider
+than the photo's, and the output is the photo.
+
+Exactness: outside the crop box the output is the canvas photo itself, byte for byte.
 
 Coordinates: crop boxes (x0, y0, x1, y1) in continuous pixels (pixel j's centre at j + 0.5, as in
 ``tracking/crop.py``); crop-normalised (u, v) ∈ [0, 1]² over the box (``model/camera.py``); an n×n map's
@@ -35,24 +49,26 @@ class CompositeConfig:
 
     size: int = 1024
     """Cap of the canvas's long side (pixels); the photo is never enlarged."""
-    head_threshold: float = 0.1
-    """Target opacity above which a pixel belongs to the original head (the clean plate's hole)."""
-    head_dilation: float = 0.04
-    """Growth of that hole, fraction of the crop side (the render's silhouette is soft and approximate)."""
-    plate_feather: float = 0.02
-    """Feather of the hole's edge in the clean plate, fraction of the crop side."""
-    inpaint_size: int = 256
-    """Long side at which the hole is inpainted (upsampled after: the fill is smooth anyway)."""
-    alpha_floor: float = 0.02
-    """Driven opacity below which the pixel is the clean plate's alone."""
-    alpha_range: tuple[float, float] = (0.2, 0.8)
-    """Driven opacity mapped linearly to alpha 0..1 over this range (sharpens the soft silhouette)."""
-    alpha_feather: float = 0.004
-    """Blur of the alpha, fraction of the crop side."""
+    shift_opacity: float = 0.5
+    """Driven opacity from which a cell's displacement is its own (the head); emptier cells take the nearest
+    head cell's, faded."""
+    falloff: float = 0.12
+    """Least distance (fraction of the crop side) over which the displacement next to the head fades to 0."""
+    falloff_motion: float = 1.5
+    """The fade is at least this many times the displacement itself (no ghost of the old head)."""
+    hidden_margin: float = 0.08
+    """Band (fraction of the crop side) inside the head's silhouette where hidden points are not trusted
+    (the photo's pixels are used there)."""
+    border: float = 0.05
+    """Width (fraction of the crop side) over which the displacement tapers to 0 at the crop box's edge."""
     visible_feather: float = 0.006
     """Blur of the visibility mask, fraction of the crop side (a soft seam between photo and render)."""
     colour_opacity: float = 0.9
     """Target opacity above which pixels enter the colour transfer's statistics."""
+    mouth_feather: float = 0.006
+    """Blur of the mouth opening's edge, fraction of the crop side."""
+    mouth_darkness: float = 0.3
+    """The mouth's interior colour: the lips' median colour times this."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +81,9 @@ class FrameMap:
     """(n, n) in [0, 1]: the photo sees the point."""
     opacity: np.ndarray
     """(n, n) driven opacity."""
+    mouth: np.ndarray | None = None
+    """(K, 2) crop-normalised (u, v) polygon: where the driven mouth is open beyond the photo's own opening
+    (filled with the mouth's interior colour); None: no mouth fill."""
 
 
 @dataclass(frozen=True)
@@ -93,17 +112,10 @@ class CompositePlan:
     """(x0, y0, x1, y1) integer canvas pixels the box covers, clipped to the canvas."""
     grid: np.ndarray
     """(h, w, 2) float32 crop-normalised (u, v) of the window's pixel centres."""
-    fill: np.ndarray
-    """(H, W, 3) uint8 the canvas inpainted over the original head's region (used where ``hole`` > 0)."""
-    hole: np.ndarray
-    """(H, W) float32 in [0, 1]: the original head's :func:`coverage` (where the fill may be needed)."""
     colour: ColourTransfer
     config: CompositeConfig
-
-    @property
-    def clean_plate(self) -> np.ndarray:
-        """(H, W, 3) uint8 the photo with the original head removed: what shows where no head covers."""
-        return blend(self.photo, self.fill, self.hole)
+    interior: np.ndarray | None = None
+    """(3,) float32 the colour of a mouth's interior (from the photo's lips)."""
 
 
 def canvas_size(width: int, height: int, size: int) -> tuple[int, int]:
@@ -168,45 +180,6 @@ def _blur(mask: np.ndarray, sigma: float) -> np.ndarray:
     return cv2.GaussianBlur(mask, (0, 0), sigmaX=sigma) if sigma > 0.3 else mask
 
 
-def coverage(
-    opacity: np.ndarray,
-    window: tuple[int, int, int, int],
-    shape: tuple[int, int],
-    side: float,
-    config: CompositeConfig,
-) -> np.ndarray:
-    """(H, W) float32 in [0, 1]: where a head covers the canvas, generously — its opacity over the window
-    (h, w) thresholded, dilated and feathered (weight 1 on the dilated region, exactly 0 far from it)."""
-    height, width = shape
-    x0, y0, x1, y1 = window
-    radius = max(1, int(round(config.head_dilation * side)))
-    sigma = config.plate_feather * side
-    pad = radius + int(np.ceil(3 * sigma)) + 2
-    px0, py0, px1, py1 = max(0, x0 - pad), max(0, y0 - pad), min(width, x1 + pad), min(height, y1 + pad)
-    hard = np.zeros((py1 - py0, px1 - px0), np.uint8)
-    hard[y0 - py0 : y1 - py0, x0 - px0 : x1 - px0] = opacity > config.head_threshold
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-    grown = cv2.dilate(hard, kernel).astype(np.float32)
-    # Twice the blur, so that the weight stays 1 on the grown region and fades outside it.
-    soft = np.maximum(_blur(grown, sigma) * 2.0, grown).clip(0.0, 1.0)
-    soft[soft < 1e-3] = 0.0
-    full = np.zeros((height, width), np.float32)
-    full[py0:py1, px0:px1] = soft
-    return full
-
-
-def inpaint(photo: np.ndarray, hole: np.ndarray, work_size: int) -> np.ndarray:
-    """The photo (H, W, 3) uint8 with ``hole`` (H, W) > 0 filled from its surroundings (Telea, at a long side
-    of ``work_size``, then upsampled); the fill only, blend it yourself."""
-    height, width = photo.shape[:2]
-    scale = min(1.0, work_size / max(height, width))
-    small_size = (max(1, int(round(width * scale))), max(1, int(round(height * scale))))
-    small = cv2.resize(photo, small_size, interpolation=cv2.INTER_AREA)
-    small_hole = (cv2.resize(hole, small_size, interpolation=cv2.INTER_LINEAR) > 0).astype(np.uint8)
-    filled = cv2.inpaint(small, small_hole, max(3.0, 0.02 * max(small_size)), cv2.INPAINT_TELEA)
-    return cv2.resize(filled, (width, height), interpolation=cv2.INTER_LINEAR)
-
-
 def colour_transfer(render: np.ndarray, photo_crop: np.ndarray, weight: np.ndarray) -> ColourTransfer:
     """Per-channel mean/std match of ``render`` to ``photo_crop`` (both (S, S, 3) uint8) over ``weight`` > 0
     (S, S); identity when fewer than 16 pixels qualify. Gains are kept within [0.5, 2]."""
@@ -237,10 +210,12 @@ def make_plan(
     target_render: np.ndarray,
     target_opacity: np.ndarray,
     config: CompositeConfig = CompositeConfig(),
+    mouth: np.ndarray | None = None,
 ) -> CompositePlan:
     """The per-target plan. ``photo`` (H0, W0, 3) uint8 the target's whole photo; ``crop_box`` (4,) its crop
     box in photo pixels; ``target_render`` (S, S, 3) uint8 the neural render of the target as fitted and
-    ``target_opacity`` (n, n) its opacity (both over the crop box)."""
+    ``target_opacity`` (n, n) its opacity (both over the crop box); ``mouth`` (K, 2) the photo's inner-lip
+    contour, crop-normalised, whose colours give the mouth's interior colour (None: no mouth fill)."""
     height0, width0 = photo.shape[:2]
     width, height = canvas_size(width0, height0, config.size)
     canvas = (
@@ -250,55 +225,100 @@ def make_plan(
     )
     box = np.asarray(crop_box, np.float64) * np.array([width / width0, height / height0] * 2)
     window = box_window(box, width, height)
-    grid = window_grid(box, window)
-    opacity = sample_map(np.asarray(target_opacity, np.float32), grid)
-    hole = coverage(opacity, window, (height, width), float(box[2] - box[0]), config)
-    fill = inpaint(canvas, hole, config.inpaint_size)
     crop_uv = cell_centres(target_render.shape[0])
     photo_crop = sample_box(canvas, box, crop_uv)
     weight = sample_map(np.asarray(target_opacity, np.float32), crop_uv) > config.colour_opacity
     colour = colour_transfer(target_render, photo_crop, weight.astype(np.float32))
+    interior = None
+    if mouth is not None:
+        polygon = _canvas_points(box, np.asarray(mouth, np.float64))
+        lips = canvas[
+            np.clip(polygon[:, 1].astype(int), 0, height - 1),
+            np.clip(polygon[:, 0].astype(int), 0, width - 1),
+        ]
+        interior = (np.median(lips.astype(np.float32), axis=0) * config.mouth_darkness).astype(np.float32)
     return CompositePlan(
-        photo=canvas, box=box, window=window, grid=grid, fill=fill, hole=hole, colour=colour, config=config
+        photo=canvas,
+        box=box,
+        window=window,
+        grid=window_grid(box, window),
+        colour=colour,
+        config=config,
+        interior=interior,
     )
 
 
-def driven_alpha(opacity: np.ndarray, side: float, config: CompositeConfig) -> np.ndarray:
-    """Alpha (h, w) float32 from upsampled driven opacity over a crop box ``side`` pixels wide: sharpened over
-    ``alpha_range``, feathered by ``alpha_feather`` × side (the coarse grid's steps would show), 0 where the
-    opacity is below the floor."""
-    low, high = config.alpha_range
-    alpha = np.clip((opacity - low) / max(high - low, 1e-6), 0.0, 1.0).astype(np.float32)
-    alpha = _blur(alpha, config.alpha_feather * side)
-    alpha[opacity < config.alpha_floor] = 0.0
-    return alpha
+def _canvas_points(box: np.ndarray, uv: np.ndarray) -> np.ndarray:
+    """Crop-normalised (u, v) (K, 2) → canvas pixel coordinates (K, 2) (continuous, centres at j + 0.5)."""
+    return np.stack([box[0] + uv[:, 0] * (box[2] - box[0]), box[1] + uv[:, 1] * (box[3] - box[1])], axis=-1)
+
+
+def _fill_polygon(shape: tuple[int, int], points: np.ndarray, sigma: float, offset=(0.0, 0.0)) -> np.ndarray:
+    """(h, w) float32 in [0, 1]: the polygon ``points`` (K, 2) (continuous pixel coordinates, minus
+    ``offset``) filled with sub-pixel precision, blurred by ``sigma`` pixels."""
+    bits = 4
+    scaled = np.round((points - np.asarray(offset) - 0.5) * (1 << bits)).astype(np.int32)
+    mask = np.zeros(shape, np.uint8)
+    cv2.fillPoly(mask, [scaled.reshape(-1, 1, 2)], 255, lineType=cv2.LINE_AA, shift=bits)
+    return _blur(mask.astype(np.float32) / 255.0, sigma)
+
+
+def displacement(frame: FrameMap, config: CompositeConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The frame's displacement over the crop (n, n, 2), crop-normalised: the correspondence's own on the
+    head, the nearest head cell's faded with the distance beside it, tapered at the box's border (see the
+    module docstring); and the visibility (n, n) with every cell off the head seen."""
+    n = frame.coords.shape[0]
+    shift = frame.coords - cell_centres(n)
+    head = frame.opacity >= config.shift_opacity
+    if not head.any():
+        return np.zeros_like(shift), np.ones((n, n), np.float32)
+    from scipy.ndimage import binary_erosion, distance_transform_edt
+
+    # Hidden points are trusted inside the head only: at its silhouette the coarse depth puts surface points
+    # behind the head, where the photo's own surface would "hide" them.
+    core = binary_erosion(head, iterations=max(1, round(config.hidden_margin * n)), border_value=1)
+    visible = np.where(core, frame.visible, 1.0).astype(np.float32)
+    if not head.all():
+        distance, (rows, cols) = distance_transform_edt(~head, return_indices=True)
+        shift = shift[rows, cols]
+        length = np.maximum(config.falloff, config.falloff_motion * np.linalg.norm(shift, axis=-1)) * n
+        shift = shift * np.clip(1.0 - distance / length, 0.0, 1.0)[..., None]
+    centres = cell_centres(n)
+    edge = np.minimum(centres, 1.0 - centres).min(axis=-1)  # distance to the box's border
+    taper = np.clip((edge - 0.5 / n) / max(config.border, 1e-6), 0.0, 1.0)
+    return (shift * taper[..., None]).astype(np.float32), visible
 
 
 def compose(plan: CompositePlan, frame: FrameMap, render: np.ndarray) -> np.ndarray:
-    """One output frame (H, W, 3) uint8: the photo's pixels carried by ``frame`` where visible, the
-    colour-matched ``render`` (S, S, 3) uint8 where hidden, with the driven alpha over a background that is
-    the photo except where the original head's coverage exceeds the driven head's (there the fill shows).
-    With the target's own camera and β the two coverages agree, so the background is the photo itself."""
+    """One output frame (H, W, 3) uint8: the photo resampled through the frame's :func:`displacement` over
+    the crop box, the colour-matched ``render`` (S, S, 3) uint8 where the photo does not show the point,
+    the photo itself elsewhere."""
     config = plan.config
     x0, y0, x1, y1 = plan.window
+    out = plan.photo.copy()
     if x1 <= x0 or y1 <= y0:
-        return plan.clean_plate
-    # The displacement (not the coordinates) is upsampled: exact at the crop's border, 0 → the photo itself.
-    shift = frame.coords - cell_centres(frame.coords.shape[0])
-    stacked = np.concatenate([shift, frame.visible[..., None], frame.opacity[..., None]], axis=-1)
-    maps = sample_map(stacked.astype(np.float32), plan.grid)  # (h, w, 4)
-    side = float(plan.box[2] - plan.box[0])
-    driven = coverage(maps[..., 3], plan.window, plan.hole.shape, side, config)
-    uncovered = np.clip(plan.hole - driven, 0.0, 1.0)
-    out = blend(plan.photo, plan.fill, uncovered)
-    alpha = driven_alpha(maps[..., 3], side, config)
-    if not alpha.any():
         return out
-    carried = sample_box(plan.photo, plan.box, plan.grid + maps[..., :2])
-    rendered = np.clip(plan.colour.apply(sample_map(render, plan.grid)) + 0.5, 0, 255).astype(np.uint8)
-    visible = _blur(np.clip(maps[..., 2], 0.0, 1.0), config.visible_feather * side)
-    face = blend(rendered, carried, visible)
-    out[y0:y1, x0:x1] = blend(out[y0:y1, x0:x1], face, alpha)
+    shift, visible = displacement(frame, config)
+    stacked = np.concatenate([shift, visible[..., None]], axis=-1)
+    maps = sample_map(stacked, plan.grid)  # (h, w, 3)
+    mapped = plan.grid + maps[..., :2]
+    warped = sample_box(plan.photo, plan.box, mapped)
+    side = float(plan.box[2] - plan.box[0])
+    seen = _blur(np.clip(maps[..., 2], 0.0, 1.0), config.visible_feather * side)
+    if (seen < 1.0).any():
+        rendered = np.clip(plan.colour.apply(sample_map(render, plan.grid)) + 0.5, 0, 255).astype(np.uint8)
+        warped = blend(rendered, warped, seen)
+    if frame.mouth is not None and plan.interior is not None:
+        polygon = _canvas_points(plan.box, np.asarray(frame.mouth, np.float64))
+        x, y = polygon[:, 0], polygon[:, 1]
+        area = 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
+        # A mouth no wider open than the photo's is a degenerate polygon: nothing to fill (not even its
+        # anti-aliased outline).
+        if area >= 1.0:
+            revealed = _fill_polygon((y1 - y0, x1 - x0), polygon, config.mouth_feather * side, (x0, y0))
+            interior = np.broadcast_to(plan.interior.astype(np.uint8), warped.shape)
+            warped = blend(warped, np.ascontiguousarray(interior), np.clip(revealed, 0.0, 1.0))
+    out[y0:y1, x0:x1] = warped
     return out
 
 

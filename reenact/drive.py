@@ -167,20 +167,24 @@ def _drive_one(
         if source != "-" and is_image(src.path):
             raise InputError(f"source {source} is an image, not a video")
         # Target first: a target without a face should fail before minutes of source tracking.
-        target_image = None
         codes = target_codes
         fit_started = time.perf_counter()
         if codes is None and identity_path is not None:
             codes = Codes.load(identity_path)
             if codes.checkpoint_id and codes.checkpoint_id != engine.checkpoint_id:
                 reporter.warn(f"{identity_path} was fitted for another checkpoint ({codes.checkpoint_id})")
-        if codes is None or options.paste_back:
+        needs_photo = codes is not None and not options.crop and not codes.has_photo
+        if codes is None or needs_photo:
             if target is None:
-                raise InputError("TARGET is needed (to fit it, or for --paste-back)")
+                raise InputError(
+                    f"{identity_path} carries no photo (fitted before the photo output): give TARGET too, "
+                    "or use --crop"
+                )
             loaded = pipeline.load_target(Path(target), config, tracker)
-            target_image = loaded.image
             if codes is None:
                 codes = pipeline.fit_target(loaded, engine, options.fit_config(), reporter, str(target))
+            else:  # an older codes file: the photo, face and tracked code from TARGET
+                codes = pipeline.with_photo(codes, loaded)
         if save_identity is not None:
             codes.save(save_identity)
         fit_seconds = time.perf_counter() - fit_started
@@ -200,9 +204,7 @@ def _drive_one(
         if options.smooth > 0:
             track = smooth_track(track, options.smooth)
         with engine.renderer_override(codes.renderer_state):
-            result = pipeline.render_video(
-                src.path, track, codes, engine, options, output, reporter, target_image
-            )
+            result = pipeline.render_video(src.path, track, codes, engine, options, output, reporter)
         audio = bool(options.audio and pipeline.has_audio(src.path))
     finally:
         src.cleanup()

@@ -130,16 +130,24 @@ class Engine:
                 f"{identity.shape[-1]} vs the checkpoint's {self.expression_dim} / {self.identity_dim}"
             )
 
-    @torch.no_grad()
     def render(self, cam_to_world: np.ndarray, expression: np.ndarray, identity: np.ndarray) -> np.ndarray:
         """(B,4,4), (B,E), (B,D) → uint8 (B, S, S, 3) renders of the aligned crop."""
+        return self.render_maps(cam_to_world, expression, identity)[0]
+
+    @torch.no_grad()
+    def render_maps(
+        self, cam_to_world: np.ndarray, expression: np.ndarray, identity: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`render` with the same pass's geometry: uint8 (B, S, S, 3) renders, and float32 depth
+        (B, n, n) (opacity-normalised ray depth, head units) and opacity (B, n, n) on the feature grid."""
         self.check_codes(expression, identity)
         camera = Camera(torch.as_tensor(np.asarray(cam_to_world, np.float32), device=self.device))
         expr = torch.as_tensor(np.asarray(expression, np.float32), device=self.device)
         ident = torch.as_tensor(np.asarray(identity, np.float32), device=self.device)
         with self._autocast():
             output = self.model(camera, expr, ident)
-        return tensor_to_images(output.image.float())
+        maps = (output.depth[:, 0].float().cpu().numpy(), output.opacity[:, 0].float().cpu().numpy())
+        return tensor_to_images(output.image.float()), *maps
 
     def render_batches(
         self, cam_to_world: np.ndarray, expression: np.ndarray, identity: np.ndarray, batch_size: int

@@ -91,3 +91,18 @@ def drive_parameters(
     return relative_poses(pose, target_pose, reference), relative_expressions(
         expression, target_expression, reference
     )
+
+
+def face_changes(
+    source_expression: np.ndarray, valid: np.ndarray, target_expression: np.ndarray, mode: str = "relative"
+) -> np.ndarray:
+    """How far each frame's face is from the target photo's, in the tracker's expression codes (N, E_t):
+    what the surface warp moves the photo's face by (``reenact/photo.py``). ``source_expression`` (N, E_t)
+    tracked, ``target_expression`` (E_t,) the tracker's code of the photo. relative: the source's change since
+    its reference frame; absolute: the source's code minus the photo's."""
+    expression = fill_invalid(np.asarray(source_expression, np.float32), valid)
+    if mode == "absolute":
+        return (expression - np.asarray(target_expression, np.float32)[None]).astype(np.float32)
+    if mode != "relative":
+        raise ValueError(f"unknown motion mode {mode!r}")
+    return (expression - expression[reference_frame(valid)]).astype(np.float32)

@@ -28,8 +28,7 @@ from reenact.errors import InputError
 from reenact.media.images import read_image
 from reenact.media.reading import VideoReader, open_video
 from reenact.media.writing import VideoWriter
-from reenact.motion import drive_parameters, model_expressions
-from tracking.crop import paste_back
+from reenact.motion import drive_parameters, face_changes, model_expressions
 from tracking.errors import NoFaceError
 from tracking.landmark_model import LandmarkModel
 from tracking.media_files import is_image_path
@@ -49,11 +48,12 @@ class DriveOptions:
     smooth: float = DRIVE_SMOOTH
     """Smoothing strength of the source's pose and expression; 0 = off."""
     size: int | None = None
-    """Output frame size; None = render size (or the target image's size with paste_back)."""
-    paste_back: bool = False
-    """Blend the render into the target's full image."""
+    """Long side of the output (pixels): a cap on the photo's size (never enlarged; None = the composite's
+    default, 1024), or the head crop's side with ``crop`` (None = the model's render size)."""
+    crop: bool = False
+    """Write the aligned head crop (the model's render alone) instead of the target's photo."""
     side_by_side: bool = False
-    """Write source | result."""
+    """Write source | result, the source scaled to the result's height."""
     audio: bool = True
     """Copy the source's audio into the output."""
     batch_size: int = 8
@@ -158,7 +158,7 @@ class Target:
     """A target face: its full image, one-frame track, and the aligned crop and head mask a fit compares
     with."""
 
-    image: np.ndarray  # (H, W, 3) uint8, the whole picture (paste-back draws into it)
+    image: np.ndarray  # (H, W, 3) uint8, the whole picture (the photo output animates it)
     track: Track  # N = 1
     crop: np.ndarray  # (S, S, 3) uint8, S = the tracker config's crop_size
     mask: np.ndarray  # (S, S) float32 in [0, 1]
@@ -255,7 +255,7 @@ def fit_target(
     image, track = target.image, target.track
     with reporter.progress("fitting target", fit_config.total_iterations) as advance:
         result = fit_frame(engine, track, 0, target.crop, target.mask, fit_config, progress=advance)
-    return Codes.from_fit(
+    codes = Codes.from_fit(
         result,
         track.crop[0],
         (image.shape[1], image.shape[0]),
@@ -263,49 +263,50 @@ def fit_target(
         source_name,
         identity_input(track, engine),
     )
+    return with_photo(codes, target)
+
+
+def with_photo(codes: Codes, target: Target) -> Codes:
+    """``codes`` carrying what the photo output needs of ``target`` (its photo, tracked face and tracked
+    expression code)."""
+    track = target.track
+    return codes.with_photo(target.image, target_landmarks(track, 0), track.expression[0])
 
 
 # ---------------------------------------------------------------------------------------- composing
-def compose_frames(
-    renders: np.ndarray,
-    options: DriveOptions,
-    out_size: tuple[int, int],
-    target_image: np.ndarray | None,
-    target_crop: np.ndarray | None,
-    source_frames: list[np.ndarray] | None,
-) -> Iterator[np.ndarray]:
-    """Turn a batch of uint8 (b,S,S,3) crop renders into output frames."""
+def crop_frame(render: np.ndarray, size: int) -> np.ndarray:
+    """A uint8 (S, S, 3) crop render at size × size."""
     import cv2
 
-    for i, render in enumerate(renders):
-        if options.paste_back and target_image is not None and target_crop is not None:
-            frame = paste_back(target_image, render, target_crop)
-            if frame.shape[1] != out_size[0] or frame.shape[0] != out_size[1]:
-                frame = cv2.resize(frame, out_size, interpolation=cv2.INTER_AREA)
-        elif render.shape[1] != out_size[0] or render.shape[0] != out_size[1]:
-            interpolation = cv2.INTER_AREA if render.shape[1] > out_size[0] else cv2.INTER_CUBIC
-            frame = cv2.resize(render, out_size, interpolation=interpolation)
-        else:
-            frame = render
-        if source_frames is not None:
-            src = source_frames[i]
-            height = frame.shape[0]
-            width = max(2, int(round(src.shape[1] * height / src.shape[0])))
-            src = cv2.resize(src, (width, height), interpolation=cv2.INTER_AREA)
-            frame = np.concatenate([src, frame], axis=1)
-        yield np.ascontiguousarray(frame)
+    if render.shape[0] == size:
+        return render
+    interpolation = cv2.INTER_AREA if render.shape[0] > size else cv2.INTER_CUBIC
+    return cv2.resize(render, (size, size), interpolation=interpolation)
 
 
-def output_size(options: DriveOptions, engine: Engine, target_image: np.ndarray | None) -> tuple[int, int]:
-    """(width, height) of the result part of each output frame."""
-    if options.paste_back and target_image is not None:
-        height, width = target_image.shape[:2]
-        if options.size:
-            scale = options.size / max(height, width)
-            width, height = int(round(width * scale)), int(round(height * scale))
-        return width, height
-    size = options.size or engine.render_size
-    return size, size
+def side_by_side(source: np.ndarray, frame: np.ndarray) -> np.ndarray:
+    """source | frame, the source scaled to the frame's height (its width rounded to even pixels)."""
+    import cv2
+
+    height = frame.shape[0]
+    width = max(2, int(round(source.shape[1] * height / source.shape[0] / 2)) * 2)
+    scaled = cv2.resize(source, (width, height), interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(np.concatenate([scaled, frame], axis=1))
+
+
+def photo_rig(codes: Codes, engine: Engine, options: DriveOptions):  # noqa: ANN201 - reenact.photo.PhotoRig
+    """The photo output of one target (``reenact/photo.py``) at the options' size."""
+    from reenact.composite import CompositeConfig
+    from reenact.photo import PhotoConfig, PhotoRig, PhotoTarget
+
+    if not codes.has_photo:
+        raise InputError(
+            "these codes carry no photo (fitted before the photo output): give TARGET too, or use --crop"
+        )
+    mesh = _face_mesh()
+    composite = CompositeConfig() if options.size is None else CompositeConfig(size=options.size)
+    target = PhotoTarget(codes.photo, codes.face, mesh.expression_basis)
+    return PhotoRig(engine, codes, target, mesh.triangles, PhotoConfig(composite=composite))
 
 
 # ----------------------------------------------------------------------------------------- drive one
@@ -317,9 +318,9 @@ def render_video(
     options: DriveOptions,
     output: str,
     reporter: Reporter,
-    target_image: np.ndarray | None = None,
 ) -> dict:
-    """Render the driven video and write it (atomically) to ``output``; returns the summary numbers."""
+    """Render the driven video and write it (atomically) to ``output``; returns the summary numbers. The
+    target's photo animated (``reenact/photo.py``), or with ``options.crop`` the head crop alone."""
     pose, expression = drive_parameters(
         track.pose,
         track.expression,
@@ -330,9 +331,29 @@ def render_video(
         engine.expression_reference,
     )
     identity = np.repeat(codes.identity[None], len(pose), axis=0)
-    size = output_size(options, engine, target_image)
+    if options.crop:
+        rig = None
+        side = options.size or engine.render_size
+        size = (side, side)
+    else:
+        rig = photo_rig(codes, engine, options)
+        changes = face_changes(track.expression, track.valid, codes.tracked_expression, options.motion)
+        size = rig.size
+
+    def batches() -> Iterator[list[np.ndarray]]:
+        for start in range(0, len(pose), options.batch_size):
+            part = slice(start, start + options.batch_size)
+            if rig is None:
+                yield [
+                    crop_frame(r, size[0])
+                    for r in engine.render(pose[part], expression[part], identity[part])
+                ]
+            else:
+                yield rig.frames(pose[part], expression[part], changes[part])
+
     started = time.perf_counter()
     render_seconds = 0.0
+    width = size[0]
     source_reader: VideoReader | None = open_video(source) if options.side_by_side else None
     source_frames = iter(source_reader) if source_reader is not None else None
     audio_from = source if options.audio else None
@@ -341,19 +362,19 @@ def render_video(
             VideoWriter(output, fps=track.fps, audio_from=audio_from) as writer,
             reporter.progress("rendering", len(pose)) as advance,
         ):
-            batches = engine.render_batches(pose, expression, identity, options.batch_size)
+            frames = batches()
             while True:
                 tick = time.perf_counter()
-                renders = next(batches, None)
+                batch = next(frames, None)
                 render_seconds += time.perf_counter() - tick
-                if renders is None:
+                if batch is None:
                     break
-                side = None
-                if source_frames is not None:
-                    side = [_next_image(source_frames, renders.shape[1:3]) for _ in range(len(renders))]
-                for frame in compose_frames(renders, options, size, target_image, codes.crop, side):
+                for frame in batch:
+                    if source_frames is not None:
+                        frame = side_by_side(_next_image(source_frames, frame.shape[:2]), frame)
                     writer.write(frame)
-                advance(len(renders))
+                    width = frame.shape[1]
+                advance(len(batch))
             frames_written = writer.frames_written
     finally:
         if source_reader is not None:
@@ -362,10 +383,11 @@ def render_video(
     return {
         "frames": frames_written,
         "fps": track.fps,
+        # Rendering and composing the frames (model, correspondence, compositing).
         "render_seconds": render_seconds,
-        # Composing, encoding, muxing audio (and decoding the source for --side-by-side).
+        # Encoding, muxing audio (and decoding the source for --side-by-side).
         "encode_seconds": seconds - render_seconds,
-        "width": size[0] * (2 if options.side_by_side else 1),
+        "width": width,
         "height": size[1],
     }
 

@@ -1,4 +1,4 @@
-"""The aligned square head crop: where it is, how to cut it out, and how to paste a render back.
+"""The aligned square head crop: where it is and how to cut it out.
 
 Coordinates: boxes ``x0, y0, x1, y1`` are in *source pixels*, continuous coordinates in which the centre
 of pixel column j is at x = j + 0.5 (the convention of MediaPipe's normalized landmarks × image size,
@@ -124,42 +124,3 @@ def crop_image(
     return cv2.warpAffine(
         image, _cv_affine(box, size), (size, size), flags=interpolation, borderMode=cv2.BORDER_REPLICATE
     )
-
-
-def paste_back(
-    full_image: np.ndarray,
-    rendered_crop: np.ndarray,
-    box: np.ndarray,
-    mask: np.ndarray | None = None,
-    feather: float = 0.04,
-) -> np.ndarray:
-    """Paste a square render of ``box`` back into a copy of ``full_image`` (H, W, 3) uint8.
-
-    ``mask`` (h, w) float in [0, 1] at the render's resolution says where the render is used (None: the
-    whole square). Its edge is feathered by a Gaussian of ``feather`` × crop side, and the square's own
-    border is feathered the same way, so no seam shows.
-    """
-    height, width = full_image.shape[:2]
-    size = rendered_crop.shape[0]
-    alpha = (
-        np.ones(rendered_crop.shape[:2], np.float32) if mask is None else np.asarray(mask, np.float32).copy()
-    )
-    margin = max(int(round(feather * size)), 1)
-    alpha[:margin] = 0
-    alpha[-margin:] = 0
-    alpha[:, :margin] = 0
-    alpha[:, -margin:] = 0
-    if feather > 0:
-        alpha = cv2.GaussianBlur(alpha, (0, 0), sigmaX=feather * size)
-    inverse = cv2.invertAffineTransform(_cv_affine(box, size))
-    warped = cv2.warpAffine(
-        rendered_crop, inverse, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
-    )
-    warped_alpha = cv2.warpAffine(
-        alpha, inverse, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
-    )
-    out = (
-        full_image.astype(np.float32) * (1.0 - warped_alpha[..., None])
-        + warped.astype(np.float32) * warped_alpha[..., None]
-    )
-    return np.clip(out + 0.5, 0, 255).astype(full_image.dtype)

@@ -30,6 +30,12 @@ RIGHT_EYE_INNER, LEFT_EYE_INNER = 133, 362
 RIGHT_IRIS_CENTER, LEFT_IRIS_CENTER = 468, 473
 NOSE_TIP, CHIN, FOREHEAD = 1, 152, 10
 MOUTH_RIGHT, MOUTH_LEFT = 61, 291
+INNER_LIP_CORNERS = (78, 308)
+"""The inner lip contour's corners (MediaPipe's lip connections)."""
+UPPER_INNER_LIP = (191, 80, 81, 82, 13, 312, 311, 310, 415)
+"""The upper lip's inner edge between the corners, from corner 78 to corner 308."""
+LOWER_INNER_LIP = (95, 88, 178, 87, 14, 317, 402, 318, 324)
+"""The lower lip's inner edge, each point facing the upper lip's point at the same position."""
 
 
 def inter_ocular_distance(landmarks: np.ndarray) -> np.ndarray:

@@ -12,9 +12,8 @@ from reenact.composite import (
     canvas_size,
     cell_centres,
     compose,
-    driven_alpha,
+    displacement,
     make_plan,
-    sample_map,
 )
 
 N = 16
@@ -55,7 +54,7 @@ def test_canvas_keeps_the_aspect_ratio_and_even_dimensions() -> None:
 
 
 @pytest.mark.parametrize("size", [1024, 256])
-def test_outside_the_head_region_the_output_is_the_photo(size: int) -> None:
+def test_outside_the_crop_box_the_output_is_the_photo(size: int) -> None:
     photo = _photo()
     plan = _plan(photo, size)
     frame = FrameMap(
@@ -70,15 +69,34 @@ def test_outside_the_head_region_the_output_is_the_photo(size: int) -> None:
     assert (width, height) == canvas_size(photo.shape[1], photo.shape[0], size)
     expected = cv2.resize(photo, (width, height), interpolation=cv2.INTER_AREA)  # 517×301 is never even
     assert np.array_equal(plan.photo, expected)
-    alpha = np.zeros((height, width), np.float32)
     x0, y0, x1, y1 = plan.window
-    side = plan.box[2] - plan.box[0]
-    alpha[y0:y1, x0:x1] = driven_alpha(sample_map(frame.opacity, plan.grid), side, plan.config)
-    outside = (plan.hole == 0) & (alpha == 0)
-    assert outside.mean() > 0.5
+    outside = np.ones((height, width), bool)
+    outside[y0:y1, x0:x1] = False
     assert np.array_equal(out[outside], plan.photo[outside])
-    # Inside, the head moved: the output differs from the photo where the driven head is.
-    assert np.abs(out[alpha > 0.99].astype(int) - plan.photo[alpha > 0.99]).mean() > 5
+    # Inside, the head moved: the output differs from the photo in the middle of the box.
+    middle = (
+        slice((y0 + y1) // 2 - 10, (y0 + y1) // 2 + 10),
+        slice((x0 + x1) // 2 - 10, (x0 + x1) // 2 + 10),
+    )
+    assert np.abs(out[middle].astype(int) - plan.photo[middle]).mean() > 5
+
+
+def test_displacement_is_the_heads_own_fades_beside_it_and_vanishes_at_the_border() -> None:
+    config = CompositeConfig(falloff=0.2, falloff_motion=0.0)
+    n = 32
+    opacity = _disc(n, (0.5, 0.5), 0.2)
+    coords = cell_centres(n) + np.array([0.03, -0.02], np.float32)
+    shift, visible = displacement(FrameMap(coords, np.zeros((n, n), np.float32), opacity), config)
+    head = opacity >= config.shift_opacity
+    assert np.allclose(shift[head], [0.03, -0.02], atol=1e-6)
+    assert np.all(shift[0] == 0) and np.all(shift[:, -1] == 0)  # the box's border
+    # Beside the head the displacement shrinks with the distance, in the head's direction.
+    row = shift[n // 2, :, 0]
+    outside = [row[j] for j in range(n // 2, n) if not head[n // 2, j]]
+    assert all(a >= b for a, b in zip(outside, outside[1:])) and 0 < outside[0] < 0.03
+    # Hidden points count only well inside the head; off it everything is seen.
+    assert visible[n // 2, n // 2] == 0 and visible[~head].min() == 1.0
+    assert visible[head].max() == 1.0  # the band just inside the silhouette
 
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -120,17 +138,22 @@ def test_hidden_pixels_take_the_colour_matched_render() -> None:
     assert np.abs(mean_out - mean_photo).max() < 3.0
 
 
-def test_where_the_head_left_the_clean_plate_shows_no_ghost() -> None:
+def test_where_the_head_moved_away_no_ghost_of_it_stays() -> None:
     photo = _photo(seed=3)
-    photo[90:190, 230:330] = (200, 40, 40)  # a red "head" in the box's middle
+    photo[90:190, 230:330] = (200, 40, 40)  # a red "head" in the box's middle (u, v in 0.25..0.75)
     render = np.full((RENDER, RENDER, 3), 200, np.uint8)
     plan = make_plan(photo, BOX, render, _disc(N, (0.5, 0.5), 0.35), CompositeConfig())
-    # The driven head is gone (opacity 0): its former place shows the inpainted plate, not the red head.
+    # The driven head moved right by 0.15 of the box: its pixels come from 0.15 to their left.
     ones = np.ones((N, N), np.float32)
-    frame = FrameMap(coords=cell_centres(N), visible=ones, opacity=ones * 0)
-    out = compose(plan, frame, render)
-    centre = out[125:155, 265:295].astype(int)
-    assert np.abs(centre - np.array([200, 40, 40])).sum(-1).mean() > 60
+    frame = FrameMap(
+        coords=cell_centres(N) - np.array([0.15, 0.0], np.float32),
+        visible=ones,
+        opacity=_disc(N, (0.65, 0.5), 0.3),
+    )
+    out = compose(plan, frame, render).astype(int)
+    red = np.abs(out - np.array([200, 40, 40])).sum(-1) < 60
+    assert red[125:155, 290:320].mean() > 0.9  # the head, moved right
+    assert red[125:155, 232:246].mean() < 0.05  # where its left part was: background, no ghost
 
 
 def test_a_tiny_model_drives_the_photo_sharper_than_its_render() -> None:
@@ -169,3 +192,34 @@ def test_a_tiny_model_drives_the_photo_sharper_than_its_render() -> None:
     plain = cv2.resize(renders[1], (x1 - x0, y1 - y0), interpolation=cv2.INTER_CUBIC)[60:-60, 60:-60]
     assert sharpness(turned[inner]) > 5 * sharpness(plain)
     assert not np.array_equal(turned[inner], photo[inner])  # and it moved
+
+
+def test_a_mouth_opened_wider_than_the_photos_gets_a_dark_interior() -> None:
+    from reenact.photo import LIPS, excess_opening
+
+    k = (len(LIPS) - 2) // 2
+    x = np.linspace(0.4, 0.6, k + 2)[1:-1]
+    photo_lips = np.concatenate(
+        [[[0.4, 0.6], [0.6, 0.6]], np.stack([x, np.full(k, 0.595)], -1), np.stack([x, np.full(k, 0.605)], -1)]
+    )
+    # The photo's own (slightly parted) mouth: no excess; the same mouth 0.06 wider open: a 0.06 gap.
+    same = excess_opening(photo_lips[None], photo_lips)[0]
+    assert np.allclose(same[1 : 1 + k], same[2 + k :][::-1], atol=1e-6)  # upper and lower edges meet
+    opened = photo_lips.copy()
+    opened[2 : 2 + k, 1] -= 0.02
+    opened[2 + k :, 1] += 0.04
+    polygon = excess_opening(opened[None], photo_lips)[0]
+    gaps = polygon[2 + k :][::-1, 1] - polygon[1 : 1 + k, 1]
+    assert np.allclose(gaps, 0.06, atol=1e-5)
+    # Composited: dark inside that polygon, the photo elsewhere.
+    photo = _photo(300, 516, seed=5)
+    photo[150:170, 250:310] = (180, 90, 90)  # lips-coloured around the mouth
+    render = np.full((RENDER, RENDER, 3), 120, np.uint8)
+    plan = make_plan(photo, BOX, render, np.ones((N, N), np.float32), CompositeConfig(), mouth=photo_lips)
+    ones = np.ones((N, N), np.float32)
+    frame = FrameMap(coords=cell_centres(N), visible=ones, opacity=ones, mouth=polygon)
+    out = compose(plan, frame, render)
+    centre_y = int(BOX[1] + 0.61 * 200)  # the polygon's middle (v = 0.58 … 0.64)
+    assert out[centre_y, 270:290].mean() < 0.6 * photo[centre_y, 270:290].mean()
+    closed = compose(plan, FrameMap(cell_centres(N), ones, ones, mouth=same), render)
+    assert np.array_equal(closed, photo)

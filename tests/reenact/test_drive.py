@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -80,14 +81,37 @@ def test_drive_one_pair_keeps_frames_duration_and_audio(capsys, work):
         frames = [f.image for f in reader]
     assert len(frames) == SHORT_CLIP_FRAMES
     assert abs(out_info.duration - source_info.duration) <= 1.0 / source_info.fps + 1e-3
-    # Relative motion: the first frame is the target's own fitted codes and camera (its framing), drawn by the
-    # renderer fine-tuned on the target (the default fit), which the codes file carries.
-    engine = Engine.load(work["checkpoint"], "cpu")
+    # The default output is the target's photo at its own framing, long side capped at 1024 (even sides).
+    from reenact.composite import canvas_size
+    from reenact.media.images import read_image
+
+    photo = read_image(work["target"])
+    assert (out_info.width, out_info.height) == canvas_size(photo.shape[1], photo.shape[0], 1024)
+    # Relative motion: frame 0 is the target's own camera and expression, so the photo comes back (H.264
+    # loss only), however crude the tiny random model's own render is.
     codes = Codes.load(identity)
-    assert codes.renderer_state
+    assert codes.renderer_state and codes.has_photo  # the fit is saved with what drive --identity needs
+    canvas = cv2.resize(photo, (out_info.width, out_info.height), interpolation=cv2.INTER_AREA)
+    assert _psnr(frames[0], canvas) > 35.0
+    # And sharper than the plain render of the same frame (the --crop output), scaled to the same face size.
+    engine = Engine.load(work["checkpoint"], "cpu")
     with engine.renderer_override(codes.renderer_state):
-        expected = engine.render(codes.cam_to_world[None], codes.expression[None], codes.identity[None])[0]
-    assert np.abs(frames[0].astype(float) - expected.astype(float)).mean() < 12.0  # H.264 loss only
+        plain = engine.render(codes.cam_to_world[None], codes.expression[None], codes.identity[None])[0]
+    scale = out_info.width / codes.image_size[0]
+    x0, y0, x1, y1 = (np.asarray(codes.crop) * scale).round().astype(int)
+    face = frames[0][max(y0, 0) : y1, max(x0, 0) : x1]
+    plain = cv2.resize(plain, (face.shape[1], face.shape[0]), interpolation=cv2.INTER_CUBIC)
+    assert _sharpness(face) > 3 * _sharpness(plain)
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
+
+
+def _sharpness(image: np.ndarray) -> float:
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float64)
+    return float(cv2.Laplacian(grey, cv2.CV_64F).var())
 
 
 def test_drive_reuses_identity_and_track_files(capsys, work):
@@ -141,6 +165,7 @@ def test_drive_reuses_identity_and_track_files(capsys, work):
         work["checkpoint"],
         "--side-by-side",
         "--no-audio",
+        "--crop",
         "--size",
         64,
     )
@@ -231,10 +256,8 @@ def test_drive_stdin_to_stdout(work):
         assert sum(1 for _ in reader) == SHORT_CLIP_FRAMES
 
 
-def test_drive_paste_back_keeps_the_target_frame(capsys, work):
-    from reenact.media.images import read_image
-
-    out = work["root"] / "pasted.mp4"
+def test_drive_crop_writes_the_head_crop(capsys, work):
+    out = work["root"] / "crop.mp4"
     code, _, err = run(
         capsys,
         "drive",
@@ -246,26 +269,66 @@ def test_drive_paste_back_keeps_the_target_frame(capsys, work):
         work["checkpoint"],
         "--fit-iterations",
         2,
-        "--paste-back",
-        "--size",
-        200,
+        "--no-finetune-renderer",
+        "--crop",
     )
     assert code == 0, err
-    target = read_image(work["target"])
-    scale = 200 / max(target.shape[:2])
+    engine = Engine.load(work["checkpoint"], "cpu")
     info = probe(out)
-    # Even dimensions for H.264: at most one pixel of padding.
-    assert (
-        abs(info.width - round(target.shape[1] * scale)) <= 1
-        and abs(info.height - round(target.shape[0] * scale)) <= 1
-    )
-    with VideoReader(out) as reader:
-        first = next(iter(reader)).image
-    # Far from the head, the pasted frame is the target photo itself.
-    import cv2
+    assert (info.width, info.height) == (engine.render_size, engine.render_size)
 
-    expected = cv2.resize(target, (first.shape[1], first.shape[0]), interpolation=cv2.INTER_AREA)
-    assert np.abs(first[:8, :8].astype(float) - expected[:8, :8].astype(float)).mean() < 12.0
+
+def test_fit_once_drive_twice_gives_the_inline_output(capsys, work):
+    """``fit`` then ``drive --identity`` (no TARGET: the codes carry the photo) = ``drive`` fitting inline;
+    side by side, the source is scaled to the output's height."""
+    codes = work["root"] / "once.npz"
+    common = ["--checkpoint", work["checkpoint"], "--no-audio", "--size", 200, "--side-by-side"]
+    fit = ["--fit-iterations", 3, "--no-finetune-renderer"]
+    inline, loaded = work["root"] / "inline.mp4", work["root"] / "loaded.mp4"
+    code, _, err = run(
+        capsys, "drive", work["clip"], work["target"], "-o", inline, "--save-identity", codes, *fit, *common
+    )
+    assert code == 0, err
+    code, _, err = run(capsys, "drive", work["clip"], "-o", loaded, "--identity", codes, *common)
+    assert code == 0, err
+    with VideoReader(inline) as a, VideoReader(loaded) as b:
+        first, second = [f.image for f in a], [f.image for f in b]
+    assert len(first) == len(second) == SHORT_CLIP_FRAMES
+    assert all(np.array_equal(x, y) for x, y in zip(first, second))
+    info, source = probe(inline), probe(work["clip"])
+    source_width = round(source.width * 200 / source.height / 2) * 2
+    assert (info.width, info.height) == (source_width + 200, 200)  # s1.jpg is square
+
+
+def test_drive_identity_without_photo_needs_the_target(capsys, work):
+    """A codes file from before the photo output: drive asks for TARGET (or --crop) in one line."""
+    old = work["root"] / "old_codes.npz"
+    fit = ["--iterations", 2, "--no-finetune-renderer", "--checkpoint", work["checkpoint"]]
+    assert run(capsys, "fit", work["target"], "-o", old, *fit)[0] == 0
+    codes = Codes.load(old)
+    assert codes.has_photo
+    codes.photo = np.zeros((0, 0, 3), np.uint8)
+    codes.save(old)
+    out = work["root"] / "old.mp4"
+    code, _, err = run(
+        capsys, "drive", work["clip"], "-o", out, "--identity", old, "--checkpoint", work["checkpoint"]
+    )
+    assert code == 3 and "carries no photo" in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+    code, _, err = run(
+        capsys,
+        "drive",
+        work["clip"],
+        "-o",
+        out,
+        "--identity",
+        old,
+        "--crop",
+        "--checkpoint",
+        work["checkpoint"],
+        "--no-audio",
+    )
+    assert code == 0, err
 
 
 def test_track_preview_and_json(capsys, work):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tracking.crop import crop_affine, crop_image, from_crop, paste_back, to_crop
+from tracking.crop import crop_affine, crop_image, from_crop, to_crop
 
 
 def test_affine_and_points_agree():
@@ -26,14 +26,3 @@ def test_crop_samples_the_right_pixels_and_pads_by_replication():
     assert out[0, 0, 0] == 0 and out[0, 0, 1] == 0  # replicated edge, not garbage
     down = crop_image(image, np.array([0.0, 0.0, 100.0, 100.0]), 50)  # 2:1 area filter
     assert abs(int(down[10, 10, 0]) - 21) <= 1
-
-
-def test_paste_back_restores_crop_region():
-    rng = np.random.default_rng(0)
-    image = rng.integers(0, 255, (120, 160, 3), dtype=np.uint8)
-    box = np.array([30.0, 20.0, 110.0, 100.0])
-    crop = crop_image(image, box, 80)
-    pasted = paste_back(np.zeros_like(image), crop, box, feather=0.02)
-    centre = (slice(40, 80), slice(50, 90))
-    assert np.abs(pasted[centre].astype(int) - image[centre].astype(int)).mean() < 2.0
-    assert pasted[:10].max() == 0  # outside the box untouched
