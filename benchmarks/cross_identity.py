@@ -35,9 +35,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from reenact.morph import morph_video, write_video  # noqa: E402
+from reenact.morph import morph_video  # noqa: E402
+from reenact.viewer_eval import COLUMNS, measures_row, write_still  # noqa: E402
 from reenact.viewer_metrics import (  # noqa: E402
-    SIGNALS,
     SOURCE_ONLY_FIRST,
     DriveMeasures,
     FaceDescriber,
@@ -74,26 +74,11 @@ PAIRS = (
 """Held-out clips (retalking/4, pcavs/00098, liveportrait/d6, misc/vexpress_radio, mead/M030, W009, W011)
 onto portraits outside the training folders (portrait4d/, headnerf/, deca/)."""
 
-COLUMNS = (*SIGNALS, "motion", "id→tgt", "id→src", "jitter", "detail", "faces")
-
-
-def median_finite(values: list[float]) -> float:
-    """Median of the finite values; NaN when there are none."""
-    finite = [value for value in values if np.isfinite(value)]
-    return float(np.median(finite)) if finite else float("nan")
-
 
 def row_values(measures: DriveMeasures) -> list[float]:
     """The table's columns for one row."""
-    return [
-        *(measures.follow[name] for name in SIGNALS),
-        median_finite([measures.amplitude[name] for name in SIGNALS]),
-        measures.id_to_target,
-        measures.id_to_source,
-        measures.jitter_ratio,
-        measures.detail_ratio,
-        measures.face_found,
-    ]
+    row = measures_row(measures)
+    return [row[column] for column in COLUMNS]
 
 
 def format_row(label: str, values: list[float]) -> str:
@@ -101,7 +86,8 @@ def format_row(label: str, values: list[float]) -> str:
 
 
 def header() -> str:
-    return f"  {'row':<8}" + "".join(f"{column:>8}" for column in COLUMNS)
+    names = {"id_to_target": "id→tgt", "id_to_source": "id→src"}
+    return f"  {'row':<8}" + "".join(f"{names.get(column, column):>8}" for column in COLUMNS)
 
 
 def measure_pair(
@@ -118,7 +104,7 @@ def measure_pair(
     source = track_video(clip, max_frames, SOURCE_ONLY_FIRST, describer)
     target = portrait_face(portrait_path, describer)
     outputs = {"still": out_dir / f"{pair.name}__still.mp4", "morph": out_dir / f"{pair.name}__morph.mp4"}
-    write_video(outputs["still"], (target.image for _ in range(len(source.landmarks))), video_fps(clip))
+    write_still(target.image, len(source.landmarks), video_fps(clip), outputs["still"])
     morph_video(portrait_path, clip, outputs["morph"], max_frames)
     if model_outputs is not None:
         model = model_outputs / f"{pair.name}.mp4"

@@ -334,6 +334,7 @@ def eval_command(options: EvalOptions, reporter: Reporter | None = None) -> Eval
         fit_finetune_renderer=options.fit_finetune_renderer,
         fit_finetune_roll=options.fit_finetune_roll,
         fit_finetune_expressions=options.fit_finetune_expressions,
+        viewer_dir=options.viewer_dir,
     )
     return EvalResult(**result)
 

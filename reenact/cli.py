@@ -590,6 +590,13 @@ def train(reporter: Reporter, device: str, **options: Any) -> None:
     help="Smoothing strength of the 'smoothed' row, the model driven as reenact drive drives it (default: "
     "drive's; 0 = no such row).",
 )
+@click.option(
+    "--viewer-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Keep the videos of the viewer rows (drive's output, the 2D morph, the still portrait per --cross "
+    "pair) in this folder.",
+)
 @common_options
 def eval_(reporter: Reporter, device: str, **options: Any) -> None:
     """Evaluate CHECKPOINT on VIDEOS of unseen people: self- and cross-reenactment against baselines."""
@@ -597,6 +604,8 @@ def eval_(reporter: Reporter, device: str, **options: Any) -> None:
 
     result = api.eval_command(EvalOptions(device=device, **options), reporter).to_json()
     reporter.table(eval_table(result))
+    if result["viewer"]:
+        reporter.table(viewer_table(result))
     if reporter.json_mode:
         reporter.emit_json(result)
 
@@ -628,6 +637,26 @@ def eval_table(result: dict[str, Any]):
         table.add_column(header, justify="right")
     for method, values in result["summary"].items():
         table.add_row(method, *(f"{values[c]:.4g}" if c in values else "—" for c in METRIC_KEYS))
+    return table
+
+
+def viewer_table(result: dict[str, Any]):
+    """The viewer rows of ``reenact eval``: per cross pair and row, then the mean per row."""
+    from rich.table import Table
+
+    from reenact.viewer_eval import COLUMNS, ROWS
+
+    table = Table(title=f"as a viewer sees it: {len(result['viewer'])} cross-identity pairs")
+    table.add_column("pair")
+    table.add_column("row")
+    for column in COLUMNS:
+        table.add_column(column.replace("_", " "), justify="right")
+    for pair in result["viewer"]:
+        name = f"{Path(pair['clip']).stem} → {Path(pair['portrait']).stem}"
+        for row in ROWS:
+            table.add_row(name, row, *(f"{pair[row][c]:.2f}" for c in COLUMNS))
+    for row in ROWS:
+        table.add_row("mean", row, *(f"{result['viewer_summary'][row][c]:.2f}" for c in COLUMNS))
     return table
 
 

@@ -29,12 +29,15 @@ it, not against zero.
 
 Cross-identity: a portrait is fitted and driven by the clip; identity similarity is to the portrait,
 expression/pose distances to the driving parameters: the portrait's tracked pose and expression moved by
-the clip's motion since its first frame.
+the clip's motion since its first frame. The same fit then drives the portrait as ``reenact drive`` does (its
+photo animated), beside the 2D landmark morph and the still portrait, all measured from outside as a viewer
+sees them (``reenact/viewer_eval.py``): the ``viewer`` rows, the headline of ``docs/evaluation.md``.
 """
 
 from __future__ import annotations
 
 import itertools
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +53,8 @@ from reenact.engine import Engine, images_to_tensor
 from reenact.media.reading import open_video
 from reenact.motion import drive_parameters
 from reenact.pipeline import DriveOptions, build_fit_config, fit_frame, fit_target, load_target, using_tracker
+from reenact.viewer_eval import ROWS, viewer_rows
+from reenact.viewer_metrics import FaceDescriber
 from tracking.errors import NoFaceError
 from tracking.smoothing import smooth_track
 from tracking.tracker import Tracker, TrackerConfig
@@ -250,15 +255,14 @@ def evaluate_self(
 def evaluate_cross(
     engine: Engine,
     track: Track,
-    portrait: Path,
-    fit_config: FitConfig,
+    target_track: Track,
+    codes: Codes,
     config: TrackerConfig,
     batch_size: int = 8,
     tracker: Tracker | None = None,
 ) -> dict[str, float]:
-    target = load_target(portrait, config, tracker)
-    target_track = target.track
-    codes = fit_target(target, engine, fit_config, Reporter(quiet=True), str(portrait))
+    """Tracker-side measures of the fitted portrait (``codes``, tracked as ``target_track``) driven by
+    ``track``, rendered as the model's head crop."""
     pose, expression = drive_parameters(
         track.pose, track.expression, track.valid, codes.cam_to_world, codes.expression, "relative"
     )
@@ -304,12 +308,14 @@ def evaluate(
     fit_finetune_renderer: bool | None = None,
     fit_finetune_roll: float | None = None,
     fit_finetune_expressions: int | None = None,
+    viewer_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Run every evaluation; returns per-clip rows and means per method. ``smooth``: the strength of the
     ``smoothed`` row (default: ``reenact drive``'s; 0 leaves the row out); ``fit_finetune_renderer``: each fit
     also fine-tunes a copy of the neural renderer on its image, which renders that clip's frames,
     ``fit_finetune_roll``: the largest camera roll of that fine-tuning's extra views,
-    ``fit_finetune_expressions``: its expression pseudo-views (None: ``FitConfig``'s defaults, as drive)."""
+    ``fit_finetune_expressions``: its expression pseudo-views (None: ``FitConfig``'s defaults, as drive).
+    ``viewer_dir``: where the viewer rows' videos go (None: a temporary folder, removed at the end)."""
     reporter = reporter or Reporter(quiet=True)
     engines = {"model": Engine.load(checkpoint, device)}
     if ablation is not None:
@@ -321,8 +327,17 @@ def evaluate(
     )
     per_clip: list[dict[str, Any]] = []
     cross: list[dict[str, Any]] = []
+    viewer: list[dict[str, Any]] = []
+    drive_options = DriveOptions()  # the viewer rows' model is drive with its defaults
     # One tracker for the whole run (each MediaPipe graph costs about a second to build).
-    with reporter.progress("evaluating clips", len(clips)) as advance, Tracker(config) as tracker:
+    with (
+        reporter.progress("evaluating clips", len(clips)) as advance,
+        Tracker(config) as tracker,
+        tempfile.TemporaryDirectory(prefix="reenact-eval-") as scratch,
+    ):
+        videos = Path(scratch) if viewer_dir is None else viewer_dir
+        videos.mkdir(parents=True, exist_ok=True)
+        describer = FaceDescriber() if portraits else None
         for clip in clips:
             track, crops, masks = load_clip(clip, max_frames, size, config, tracker)
             row: dict[str, Any] = {"clip": str(clip)}
@@ -343,15 +358,18 @@ def evaluate(
                         tracker=tracker,
                     )["model"]
                 for portrait in portraits:
+                    engine = engines["model"]
+                    target = load_target(portrait, config, tracker)
+                    codes = fit_target(target, engine, fit_config, Reporter(quiet=True), str(portrait))
+                    pair = {"clip": str(clip), "portrait": str(portrait)}
                     cross.append(
                         {
-                            "clip": str(clip),
-                            "portrait": str(portrait),
-                            **evaluate_cross(
-                                engines["model"], track, portrait, fit_config, config, tracker=tracker
-                            ),
+                            **pair,
+                            **evaluate_cross(engine, track, target.track, codes, config, tracker=tracker),
                         }
                     )
+                    rows = viewer_rows(engine, clip, track, portrait, codes, drive_options, videos, describer)
+                    viewer.append({**pair, **rows})
             except NoFaceError as exc:
                 row["error"] = str(exc)
                 reporter.warn(f"{clip}: {exc}")
@@ -371,6 +389,8 @@ def evaluate(
         "checkpoint": str(checkpoint),
         "clips": per_clip,
         "cross": cross,
+        "viewer": viewer,
+        "viewer_summary": {row: mean_rows([pair[row] for pair in viewer]) for row in ROWS} if viewer else {},
         "summary": summary,
         "max_frames": max_frames,
         "fit_iterations": fit_iterations,

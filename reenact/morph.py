@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 
 import cv2
@@ -118,28 +117,6 @@ def morph_frames(portrait_rgb: np.ndarray, source_frames: Iterable[np.ndarray]) 
             yield mesh.render(shape)
 
 
-def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float) -> int:
-    """Write RGB uint8 frames as H.264 yuv420p mp4 (cropped to even width and height); returns the count."""
-    import av
-
-    count = 0
-    with av.open(str(path), mode="w") as container:
-        stream = None
-        for frame in frames:
-            if stream is None:
-                height, width = (frame.shape[0] // 2) * 2, (frame.shape[1] // 2) * 2
-                stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
-                stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-            image = np.ascontiguousarray(frame[:height, :width])
-            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
-                container.mux(packet)
-            count += 1
-        if stream is not None:
-            for packet in stream.encode():
-                container.mux(packet)
-    return count
-
-
 def morph_video(
     portrait: str | Path | np.ndarray,
     source_video: str | Path,
@@ -149,4 +126,9 @@ def morph_video(
     """Morph ``portrait`` by ``source_video`` (its first ``max_frames``) into ``output`` (mp4, source fps)."""
     image = load_image(portrait) if isinstance(portrait, (str, Path)) else portrait
     frames = morph_frames(image, read_video(source_video, max_frames))
-    return write_video(output, frames, video_fps(source_video))
+    from reenact.media.writing import VideoWriter
+
+    with VideoWriter(output, fps=video_fps(source_video)) as writer:
+        for frame in frames:
+            writer.write(frame)
+        return writer.frames_written

@@ -184,6 +184,8 @@ class EvalOptions:
     fit_finetune_expressions: int | None = None
     smooth: float | None = None
     """Strength of the ``smoothed`` row (None: ``reenact drive``'s; 0: no such row)."""
+    viewer_dir: Path | None = None
+    """Where the viewer rows' videos (model, morph, still per cross pair) are kept (None: not kept)."""
     device: str = "auto"
 
 
@@ -195,6 +197,10 @@ class EvalResult(_Summary):
     checkpoint: str
     clips: list[dict[str, Any]]
     cross: list[dict[str, Any]]
+    viewer: list[dict[str, Any]]
+    """Per cross pair: clip, portrait and the rows model, morph, still (``reenact/viewer_eval.py``)."""
+    viewer_summary: dict[str, dict[str, float]]
+    """Per viewer row, the mean over the pairs."""
     summary: dict[str, dict[str, float]]
     max_frames: int
     fit_iterations: int

@@ -245,6 +245,17 @@ def test_eval_on_a_short_clip(capsys, trained, short_clip, shared_data):
         and clip["smoothed"]["l1"] != clip["model"]["l1"]
     )
     assert "cross" in result["summary"] and len(result["cross"]) == 1
+    # The viewer rows: drive's output, the 2D morph and the still portrait, measured from outside.
+    (pair,) = result["viewer"]
+    assert pair["portrait"] == str(portrait) and set(result["viewer_summary"]) == {"model", "morph", "still"}
+    for row in ("model", "morph", "still"):
+        assert set(pair[row]) >= {"mouth", "eyes", "yaw", "pitch", "id_to_target", "jitter", "detail"}
+    # The still portrait is the portrait: the same person, its detail; the morph moves it, the still does not.
+    assert pair["still"]["id_to_target"] < 0.2 and abs(pair["still"]["detail"] - 1.0) < 0.2
+    assert pair["morph"]["motion"] > pair["still"]["motion"]
+    # drive's output is the portrait's own photo (even a tiny random model keeps its identity and detail).
+    assert pair["model"]["faces"] == 1.0 and pair["model"]["id_to_target"] < 0.45
+    assert "as a viewer sees it" in err
     # The real crops through the motion metrics only: every one has a face, and there is no image row to fake.
     real = result["summary"]["real"]
     assert real["face_found"] == 1.0 and "l1" not in real and "fit_psnr" not in real
