@@ -263,6 +263,10 @@ def correspond(
         depth, opacity = upsample_depth(driven[0], driven[1], n)
         depth, opacity = depth.reshape(batch, n * n), opacity.reshape(batch, n * n)
     points = rays.origins + depth.unsqueeze(-1) * rays.directions  # (B, R, 3)
+    # A ray that hits (almost) nothing has no surface point; it is given its camera centre (far outside any
+    # deformation's reach, so a surface warp skips it) and below its own position in the crop, seen.
+    empty = opacity < config.min_opacity
+    points = torch.where(empty.unsqueeze(-1), rays.origins.expand_as(points), points)
     if deform is None:
         canonical = to_canonical(model, points, expression)
         posed, residual = from_canonical(
@@ -278,8 +282,6 @@ def correspond(
     gap = distance - seen_depth
     inside = ((uv >= 0.0) & (uv <= 1.0)).all(dim=-1)
     visible = inside & (distance <= occluder + config.depth_tolerance)
-    # A ray that hits (almost) nothing has no surface point: it keeps its own position and counts as seen.
-    empty = opacity < config.min_opacity
     own = (torch.arange(n, device=uv.device, dtype=uv.dtype) + 0.5) / n
     own = torch.stack(torch.meshgrid(own, own, indexing="xy"), dim=-1).reshape(1, n * n, 2)
     uv = torch.where(empty.unsqueeze(-1), own, uv)
