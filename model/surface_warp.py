@@ -144,14 +144,21 @@ class SurfaceWarp(nn.Module):
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def displacement(
-        self, points: torch.Tensor, expression: torch.Tensor, rest: torch.Tensor | None = None
+        self,
+        points: torch.Tensor,
+        expression: torch.Tensor,
+        rest: torch.Tensor | None = None,
+        motion: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """w(d) D(x, β) (B, P, 3) for points (B, P, 3), β (B, E) and rest vertices (B, V, 3) (None: the mean
-        face), in float32."""
+        face), in float32. ``motion`` (B, V, 3): the vertices' motion given directly, instead of β · basis
+        (e.g. β's motion with a constraint applied; ``expression`` is then unused)."""
         if not self.is_set:
             raise RuntimeError("the surface warp has no mesh: call set_shape or load a state dict")
         with torch.autocast(points.device.type, enabled=False):
-            motion = torch.einsum("be,evc->bvc", expression.float(), self.basis.float())  # (B, V, 3)
+            if motion is None:
+                motion = torch.einsum("be,evc->bvc", expression.float(), self.basis.float())  # (B, V, 3)
+            motion = motion.float()
             base = self.anchors.float().expand(points.shape[0], -1, -1) if rest is None else rest.float()
             with torch.no_grad():
                 weights, corners, falloff = self._nearest(points.detach().float(), base + motion)
@@ -202,6 +209,10 @@ class SurfaceWarp(nn.Module):
         return weights, corners, falloff
 
     def forward(
-        self, points: torch.Tensor, expression: torch.Tensor, rest: torch.Tensor | None = None
+        self,
+        points: torch.Tensor,
+        expression: torch.Tensor,
+        rest: torch.Tensor | None = None,
+        motion: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        return (points.float() - self.displacement(points, expression, rest)).to(points.dtype)
+        return (points.float() - self.displacement(points, expression, rest, motion)).to(points.dtype)

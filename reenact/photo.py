@@ -30,28 +30,65 @@ from model.surface_warp import SurfaceWarp
 from reenact.codes import Codes
 from reenact.composite import CompositeConfig, compose, frame_maps, make_plan
 from reenact.engine import Engine
-from tracking.landmarks import INNER_LIP_CORNERS, LOWER_INNER_LIP, UPPER_INNER_LIP
+from tracking.landmarks import (
+    CHIN,
+    INNER_LIP_CORNERS,
+    LOWER_INNER_LIP,
+    LOWER_LIDS,
+    NOSE_TIP,
+    UPPER_INNER_LIP,
+    UPPER_LIDS,
+)
 
 LIPS = (*INNER_LIP_CORNERS, *UPPER_INNER_LIP, *LOWER_INNER_LIP)
 """The landmarks the mouth fill reads: the two corners, then the upper and the lower inner edge (K each)."""
 
 
+def close_openings(face: torch.Tensor, motion: torch.Tensor) -> torch.Tensor:
+    """Vertex motion (B, V, 3) of ``face`` (V, 3) with lips and eyelids that meet instead of passing through
+    each other: wherever a lower inner-lip (lower-lid) point would end above its upper partner (along the
+    face's nose-to-chin direction), both move to their midpoint. A source that closes its mouth (eyes) from
+    an open first frame drives a photo whose mouth (eyes) is less open past closed; this stops it there."""
+    down = face[CHIN] - face[NOSE_TIP]
+    down = down / down.norm().clamp_min(1e-9)
+    posed = face[None] + motion
+    upper, lower = [*UPPER_INNER_LIP, *UPPER_LIDS], [*LOWER_INNER_LIP, *LOWER_LIDS]
+    gap = ((posed[:, lower] - posed[:, upper]) * down).sum(-1, keepdim=True)  # (B, K, 1)
+    shift = gap.clamp(max=0.0) / 2.0 * down  # zero where the lips are apart
+    motion = motion.clone()
+    motion[:, upper] += shift
+    motion[:, lower] -= shift
+    return motion
+
+
+def _mouth(points: np.ndarray) -> tuple[np.ndarray, ...]:
+    """``LIPS`` points (…, 2 + 2K, 2) → corners (…, 2, 2), upper and lower edges (…, K, 2), the unit normal of
+    the corners' line (…, 2) and the corners' distance (…)."""
+    k = len(UPPER_INNER_LIP)
+    corners, upper, lower = points[..., :2, :], points[..., 2 : 2 + k, :], points[..., 2 + k :, :]
+    line = corners[..., 1, :] - corners[..., 0, :]
+    width = np.linalg.norm(line, axis=-1)
+    normal = np.stack([-line[..., 1], line[..., 0]], axis=-1) / np.maximum(width, 1e-9)[..., None]
+    return corners, upper, lower, normal, width
+
+
 def excess_opening(lips: np.ndarray, photo_lips: np.ndarray) -> np.ndarray:
     """Where a driven mouth is open beyond the photo's: (b, 2 + 2K, 2) image points of ``LIPS`` of the driven
     frames and (2 + 2K, 2) of the photo → (b, 2 + 2K, 2) polygons (corner, upper edge, corner, lower edge
-    reversed). At each of the K positions the driven gap (upper to lower point) keeps its midpoint and
-    shrinks by the photo's gap at that position (both measured relative to the corners' distance, so a
-    head that comes closer does not open its mouth); a gap no wider than the photo's closes."""
-    k = len(UPPER_INNER_LIP)
-    corners, upper, lower = lips[:, :2], lips[:, 2 : 2 + k], lips[:, 2 + k :]
-    width = np.linalg.norm(corners[:, 1] - corners[:, 0], axis=-1)[:, None]  # (b, 1)
-    photo_width = np.linalg.norm(photo_lips[1] - photo_lips[0])
-    photo_gap = np.linalg.norm(photo_lips[2 + k :] - photo_lips[2 : 2 + k], axis=-1) / max(photo_width, 1e-9)
-    gap = lower - upper
-    length = np.linalg.norm(gap, axis=-1)  # (b, K)
-    excess = np.clip(length - photo_gap[None] * width, 0.0, None)
-    half = gap / np.maximum(length, 1e-9)[..., None] * (excess / 2.0)[..., None]
-    middle = (upper + lower) / 2.0
+    reversed). At each of the K positions the gap is measured across the mouth, along the normal of the
+    corners' line pointing from the photo's upper lip to its lower one (lips pressed past each other have a
+    negative gap: closed), relative to the corners' distance (a head that comes closer does not open its
+    mouth); the driven gap keeps its midpoint and shrinks by the photo's gap there, so a gap no wider than
+    the photo's closes."""
+    _, photo_upper, photo_lower, photo_normal, photo_width = _mouth(photo_lips)
+    if ((photo_lower - photo_upper) @ photo_normal).sum() < 0:
+        photo_normal = -photo_normal
+    photo_gap = np.clip((photo_lower - photo_upper) @ photo_normal, 0.0, None) / max(float(photo_width), 1e-9)
+    corners, upper, lower, normal, width = _mouth(lips)
+    normal = normal * np.where(normal @ photo_normal < 0, -1.0, 1.0)[:, None]  # a mouth does not flip
+    gap = ((lower - upper) * normal[:, None]).sum(-1)  # (b, K), signed
+    excess = np.clip(gap - photo_gap[None] * width[:, None], 0.0, None)
+    middle, half = (upper + lower) / 2.0, normal[:, None] * (excess / 2.0)[..., None]
     return np.concatenate(
         [corners[:, :1], middle - half, corners[:, 1:], (middle + half)[:, ::-1]], axis=1
     ).astype(np.float32)
@@ -109,7 +146,7 @@ class PhotoRig:
         crop = np.asarray(codes.crop, np.float64) * scale
         basis = np.asarray(target.expression_basis, np.float32)
         self.face = torch.as_tensor(np.asarray(target.face, np.float32), device=device)
-        self.lip_basis = torch.as_tensor(basis[:, LIPS], device=device)  # (E_t, K', 3)
+        self.basis = torch.as_tensor(basis, device=device)
         self.photo_lips = project(self.face[None, LIPS], self.target.camera)[0][0].cpu().numpy()
         self.plan = make_plan(
             target.image, crop, render[0], opacity[0], config.composite, mouth=self.photo_lips
@@ -134,18 +171,19 @@ class PhotoRig:
         renders, depth, opacity = self.engine.render_maps(cam_to_world, expression, identity)
         camera = Camera(torch.as_tensor(np.asarray(cam_to_world, np.float32), device=device))
         change = torch.as_tensor(np.asarray(face_change, np.float32), device=device)
+        motion = close_openings(self.face, torch.einsum("be,evc->bvc", change, self.basis))
         found = correspond(
             self.engine.model,
             self.target,
             camera,
             torch.as_tensor(np.asarray(expression, np.float32), device=device),
             self.config.warp,
-            deform=lambda points: self.warp(points, change),
+            deform=lambda points: self.warp(points, change, motion=motion),
             driven=(torch.as_tensor(depth, device=device), torch.as_tensor(opacity, device=device)),
         )
         # The driven mouth: the photo's inner lips moved by the change, seen by the driven camera; what opens
         # beyond the photo's own opening gets the mouth's interior.
-        lips = self.face[None, LIPS] + torch.einsum("be,ekc->bkc", change, self.lip_basis)
+        lips = self.face[None, LIPS] + motion[:, LIPS]
         mouths = excess_opening(project(lips, camera)[0].cpu().numpy(), self.photo_lips)
         maps = [replace(frame, mouth=mouth) for frame, mouth in zip(frame_maps(found), mouths)]
         return [compose(self.plan, frame, render) for frame, render in zip(maps, renders)]

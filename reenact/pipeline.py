@@ -305,6 +305,8 @@ def photo_rig(codes: Codes, engine: Engine, options: DriveOptions):  # noqa: ANN
         )
     mesh = _face_mesh()
     composite = CompositeConfig() if options.size is None else CompositeConfig(size=options.size)
+    # The face stays in the tracker's head frame: the model was trained on tracked poses, so its head lives
+    # there too (moving the face by fitted ∘ tracked⁻¹ to match the fitted camera measured worse).
     target = PhotoTarget(codes.photo, codes.face, mesh.expression_basis)
     return PhotoRig(engine, codes, target, mesh.triangles, PhotoConfig(composite=composite))
 

@@ -36,6 +36,10 @@ UPPER_INNER_LIP = (191, 80, 81, 82, 13, 312, 311, 310, 415)
 """The upper lip's inner edge between the corners, from corner 78 to corner 308."""
 LOWER_INNER_LIP = (95, 88, 178, 87, 14, 317, 402, 318, 324)
 """The lower lip's inner edge, each point facing the upper lip's point at the same position."""
+UPPER_LIDS = (161, 160, 159, 158, 157, 388, 387, 386, 385, 384)
+"""The upper eyelids' edges (both eyes), each point facing the lower lid's point at the same position."""
+LOWER_LIDS = (163, 144, 145, 153, 154, 390, 373, 374, 380, 381)
+"""The lower eyelids' edges, paired with ``UPPER_LIDS``."""
 
 
 def inter_ocular_distance(landmarks: np.ndarray) -> np.ndarray:

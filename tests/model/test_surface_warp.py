@@ -127,3 +127,13 @@ def test_state_dict_round_trip(landmarks: LandmarkModel) -> None:
     assert not copy.is_set
     copy.load_state_dict(warp.state_dict())
     assert copy.is_set and torch.equal(copy.triangles, warp.triangles) and torch.equal(copy.rings, warp.rings)
+
+
+def test_vertex_motion_given_directly_is_beta_times_the_basis(landmarks: LandmarkModel) -> None:
+    warp = make_warp(landmarks.mean, landmarks.expression_basis)
+    component, amount = jaw_opening(landmarks)
+    beta = torch.zeros(1, landmarks.num_expression)
+    beta[0, component] = amount
+    motion = torch.einsum("be,evc->bvc", beta, torch.as_tensor(landmarks.expression_basis))
+    points = torch.as_tensor(landmarks.mean + amount * landmarks.expression_basis[component])[None]
+    assert torch.allclose(warp(points, beta), warp(points, beta * 0, motion=motion), atol=1e-6)

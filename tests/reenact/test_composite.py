@@ -205,6 +205,12 @@ def test_a_mouth_opened_wider_than_the_photos_gets_a_dark_interior() -> None:
     # The photo's own (slightly parted) mouth: no excess; the same mouth 0.06 wider open: a 0.06 gap.
     same = excess_opening(photo_lips[None], photo_lips)[0]
     assert np.allclose(same[1 : 1 + k], same[2 + k :][::-1], atol=1e-6)  # upper and lower edges meet
+    crossed = photo_lips.copy()  # lips pressed past each other (a source closing from an open first frame)
+    crossed[2 : 2 + k, 1] += 0.03
+    pressed = excess_opening(crossed[None], photo_lips)[0]
+    assert np.allclose(
+        pressed[1 : 1 + k], pressed[2 + k :][::-1], atol=1e-6
+    )  # closed, not "open" upside down
     opened = photo_lips.copy()
     opened[2 : 2 + k, 1] -= 0.02
     opened[2 + k :, 1] += 0.04
