@@ -190,8 +190,9 @@ def cli() -> None:
 @click.option(
     "--finetune-renderer/--no-finetune-renderer",
     default=None,
-    help="After fitting the target, fine-tune a copy of the neural renderer on it (default: on; sharper, "
-    "closer to the target).",
+    help="After fitting the target, fine-tune a copy of the neural renderer on it (default: on with --crop, "
+    "where it makes the head sharper and closer to the target; off for the photo output, which shows the "
+    "render only where the photo lacks the point).",
 )
 @target_fit_options
 @click.option(

@@ -90,7 +90,8 @@ def test_drive_one_pair_keeps_frames_duration_and_audio(capsys, work):
     # Relative motion: frame 0 is the target's own camera and expression, so the photo comes back (H.264
     # loss only), however crude the tiny random model's own render is.
     codes = Codes.load(identity)
-    assert codes.renderer_state and codes.has_photo  # the fit is saved with what drive --identity needs
+    # The fit is saved with what drive --identity needs; the photo output skips renderer fine-tuning.
+    assert codes.has_photo and not codes.renderer_state
     canvas = cv2.resize(photo, (out_info.width, out_info.height), interpolation=cv2.INTER_AREA)
     assert _psnr(frames[0], canvas) > 35.0
     # And sharper than the plain render of the same frame (the --crop output), scaled to the same face size.
@@ -369,10 +370,15 @@ def test_drive_pairs_csv(capsys, work):
 
 def test_drive_options_fit_config():
     """drive's fit flags reach the fit (the batch cache keys codes files by this config)."""
+    from dataclasses import replace
+
     from model.fit import FitConfig
     from reenact.pipeline import DriveOptions
 
-    assert DriveOptions().fit_config() == FitConfig() and FitConfig().finetune_renderer
+    # The photo output skips renderer fine-tuning unless asked; the head crop (the render itself) keeps it.
+    assert DriveOptions().fit_config() == replace(FitConfig(), finetune_renderer=False)
+    assert DriveOptions(crop=True).fit_config() == FitConfig() and FitConfig().finetune_renderer
+    assert DriveOptions(finetune_renderer=True).fit_config().finetune_renderer
     config = DriveOptions(
         fit_iterations=5, finetune_renderer=False, finetune_roll=7.5, finetune_expressions=3
     ).fit_config()
