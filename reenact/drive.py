@@ -175,6 +175,8 @@ def _drive_one(
                 reporter.warn(f"{identity_path} was fitted for another checkpoint ({codes.checkpoint_id})")
         needs_photo = codes is not None and not options.crop and not codes.has_photo
         if codes is None or needs_photo:
+            if target is None and codes is None:
+                raise InputError("TARGET is needed (or --identity codes.npz)")
             if target is None:
                 raise InputError(
                     f"{identity_path} carries no photo (fitted before the photo output): give TARGET too, "
