@@ -35,17 +35,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from reenact.morph import morph_video  # noqa: E402
-from reenact.viewer_eval import COLUMNS, measures_row, write_still  # noqa: E402
-from reenact.viewer_metrics import (  # noqa: E402
-    SOURCE_ONLY_FIRST,
-    DriveMeasures,
-    FaceDescriber,
-    compare,
-    portrait_face,
-    track_video,
-    video_fps,
+from reenact.viewer_eval import (  # noqa: E402
+    COLUMNS,
+    baseline_videos,
+    measure_outputs,
+    measures_row,
+    pair_name,
 )
+from reenact.viewer_metrics import DriveMeasures, FaceDescriber  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 
@@ -59,7 +56,7 @@ class Pair:
 
     @property
     def name(self) -> str:
-        return f"{Path(self.clip).stem}__{Path(self.portrait).stem}"
+        return pair_name(Path(self.clip), Path(self.portrait))
 
 
 PAIRS = (
@@ -101,11 +98,7 @@ def measure_pair(
 ) -> dict[str, DriveMeasures]:
     """Make the still and morph outputs of one pair, and measure them (and the model's, if given)."""
     clip, portrait_path = data / "videos" / pair.clip, data / "portraits" / pair.portrait
-    source = track_video(clip, max_frames, SOURCE_ONLY_FIRST, describer)
-    target = portrait_face(portrait_path, describer)
-    outputs = {"still": out_dir / f"{pair.name}__still.mp4", "morph": out_dir / f"{pair.name}__morph.mp4"}
-    write_still(target.image, len(source.landmarks), video_fps(clip), outputs["still"])
-    morph_video(portrait_path, clip, outputs["morph"], max_frames)
+    outputs = baseline_videos(clip, portrait_path, max_frames, out_dir)
     if model_outputs is not None:
         model = model_outputs / f"{pair.name}.mp4"
         if model.is_file():
@@ -114,10 +107,7 @@ def measure_pair(
             print(f"  (no model output {model})")
     if drive_args is not None:
         outputs["drive"] = run_drive(clip, portrait_path, out_dir, pair.name, max_frames, drive_args)
-    return {
-        label: compare(source, track_video(path, max_frames, describer=describer), target)
-        for label, path in outputs.items()
-    }
+    return measure_outputs(clip, portrait_path, outputs, max_frames, describer)
 
 
 def run_drive(clip: Path, portrait: Path, out_dir: Path, name: str, max_frames: int, args: list[str]) -> Path:

@@ -117,125 +117,90 @@ def drive_one(
 ) -> dict[str, Any]:
     """One pair. ``tracker``: the run's tracker (a batch passes its one); None: one for this pair, used for
     both the target and the source."""
-    from reenact.pipeline import using_tracker
-
-    config = tracker_config(crop_size=engine.render_size)
-    with using_tracker(config, tracker) as tracker:
-        return _drive_one(
-            source,
-            target,
-            output,
-            engine,
-            options,
-            reporter,
-            identity_path,
-            save_identity,
-            track_path,
-            preview,
-            force,
-            source_track,
-            target_codes,
-            tracker,
-        )
-
-
-def _drive_one(
-    source,
-    target,
-    output,
-    engine,
-    options,
-    reporter,
-    identity_path,
-    save_identity,
-    track_path,
-    preview,
-    force,
-    source_track,
-    target_codes,
-    tracker,
-) -> dict[str, Any]:
     from reenact import pipeline
     from tracking.smoothing import smooth_track
     from tracking.types import Track
 
-    _check_output(output, [source, target, str(identity_path) if identity_path else None], force)
-    started = time.perf_counter()
     config = tracker_config(crop_size=engine.render_size)
-    src = pipeline.open_source(source)
-    try:
-        if source != "-" and is_image(src.path):
-            raise InputError(f"source {source} is an image, not a video")
-        # Target first: a target without a face should fail before minutes of source tracking.
-        codes = target_codes
-        fit_started = time.perf_counter()
-        if codes is None and identity_path is not None:
-            codes = Codes.load(identity_path)
-            if codes.checkpoint_id and codes.checkpoint_id != engine.checkpoint_id:
-                reporter.warn(f"{identity_path} was fitted for another checkpoint ({codes.checkpoint_id})")
-        needs_photo = codes is not None and not options.crop and not codes.has_photo
-        if codes is None or needs_photo:
-            if target is None and codes is None:
-                raise InputError("TARGET is needed (or --identity codes.npz)")
-            if target is None:
-                raise InputError(
-                    f"{identity_path} carries no photo (fitted before the photo output): give TARGET too, "
-                    "or use --crop"
+    with pipeline.using_tracker(config, tracker) as tracker:
+        _check_output(output, [source, target, str(identity_path) if identity_path else None], force)
+        started = time.perf_counter()
+        src = pipeline.open_source(source)
+        try:
+            if source != "-" and is_image(src.path):
+                raise InputError(f"source {source} is an image, not a video")
+            # Target first: a target without a face should fail before minutes of source tracking.
+            codes = target_codes
+            fit_started = time.perf_counter()
+            if codes is None and identity_path is not None:
+                codes = Codes.load(identity_path)
+                if codes.checkpoint_id and codes.checkpoint_id != engine.checkpoint_id:
+                    reporter.warn(
+                        f"{identity_path} was fitted for another checkpoint ({codes.checkpoint_id})"
+                    )
+            needs_photo = codes is not None and not options.crop and not codes.has_photo
+            if codes is None or needs_photo:
+                if target is None and codes is None:
+                    raise InputError("TARGET is needed (or --identity codes.npz)")
+                if target is None:
+                    raise InputError(
+                        f"{identity_path} carries no photo (fitted before the photo output): give TARGET "
+                        "too, or use --crop"
+                    )
+                loaded = pipeline.load_target(Path(target), config, tracker)
+                if codes is None:
+                    codes = pipeline.fit_target(loaded, engine, options.fit_config(), reporter, str(target))
+                else:  # an older codes file: the photo, face and tracked code from TARGET
+                    codes = pipeline.with_photo(codes, loaded)
+            if save_identity is not None:
+                codes.save(save_identity)
+            fit_seconds = time.perf_counter() - fit_started
+            track_started = time.perf_counter()
+            track = source_track
+            if track is None:
+                track = (
+                    Track.load(track_path)
+                    if track_path
+                    else pipeline.track_video(src.path, config, reporter, tracker=tracker)
                 )
-            loaded = pipeline.load_target(Path(target), config, tracker)
-            if codes is None:
-                codes = pipeline.fit_target(loaded, engine, options.fit_config(), reporter, str(target))
-            else:  # an older codes file: the photo, face and tracked code from TARGET
-                codes = pipeline.with_photo(codes, loaded)
-        if save_identity is not None:
-            codes.save(save_identity)
-        fit_seconds = time.perf_counter() - fit_started
-        track_started = time.perf_counter()
-        track = source_track
-        if track is None:
-            track = (
-                Track.load(track_path)
-                if track_path
-                else pipeline.track_video(src.path, config, reporter, tracker=tracker)
+            if not track.valid.any():
+                raise NoFaceError(f"no face found in source {source}")
+            tracking_seconds = time.perf_counter() - track_started
+            if preview is not None:
+                pipeline.write_track_preview(src.path, track, preview, config, reporter)
+            if options.smooth > 0:
+                track = smooth_track(track, options.smooth)
+            with engine.renderer_override(codes.renderer_state):
+                result = pipeline.render_video(src.path, track, codes, engine, options, output, reporter)
+            audio = bool(options.audio and pipeline.has_audio(src.path))
+        finally:
+            src.cleanup()
+        seconds = time.perf_counter() - started
+        summary = {
+            "output": output,
+            "source": source,
+            "target": target,
+            "frames": result["frames"],
+            "fps": result["fps"],
+            "audio": audio,
+            "seconds": seconds,
+            "frames_per_second": result["frames"] / max(seconds, 1e-9),
+            "render_frames_per_second": result["frames"] / max(result["render_seconds"], 1e-9),
+            "fit_seconds": fit_seconds,
+            "tracking_seconds": tracking_seconds,
+            "render_seconds": result["render_seconds"],
+            "encode_seconds": result["encode_seconds"],
+            "width": result["width"],
+            "height": result["height"],
+            "fit_psnr": codes.psnr,
+            "device": str(engine.device),
+        }
+        if output != "-":
+            reporter.info(
+                f"wrote {output}: {summary['frames']} frames in {seconds:.1f} s "
+                f"({summary['frames_per_second']:.2f} frames/s)"
             )
-        if not track.valid.any():
-            raise NoFaceError(f"no face found in source {source}")
-        tracking_seconds = time.perf_counter() - track_started
-        if preview is not None:
-            pipeline.write_track_preview(src.path, track, preview, config, reporter)
-        if options.smooth > 0:
-            track = smooth_track(track, options.smooth)
-        with engine.renderer_override(codes.renderer_state):
-            result = pipeline.render_video(src.path, track, codes, engine, options, output, reporter)
-        audio = bool(options.audio and pipeline.has_audio(src.path))
-    finally:
-        src.cleanup()
-    seconds = time.perf_counter() - started
-    summary = {
-        "output": output,
-        "source": source,
-        "target": target,
-        "frames": result["frames"],
-        "fps": result["fps"],
-        "audio": audio,
-        "seconds": seconds,
-        "frames_per_second": result["frames"] / max(seconds, 1e-9),
-        "render_frames_per_second": result["frames"] / max(result["render_seconds"], 1e-9),
-        "fit_seconds": fit_seconds,
-        "tracking_seconds": tracking_seconds,
-        "render_seconds": result["render_seconds"],
-        "encode_seconds": result["encode_seconds"],
-        "width": result["width"],
-        "height": result["height"],
-        "fit_psnr": codes.psnr,
-        "device": str(engine.device),
-    }
-    if output != "-":
-        reporter.info(
-            f"wrote {output}: {summary['frames']} frames in {seconds:.1f} s "
-            f"({summary['frames_per_second']:.2f} frames/s)"
-        )
-    return summary
+        return summary
 
 
 # ---------------------------------------------------------------------------------------------- batch

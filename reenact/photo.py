@@ -144,7 +144,7 @@ class PhotoRig:
             identity=torch.as_tensor(codes.identity[None], device=device),
             depth=torch.as_tensor(depth, device=device),
             opacity=torch.as_tensor(opacity, device=device),
-        )
+        ).at_size(config.warp.size)  # once, not per batch (``correspond`` works on its grid)
         height, width = target.image.shape[:2]
         # The crop box was found on the original photo; the stored photo may be smaller.
         scale = np.array([width / codes.image_size[0], height / codes.image_size[1]] * 2, np.float64)

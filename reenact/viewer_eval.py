@@ -36,6 +36,7 @@ from reenact.viewer_metrics import (
     DriveMeasures,
     FaceDescriber,
     compare,
+    load_image,
     portrait_face,
     track_video,
     video_fps,
@@ -72,6 +73,28 @@ def write_still(portrait: np.ndarray, frames: int, fps: float, output: Path) -> 
             writer.write(portrait)
 
 
+def baseline_videos(clip: Path, portrait: Path, frames: int, out_dir: Path) -> dict[str, Path]:
+    """The ``still`` and ``morph`` videos of one pair (the clip's first ``frames`` frames), written to
+    ``out_dir`` as ``<clip>__<portrait>__{still,morph}.mp4``."""
+    name = pair_name(clip, portrait)
+    outputs = {row: out_dir / f"{name}__{row}.mp4" for row in ("still", "morph")}
+    morph_video(portrait, clip, outputs["morph"], frames)
+    write_still(load_image(portrait), frames, video_fps(clip), outputs["still"])
+    return outputs
+
+
+def measure_outputs(
+    clip: Path, portrait: Path, outputs: dict[str, Path], frames: int, describer: FaceDescriber
+) -> dict[str, DriveMeasures]:
+    """Each output video measured against the clip's first ``frames`` frames and the portrait."""
+    source = track_video(clip, frames, SOURCE_ONLY_FIRST, describer)
+    target = portrait_face(portrait, describer)
+    return {
+        row: compare(source, track_video(path, frames, describer=describer), target)
+        for row, path in outputs.items()
+    }
+
+
 def viewer_rows(
     engine: Engine,
     clip: Path,
@@ -90,17 +113,11 @@ def viewer_rows(
     reporter = reporter or Reporter(quiet=True)
     describer = describer or FaceDescriber()
     frames = len(track)
-    name = pair_name(clip, portrait)
-    outputs = {row: out_dir / f"{name}__{row}.mp4" for row in ROWS}
+    model = out_dir / f"{pair_name(clip, portrait)}__model.mp4"
     driven = smooth_track(track, options.smooth) if options.smooth > 0 else track
     options = replace(options, audio=False, side_by_side=False, crop=False)
     with engine.renderer_override(codes.renderer_state):
-        render_video(clip, driven, codes, engine, options, str(outputs["model"]), reporter)
-    morph_video(portrait, clip, outputs["morph"], frames)
-    target = portrait_face(portrait, describer)
-    write_still(target.image, frames, video_fps(clip), outputs["still"])
-    source = track_video(clip, frames, SOURCE_ONLY_FIRST, describer)
-    return {
-        row: measures_row(compare(source, track_video(path, frames, describer=describer), target))
-        for row, path in outputs.items()
-    }
+        render_video(clip, driven, codes, engine, options, str(model), reporter)
+    outputs = {"model": model, **baseline_videos(clip, portrait, frames, out_dir)}
+    measured = measure_outputs(clip, portrait, outputs, frames, describer)
+    return {row: measures_row(measured[row]) for row in ROWS}
