@@ -596,7 +596,7 @@ def train(reporter: Reporter, device: str, **options: Any) -> None:
     type=click.Path(path_type=Path, file_okay=False),
     default=None,
     help="Keep the videos of the viewer rows (drive's output, the 2D morph, the still portrait per --cross "
-    "pair) in this folder.",
+    "pair and per clip's self-reenactment at the photo's size) in this folder.",
 )
 @common_options
 def eval_(reporter: Reporter, device: str, **options: Any) -> None:
@@ -605,6 +605,8 @@ def eval_(reporter: Reporter, device: str, **options: Any) -> None:
 
     result = api.eval_command(EvalOptions(device=device, **options), reporter).to_json()
     reporter.table(eval_table(result))
+    if result["photo_summary"]:
+        reporter.table(photo_table(result))
     if result["viewer"]:
         reporter.table(viewer_table(result))
     if reporter.json_mode:
@@ -638,6 +640,26 @@ def eval_table(result: dict[str, Any]):
         table.add_column(header, justify="right")
     for method, values in result["summary"].items():
         table.add_row(method, *(f"{values[c]:.4g}" if c in values else "—" for c in METRIC_KEYS))
+    return table
+
+
+def photo_table(result: dict[str, Any]):
+    """Self-reenactment at the photo output's size: per clip and row, then the mean per row."""
+    from rich.table import Table
+
+    from reenact.viewer_eval import ROWS, SELF_COLUMNS
+
+    table = Table(title="self-reenactment at the photo output's size (head box; psnr frame: whole frame)")
+    table.add_column("clip")
+    table.add_column("row")
+    for column in SELF_COLUMNS:
+        table.add_column(column.replace("_", " "), justify="right")
+    clips = [clip for clip in result["clips"] if "photo" in clip]
+    for name, rows in [(Path(c["clip"]).stem, c["photo"]) for c in clips] + [
+        ("mean", result["photo_summary"])
+    ]:
+        for row in ROWS:
+            table.add_row(name, row, *(f"{rows[row][c]:.4g}" for c in SELF_COLUMNS))
     return table
 
 

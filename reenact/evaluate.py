@@ -53,7 +53,7 @@ from reenact.engine import Engine, images_to_tensor
 from reenact.media.reading import open_video
 from reenact.motion import drive_parameters
 from reenact.pipeline import DriveOptions, build_fit_config, fit_frame, fit_target, load_target, using_tracker
-from reenact.viewer_eval import ROWS, viewer_rows
+from reenact.viewer_eval import ROWS, photo_self_rows, viewer_rows
 from reenact.viewer_metrics import FaceDescriber
 from tracking.errors import NoFaceError
 from tracking.smoothing import smooth_track
@@ -328,7 +328,8 @@ def evaluate(
     per_clip: list[dict[str, Any]] = []
     cross: list[dict[str, Any]] = []
     viewer: list[dict[str, Any]] = []
-    drive_options = DriveOptions()  # the viewer rows' model is drive with its defaults
+    # The viewer rows' and the photo self-reenactment's model is drive with its defaults.
+    drive_options = DriveOptions(fit_iterations=fit_iterations)
     # One tracker for the whole run (each MediaPipe graph costs about a second to build).
     with (
         reporter.progress("evaluating clips", len(clips)) as advance,
@@ -346,6 +347,9 @@ def evaluate(
                     engines["model"], track, crops, masks, fit_config, config, smooth=smooth, tracker=tracker
                 )
                 row.update(self_result)
+                row["photo"] = photo_self_rows(
+                    engines["model"], clip, track, drive_options, videos, config, tracker
+                )
                 if "ablation" in engines:
                     row["ablation"] = evaluate_self(
                         engines["ablation"],
@@ -391,6 +395,11 @@ def evaluate(
         "cross": cross,
         "viewer": viewer,
         "viewer_summary": {row: mean_rows([pair[row] for pair in viewer]) for row in ROWS} if viewer else {},
+        "photo_summary": {
+            row: mean_rows([clip["photo"][row] for clip in per_clip if "photo" in clip]) for row in ROWS
+        }
+        if any("photo" in clip for clip in per_clip)
+        else {},
         "summary": summary,
         "max_frames": max_frames,
         "fit_iterations": fit_iterations,

@@ -185,7 +185,8 @@ class EvalOptions:
     smooth: float | None = None
     """Strength of the ``smoothed`` row (None: ``reenact drive``'s; 0: no such row)."""
     viewer_dir: Path | None = None
-    """Where the viewer rows' videos (model, morph, still per cross pair) are kept (None: not kept)."""
+    """Where the viewer rows' videos (model, morph, still per cross pair and per clip's photo
+    self-reenactment) are kept (None: not kept)."""
     device: str = "auto"
 
 
@@ -201,6 +202,9 @@ class EvalResult(_Summary):
     """Per cross pair: clip, portrait and the rows model, morph, still (``reenact/viewer_eval.py``)."""
     viewer_summary: dict[str, dict[str, float]]
     """Per viewer row, the mean over the pairs."""
+    photo_summary: dict[str, dict[str, float]]
+    """Self-reenactment at the photo output's size: per row (model, morph, still), the mean over the clips of
+    each clip's ``photo`` entry (``reenact.viewer_eval.photo_self_rows``)."""
     summary: dict[str, dict[str, float]]
     max_frames: int
     fit_iterations: int

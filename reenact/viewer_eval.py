@@ -15,6 +15,14 @@ Columns (:data:`COLUMNS`): Pearson r of mouth, eyes, yaw, pitch (source against 
 median over those four of std(output)/std(source); dlib distance of the output to the portrait and to the
 source's first frame (< 0.6: the same person); jitter ratio (output / source); detail ratio (output face /
 portrait face); fraction of output frames with a face.
+
+Self-reenactment at the photo output's size (:func:`photo_self_rows`): a clip's first tracked frame is the
+target photo, and the clip drives it; ``model`` (drive's defaults: fit, smoothing, the photo animated),
+``morph`` and ``still`` are compared frame by frame with the clip's real frames, every video scaled to
+the size drive writes (the photo's, long side capped at 1024), after H.264 like any drive output. Columns
+(:data:`SELF_COLUMNS`): L1, PSNR and SSIM inside the tracker's head box of the real frame (the region the
+head crop shows: face, hair, neck), and PSNR of the whole frame; over every tracked frame after the first
+(the first is the target itself).
 """
 
 from __future__ import annotations
@@ -22,14 +30,18 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import cv2
 import numpy as np
+import torch
 
+from model.metrics import psnr, ssim
 from reenact.codes import Codes
 from reenact.console import Reporter
-from reenact.engine import Engine
+from reenact.engine import Engine, images_to_tensor
+from reenact.media.images import write_image
 from reenact.media.writing import VideoWriter
 from reenact.morph import morph_video
-from reenact.pipeline import DriveOptions, render_video
+from reenact.pipeline import DriveOptions, fit_target, load_target, render_video
 from reenact.viewer_metrics import (
     SIGNALS,
     SOURCE_ONLY_FIRST,
@@ -38,14 +50,18 @@ from reenact.viewer_metrics import (
     compare,
     load_image,
     portrait_face,
+    read_video,
     track_video,
     video_fps,
 )
+from tracking.errors import NoFaceError
 from tracking.smoothing import smooth_track
+from tracking.tracker import Tracker, TrackerConfig
 from tracking.types import Track
 
 COLUMNS = (*SIGNALS, "motion", "id_to_target", "id_to_source", "jitter", "detail", "faces")
 ROWS = ("model", "morph", "still")
+SELF_COLUMNS = ("l1", "psnr", "ssim", "psnr_frame")
 
 
 def measures_row(measures: DriveMeasures) -> dict[str, float]:
@@ -95,6 +111,23 @@ def measure_outputs(
     }
 
 
+def drive_output(
+    engine: Engine,
+    clip: Path,
+    track: Track,
+    codes: Codes,
+    options: DriveOptions,
+    output: Path,
+    reporter: Reporter | None = None,
+) -> None:
+    """``codes`` driven by ``clip`` (its raw ``track``, smoothed here as drive smooths it) into ``output``, as
+    ``reenact drive`` writes it with ``options`` (the photo output; no audio, no side-by-side)."""
+    driven = smooth_track(track, options.smooth) if options.smooth > 0 else track
+    options = replace(options, audio=False, side_by_side=False, crop=False)
+    with engine.renderer_override(codes.renderer_state):
+        render_video(clip, driven, codes, engine, options, str(output), reporter or Reporter(quiet=True))
+
+
 def viewer_rows(
     engine: Engine,
     clip: Path,
@@ -110,14 +143,91 @@ def viewer_rows(
     frames to drive (its length is the number of frames measured); ``codes``: the portrait fitted as drive
     fits it; ``options``: drive's (its defaults for the ``model`` row); the videos go to ``out_dir`` as
     ``<clip>__<portrait>__{model,morph,still}.mp4``."""
-    reporter = reporter or Reporter(quiet=True)
     describer = describer or FaceDescriber()
     frames = len(track)
     model = out_dir / f"{pair_name(clip, portrait)}__model.mp4"
-    driven = smooth_track(track, options.smooth) if options.smooth > 0 else track
-    options = replace(options, audio=False, side_by_side=False, crop=False)
-    with engine.renderer_override(codes.renderer_state):
-        render_video(clip, driven, codes, engine, options, str(model), reporter)
+    drive_output(engine, clip, track, codes, options, model, reporter)
     outputs = {"model": model, **baseline_videos(clip, portrait, frames, out_dir)}
     measured = measure_outputs(clip, portrait, outputs, frames, describer)
     return {row: measures_row(measured[row]) for row in ROWS}
+
+
+# ------------------------------------------------------------------------ self-reenactment, photo size
+def frame_errors(output: np.ndarray, real: np.ndarray, box: np.ndarray) -> dict[str, float]:
+    """:data:`SELF_COLUMNS` of one output frame against the real one (uint8 (H, W, 3), the same size):
+    L1, PSNR, SSIM inside ``box`` (x0, y0, x1, y1 pixels, clipped to the frame), PSNR of the whole frame."""
+    height, width = real.shape[:2]
+    x0, y0 = (max(int(round(v)), 0) for v in box[:2])
+    x1, y1 = min(int(round(box[2])), width), min(int(round(box[3])), height)
+    if x1 - x0 < 11 or y1 - y0 < 11:  # SSIM's window
+        raise ValueError(f"head box {box} is not inside the {width}×{height} frame")
+    prediction = images_to_tensor(output[None, y0:y1, x0:x1], torch.device("cpu"))
+    target = images_to_tensor(real[None, y0:y1, x0:x1], torch.device("cpu"))
+    whole = images_to_tensor(np.stack([output, real]), torch.device("cpu"))
+    return {
+        "l1": float((prediction - target).abs().mean()),
+        "psnr": float(psnr(prediction, target)[0]),
+        "ssim": float(ssim(prediction, target)[0]),
+        "psnr_frame": float(psnr(whole[:1], whole[1:])[0]),
+    }
+
+
+def scaled(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``frame`` at (width, height) ``size`` (area filter when shrinking)."""
+    if frame.shape[1] == size[0] and frame.shape[0] == size[1]:
+        return frame
+    shrink = frame.shape[1] > size[0]
+    return cv2.resize(frame, size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
+
+
+def photo_self_rows(
+    engine: Engine,
+    clip: Path,
+    track: Track,
+    options: DriveOptions,
+    out_dir: Path,
+    config: TrackerConfig,
+    tracker: Tracker | None = None,
+    reporter: Reporter | None = None,
+) -> dict[str, dict[str, float]]:
+    """Self-reenactment of ``clip`` at the photo output's size: its first tracked frame (of ``track``, the
+    raw track of the frames measured) fitted and driven as ``reenact drive`` does with ``options``, beside
+    the morph and the still frame; mean :data:`SELF_COLUMNS` per row over the tracked frames after the
+    first. The target frame and the videos go to ``out_dir`` as ``<clip>__self__{target.png,model,morph,
+    still}.mp4``."""
+    reporter = reporter or Reporter(quiet=True)
+    tracked = np.flatnonzero(track.valid & track.detected)
+    if tracked.size < 2:
+        raise NoFaceError("fewer than two tracked frames")
+    first, rest = int(tracked[0]), tracked[1:]
+    frames = len(track)
+    reals = read_video(clip, frames)
+    for _ in range(first):
+        next(reals)
+    image = next(reals)
+    name = f"{Path(clip).stem}__self"
+    photo = out_dir / f"{name}__target.png"
+    write_image(photo, image)
+    target = load_target(photo, config, tracker)
+    codes = fit_target(target, engine, options.fit_config(), reporter, str(photo))
+    outputs = {row: out_dir / f"{name}__{row}.mp4" for row in ROWS}
+    drive_output(engine, clip, track, codes, options, outputs["model"], reporter)
+    morph_video(image, clip, outputs["morph"], frames)
+    write_still(image, frames, video_fps(clip), outputs["still"])
+    streams = {row: read_video(path, frames) for row, path in outputs.items()}
+    size = None
+    per_row: dict[str, list[dict[str, float]]] = {row: [] for row in ROWS}
+    for index, real in enumerate(read_video(clip, frames)):
+        videos = {row: next(stream) for row, stream in streams.items()}
+        size = size or (videos["model"].shape[1], videos["model"].shape[0])
+        if index not in rest:
+            continue
+        scale = size[0] / real.shape[1]
+        box = track.crop[index] * scale
+        real = scaled(real, size)
+        for row, frame in videos.items():
+            per_row[row].append(frame_errors(scaled(frame, size), real, box))
+    return {
+        row: {column: float(np.mean([e[column] for e in errors])) for column in SELF_COLUMNS}
+        for row, errors in per_row.items()
+    }

@@ -256,6 +256,18 @@ def test_eval_on_a_short_clip(capsys, trained, short_clip, shared_data):
     # drive's output is the portrait's own photo (even a tiny random model keeps its identity and detail).
     assert pair["model"]["faces"] == 1.0 and pair["model"]["id_to_target"] < 0.45
     assert "as a viewer sees it" in err
+    # Self-reenactment at the photo output's size: drive's output, the morph and the still first frame
+    # against the real frames.
+    photo = result["clips"][0]["photo"]
+    assert set(photo) == set(result["photo_summary"]) == {"model", "morph", "still"}
+    for row in photo.values():
+        assert (
+            0.0 < row["l1"] < 0.5 and 0.0 < row["ssim"] < 1.0 and row["psnr"] > 10 and row["psnr_frame"] > 10
+        )
+    # The morph follows the moving head, so it is nearer the real frames than the still first frame (a
+    # comparison off by a frame, or against the wrong frames, would not show this).
+    assert photo["morph"]["psnr"] > photo["still"]["psnr"] and photo["morph"]["ssim"] > photo["still"]["ssim"]
+    assert "self-reenactment at the photo output's size" in err
     # The real crops through the motion metrics only: every one has a face, and there is no image row to fake.
     real = result["summary"]["real"]
     assert real["face_found"] == 1.0 and "l1" not in real and "fit_psnr" not in real

@@ -108,3 +108,25 @@ def test_detail_drops_with_blur(portrait) -> None:
     half = cv2.resize(portrait.image, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
     assert face_detail(half, portrait.landmarks * 0.5) == pytest.approx(portrait.detail, rel=0.5)
     assert np.isnan(face_detail(portrait.image, np.full((468, 2), np.nan)))
+
+
+def test_frame_errors_inside_the_head_box_and_over_the_frame():
+    """Self-reenactment's image columns: zero error for the real frame itself; a change inside the head box
+    shows in the box's and the frame's numbers, one outside it only in the frame's."""
+    from reenact.viewer_eval import frame_errors
+
+    rng = np.random.default_rng(0)
+    real = rng.integers(0, 256, (120, 160, 3), dtype=np.uint8)
+    box = np.array([40.0, 20.0, 100.0, 90.0])
+    same = frame_errors(real, real, box)
+    assert same["l1"] == 0.0 and same["ssim"] > 0.999 and same["psnr"] > 100 and same["psnr_frame"] > 100
+    inside, outside = real.copy(), real.copy()
+    inside[30:80, 50:90] = 0
+    outside[100:, :30] = 0
+    hit, miss = frame_errors(inside, real, box), frame_errors(outside, real, box)
+    assert hit["l1"] > 0.1 and hit["psnr"] < 15 and hit["ssim"] < 0.8 and hit["psnr_frame"] < 30
+    assert miss["l1"] == 0.0 and miss["psnr"] > 100 and miss["psnr_frame"] < 30
+    # A box reaching past the frame is clipped to it; one outside the frame is refused.
+    assert frame_errors(real, real, np.array([-50.0, -50.0, 60.0, 60.0]))["l1"] == 0.0
+    with pytest.raises(ValueError):
+        frame_errors(real, real, np.array([170.0, 0.0, 200.0, 50.0]))
