@@ -36,7 +36,7 @@ from torch.nn import functional as F
 
 from model.camera import Camera
 from model.head_model import HeadModel
-from model.ray_sampling import Rays, generate_rays
+from model.ray_sampling import Rays, generate_rays, rays_through
 
 
 @dataclass(frozen=True)
@@ -231,10 +231,49 @@ def upsample_depth(
 
 
 def _sample_maps(maps: torch.Tensor, uv: torch.Tensor) -> torch.Tensor:
-    """Bilinear samples of ``maps`` (1, C, n, n) at crop-normalised ``uv`` (B, P, 2) → (B, C, P)."""
+    """Bilinear samples of ``maps`` (1 or B, C, n, n) at crop-normalised ``uv`` (B, P, 2) → (B, C, P)."""
     grid = (uv * 2.0 - 1.0).unsqueeze(1)  # (B, 1, P, 2): align_corners=False puts centres at (j + 0.5)/n
     maps = maps.expand(uv.shape[0], -1, -1, -1)
     return F.grid_sample(maps, grid, mode="bilinear", padding_mode="border", align_corners=False)[:, :, 0]
+
+
+def _map_points(
+    model: HeadModel,
+    target: TargetDepth,
+    rays: Rays,
+    depth: torch.Tensor,
+    opacity: torch.Tensor,
+    own: torch.Tensor,
+    expression: torch.Tensor,
+    config: PhotoWarpConfig,
+    deform: Callable[[torch.Tensor], torch.Tensor] | None,
+) -> tuple[torch.Tensor, ...]:
+    """Steps 1–5 of the module docstring for B × P rays with their depth and opacity (B, P); ``own`` (1 or B,
+    P, 2): the rays' own crop points (where an empty ray maps). Returns uv (B, P, 2), visible (B, P), the
+    depth gap and the inverse warp's residual (B, P)."""
+    batch = depth.shape[0]
+    points = rays.origins + depth.unsqueeze(-1) * rays.directions  # (B, P, 3)
+    # A ray that hits (almost) nothing has no surface point; it is given its camera centre (far outside any
+    # deformation's reach, so a surface warp skips it) and below its own position in the crop, seen.
+    empty = opacity < config.min_opacity
+    points = torch.where(empty.unsqueeze(-1), rays.origins.expand_as(points), points)
+    if deform is None:
+        canonical = to_canonical(model, points, expression)
+        posed, residual = from_canonical(
+            model, canonical, target.expression.expand(batch, -1), config.iterations
+        )
+    else:
+        posed = deform(points)
+        residual = torch.zeros(posed.shape[:2], device=posed.device, dtype=posed.dtype)
+    uv, distance = project(posed, target.camera)
+    target = target.at_size(config.size)
+    maps = torch.stack([target.depth, occluder_depth(target, config)], dim=1)  # (1, 2, n, n)
+    seen_depth, occluder = _sample_maps(maps, uv).unbind(1)
+    gap = distance - seen_depth
+    inside = ((uv >= 0.0) & (uv <= 1.0)).all(dim=-1)
+    visible = inside & (distance <= occluder + config.depth_tolerance)
+    uv = torch.where(empty.unsqueeze(-1), own.to(uv.dtype).expand_as(uv), uv)
+    return uv, visible | empty, gap, residual
 
 
 @torch.no_grad()
@@ -262,30 +301,11 @@ def correspond(
         rays = generate_rays(camera, n, n)
         depth, opacity = upsample_depth(driven[0], driven[1], n)
         depth, opacity = depth.reshape(batch, n * n), opacity.reshape(batch, n * n)
-    points = rays.origins + depth.unsqueeze(-1) * rays.directions  # (B, R, 3)
-    # A ray that hits (almost) nothing has no surface point; it is given its camera centre (far outside any
-    # deformation's reach, so a surface warp skips it) and below its own position in the crop, seen.
-    empty = opacity < config.min_opacity
-    points = torch.where(empty.unsqueeze(-1), rays.origins.expand_as(points), points)
-    if deform is None:
-        canonical = to_canonical(model, points, expression)
-        posed, residual = from_canonical(
-            model, canonical, target.expression.expand(batch, -1), config.iterations
-        )
-    else:
-        posed = deform(points)
-        residual = torch.zeros(posed.shape[:2], device=posed.device, dtype=posed.dtype)
-    uv, distance = project(posed, target.camera)
-    target = target.at_size(n)
-    maps = torch.stack([target.depth, occluder_depth(target, config)], dim=1)  # (1, 2, n, n)
-    seen_depth, occluder = _sample_maps(maps, uv).unbind(1)
-    gap = distance - seen_depth
-    inside = ((uv >= 0.0) & (uv <= 1.0)).all(dim=-1)
-    visible = inside & (distance <= occluder + config.depth_tolerance)
-    own = (torch.arange(n, device=uv.device, dtype=uv.dtype) + 0.5) / n
+    own = (torch.arange(n, device=depth.device, dtype=depth.dtype) + 0.5) / n
     own = torch.stack(torch.meshgrid(own, own, indexing="xy"), dim=-1).reshape(1, n * n, 2)
-    uv = torch.where(empty.unsqueeze(-1), own, uv)
-    visible = visible | empty
+    uv, visible, gap, residual = _map_points(
+        model, target, rays, depth, opacity, own, expression, config, deform
+    )
     return Correspondence(
         coords=uv.reshape(batch, n, n, 2),
         visible=visible.reshape(batch, n, n),
@@ -293,3 +313,30 @@ def correspond(
         depth_gap=gap.reshape(batch, n, n),
         residual=residual.reshape(batch, n, n),
     )
+
+
+@torch.no_grad()
+def correspond_at(
+    model: HeadModel,
+    target: TargetDepth,
+    camera: Camera,
+    expression: torch.Tensor,
+    uv: torch.Tensor,
+    driven: tuple[torch.Tensor, torch.Tensor],
+    config: PhotoWarpConfig = PhotoWarpConfig(),
+    deform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`correspond` at any crop points ``uv`` (B, P, 2) of the driven frames instead of a grid: their
+    depth and opacity are read (bilinearly) off the frames' maps ``driven`` (B, m, m), upsampled to the
+    grid's size first, as :func:`correspond` reads them. Returns the points' (u, v) in the target's crop
+    (B, P, 2) and their visibility (B, P). Finer than the grid where one asks (the lids and lips:
+    ``reenact/photo.py``), and equal to it at the grid's own cell centres."""
+    depth, opacity = upsample_depth(driven[0], driven[1], config.size)
+    weight = opacity.clamp(min=1e-4)
+    sampled = _sample_maps(torch.stack([depth * weight, weight, opacity], dim=1), uv)
+    point_depth, point_opacity = sampled[:, 0] / sampled[:, 1], sampled[:, 2]
+    rays = rays_through(camera, uv)
+    found, visible, _, _ = _map_points(
+        model, target, rays, point_depth, point_opacity, uv, expression, config, deform
+    )
+    return found, visible

@@ -63,13 +63,21 @@ class RaySamples:
 def generate_rays(camera: Camera, height: int, width: int) -> Rays:
     """One ray per pixel centre of an H×W rendering of the crop, for every camera of the batch."""
     c2w = camera.cam_to_world
-    k = camera.intrinsics
     device, dtype = c2w.device, c2w.dtype
     rows = (torch.arange(height, device=device, dtype=dtype) + 0.5) / height
     cols = (torch.arange(width, device=device, dtype=dtype) + 0.5) / width
     v, u = torch.meshgrid(rows, cols, indexing="ij")
-    dirs_cam = torch.stack([(u - k.cx) / k.fx, (v - k.cy) / k.fy, torch.ones_like(u)], dim=-1).reshape(-1, 3)
-    dirs = torch.einsum("bij,rj->bri", c2w[:, :3, :3], dirs_cam)
+    return rays_through(camera, torch.stack([u, v], dim=-1).reshape(1, -1, 2))
+
+
+def rays_through(camera: Camera, uv: torch.Tensor) -> Rays:
+    """Rays through crop-normalised points ``uv`` (B or 1, R, 2) of every camera of the batch (B)."""
+    c2w = camera.cam_to_world
+    k = camera.intrinsics
+    uv = uv.to(c2w.dtype)
+    u, v = uv[..., 0], uv[..., 1]
+    dirs_cam = torch.stack([(u - k.cx) / k.fx, (v - k.cy) / k.fy, torch.ones_like(u)], dim=-1)
+    dirs = torch.einsum("bij,brj->bri", c2w[:, :3, :3], dirs_cam.expand(c2w.shape[0], -1, -1))
     dirs = dirs / dirs.norm(dim=-1, keepdim=True)
     origins = c2w[:, None, :3, 3].expand_as(dirs)
     near, far = sphere_bounds(origins, dirs, HEAD_RADIUS)

@@ -64,6 +64,9 @@ class Codes:
     """(L, 3) the target's tracked face in the photo (landmark model, head frame); empty when unknown."""
     tracked_expression: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     """(E_t,) the tracker's expression code of the photo (what absolute motion measures changes from)."""
+    tracked_pose: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
+    """(4, 4) the tracker's camera-to-head pose of the photo: where ``face`` is seen from (the fitted
+    ``cam_to_world`` sees the model's head, which may sit elsewhere in its frame); empty in older files."""
 
     @property
     def has_photo(self) -> bool:
@@ -99,12 +102,15 @@ class Codes:
             renderer_state={k: v.detach().cpu().numpy() for k, v in (result.renderer_state or {}).items()},
         )
 
-    def with_photo(self, image: np.ndarray, face: np.ndarray, tracked_expression: np.ndarray) -> Codes:
+    def with_photo(
+        self, image: np.ndarray, face: np.ndarray, tracked_expression: np.ndarray, tracked_pose: np.ndarray
+    ) -> Codes:
         """These codes carrying the target's photo (any size: ``stored_photo`` applies), its tracked face
-        (L, 3) and the tracker's expression code (E_t,)."""
+        (L, 3), the tracker's expression code (E_t,) and its pose (4, 4)."""
         self.photo = stored_photo(np.asarray(image, np.uint8))
         self.face = np.asarray(face, np.float32)
         self.tracked_expression = np.asarray(tracked_expression, np.float32)
+        self.tracked_pose = np.asarray(tracked_pose, np.float32)
         return self
 
     def save(self, path: str | os.PathLike) -> None:
@@ -127,6 +133,8 @@ class Codes:
             arrays["photo_png"] = _encode_png(self.photo)
             arrays["face"] = np.asarray(self.face, np.float32)
             arrays["tracked_expression"] = np.asarray(self.tracked_expression, np.float32)
+            if self.tracked_pose.size:
+                arrays["tracked_pose"] = np.asarray(self.tracked_pose, np.float32)
         save_npz(path, arrays)
 
     @staticmethod
@@ -157,6 +165,7 @@ class Codes:
             else np.zeros((0, 0, 3), np.uint8),
             face=arrays.get("face", np.zeros((0, 3), np.float32)).astype(np.float32),
             tracked_expression=arrays.get("tracked_expression", np.zeros(0, np.float32)).astype(np.float32),
+            tracked_pose=arrays.get("tracked_pose", np.zeros((0, 4), np.float32)).astype(np.float32),
         )
 
 

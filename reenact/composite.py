@@ -69,6 +69,8 @@ class CompositeConfig:
     """Blur of the mouth opening's edge, fraction of the crop side."""
     mouth_darkness: float = 0.3
     """The mouth's interior colour: the lips' median colour times this."""
+    patch_feather: float = 0.25
+    """Share of a finer patch's sides over which it blends into the coarse map (:func:`apply_patch`)."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,24 @@ class FrameMap:
     mouth: np.ndarray | None = None
     """(K, 2) crop-normalised (u, v) polygon: where the driven mouth is open beyond the photo's own opening
     (filled with the mouth's interior colour); None: no mouth fill."""
+    patches: tuple[Patch, ...] = ()
+    """Finer correspondences over small parts of the crop (the eyes, the mouth), used there instead of the
+    n×n map's."""
+
+
+@dataclass(frozen=True)
+class Patch:
+    """The correspondence on a finer grid over a box of the crop: where the coarse map cannot resolve what
+    moves (a lid closing over an eye 2 cells high)."""
+
+    box: np.ndarray
+    """(4,) crop-normalised u0, v0, u1, v1."""
+    coords: np.ndarray
+    """(rows, cols, 2) crop-normalised (u, v) in the target's crop of the box's cell centres."""
+
+    def centres(self) -> np.ndarray:
+        """(rows, cols, 2) crop-normalised (u, v) of the box's cell centres."""
+        return patch_centres(self.box, *self.coords.shape[:2])
 
 
 @dataclass(frozen=True)
@@ -148,6 +168,41 @@ def cell_centres(size: int) -> np.ndarray:
     """(size, size, 2) float32 crop-normalised (u, v) of the cell centres of a size×size map."""
     centres = (np.arange(size) + 0.5) / size
     return np.stack(np.meshgrid(centres, centres), axis=-1).astype(np.float32)
+
+
+def patch_centres(box: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """(rows, cols, 2) float32 crop-normalised (u, v) of the cell centres of a rows×cols grid over ``box``
+    (u0, v0, u1, v1)."""
+    u = box[0] + (np.arange(cols) + 0.5) / cols * (box[2] - box[0])
+    v = box[1] + (np.arange(rows) + 0.5) / rows * (box[3] - box[1])
+    return np.stack(np.meshgrid(u, v), axis=-1).astype(np.float32)
+
+
+def apply_patch(shift: np.ndarray, grid: np.ndarray, patch: Patch, feather: float) -> None:
+    """Put ``patch``'s displacement into ``shift`` (h, w, 2), the displacement at the crop points ``grid``
+    (h, w, 2) (a window's pixel centres, rows and columns each in increasing order), in place: inside the box
+    the patch's own, blended into what was there over the outer ``feather`` (fraction of the box's sides)."""
+    u0, v0, u1, v1 = (float(x) for x in patch.box)
+    cols = np.flatnonzero((grid[0, :, 0] > u0) & (grid[0, :, 0] < u1))
+    rows = np.flatnonzero((grid[:, 0, 1] > v0) & (grid[:, 0, 1] < v1))
+    if not cols.size or not rows.size:
+        return
+    window = grid[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    a = (window[..., 0] - u0) / (u1 - u0)  # position in the box, [0, 1]
+    b = (window[..., 1] - v0) / (v1 - v0)
+    height, width = patch.coords.shape[:2]
+    own = (patch.coords - patch.centres()).astype(np.float32)
+    inner = cv2.remap(
+        own,
+        (a * width - 0.5).astype(np.float32),
+        (b * height - 0.5).astype(np.float32),
+        cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
+    edge = np.minimum(np.minimum(a, 1.0 - a), np.minimum(b, 1.0 - b))
+    weight = np.clip(edge / max(feather, 1e-6), 0.0, 1.0)[..., None]
+    region = shift[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    region += weight * (inner - region)
 
 
 def sample_map(values: np.ndarray, uv: np.ndarray, border: int = cv2.BORDER_REPLICATE) -> np.ndarray:
@@ -301,6 +356,8 @@ def compose(plan: CompositePlan, frame: FrameMap, render: np.ndarray) -> np.ndar
     shift, visible = displacement(frame, config)
     stacked = np.concatenate([shift, visible[..., None]], axis=-1)
     maps = sample_map(stacked, plan.grid)  # (h, w, 3)
+    for patch in frame.patches:
+        apply_patch(maps[..., :2], plan.grid, patch, config.patch_feather)
     mapped = plan.grid + maps[..., :2]
     warped = sample_box(plan.photo, plan.box, mapped)
     side = float(plan.box[2] - plan.box[0])

@@ -25,23 +25,35 @@ import numpy as np
 import torch
 
 from model.camera import Camera
-from model.photo_warp import PhotoWarpConfig, TargetDepth, correspond, project
+from model.photo_warp import PhotoWarpConfig, TargetDepth, correspond, correspond_at, project
 from model.surface_warp import SurfaceWarp
 from reenact.codes import Codes
-from reenact.composite import CompositeConfig, compose, frame_maps, make_plan
+from reenact.composite import CompositeConfig, Patch, compose, frame_maps, make_plan, patch_centres
 from reenact.engine import Engine
 from tracking.landmarks import (
     CHIN,
     INNER_LIP_CORNERS,
+    LEFT_EYE_INNER,
+    LEFT_EYE_OUTER,
     LOWER_INNER_LIP,
     LOWER_LIDS,
     NOSE_TIP,
+    RIGHT_EYE_INNER,
+    RIGHT_EYE_OUTER,
     UPPER_INNER_LIP,
     UPPER_LIDS,
 )
 
 LIPS = (*INNER_LIP_CORNERS, *UPPER_INNER_LIP, *LOWER_INNER_LIP)
 """The landmarks the mouth fill reads: the two corners, then the upper and the lower inner edge (K each)."""
+_HALF = len(UPPER_LIDS) // 2
+DETAIL_REGIONS = (
+    (RIGHT_EYE_OUTER, RIGHT_EYE_INNER, *UPPER_LIDS[:_HALF], *LOWER_LIDS[:_HALF]),
+    (LEFT_EYE_INNER, LEFT_EYE_OUTER, *UPPER_LIDS[_HALF:], *LOWER_LIDS[_HALF:]),
+    LIPS,
+)
+"""The parts that get a finer correspondence (:meth:`PhotoRig.patches`): each eye (corners and lids), the
+mouth (inner lips)."""
 
 
 def close_openings(face: torch.Tensor, motion: torch.Tensor) -> torch.Tensor:
@@ -108,6 +120,18 @@ class PhotoConfig:
     surface_radius: float = 0.1
     """Falloff radius of the surface warp (head units; the eyes are 0.7 apart): the skin within it moves
     with the face mesh, hair and ears beyond it stay."""
+    align_face: bool = True
+    """Move the photo's face mesh into the fitted model's head frame (:meth:`PhotoTarget.in_model_frame`)."""
+    detail_cell: float = 0.008
+    """Cell side (crop-normalised) of the finer correspondence over the eyes and the mouth; the n×n grid's
+    is 1/n (0.021 at n = 48), about the height of an open eye, so a blink's lids meet a cell apart. 0: off."""
+    detail_margin: float = 0.5
+    """Each fine patch covers its landmarks' box grown by this share of its size on every side (at least
+    ``detail_min`` wide and high)."""
+    detail_min: float = 0.08
+    """Least side (crop-normalised) of a fine patch."""
+    detail_max_cells: int = 24
+    """Most cells along a fine patch's side."""
 
 
 @dataclass(frozen=True)
@@ -120,6 +144,22 @@ class PhotoTarget:
     """(L, 3) float32 the target's face as the tracker reads it in the photo (landmark model, head frame)."""
     expression_basis: np.ndarray
     """(E_t, L, 3) float32 the landmark model's expression basis (what a tracker-code change moves)."""
+    pose: np.ndarray | None = None
+    """(4, 4) the tracker's camera-to-head pose of the photo (what sees ``face`` where the photo shows it);
+    None: the fitted camera's (codes files from before it was stored)."""
+
+    def in_model_frame(self, cam_to_world: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``face`` and ``expression_basis`` moved into the fitted model's head frame: the rigid map
+        ``cam_to_world ∘ pose⁻¹`` takes a point the tracker's camera sees at a pixel to the point the fitted
+        camera sees there, so the face mesh lies on the model's head in the photo's view (they differ by a
+        few degrees of roll and hundredths of a head unit: enough to put the lids' motion beside the lids)."""
+        if self.pose is None:
+            return np.asarray(self.face, np.float32), np.asarray(self.expression_basis, np.float32)
+        transform = np.asarray(cam_to_world, np.float64) @ np.linalg.inv(np.asarray(self.pose, np.float64))
+        rotation, shift = transform[:3, :3], transform[:3, 3]
+        face = np.asarray(self.face, np.float64) @ rotation.T + shift
+        basis = np.asarray(self.expression_basis, np.float64) @ rotation.T
+        return face.astype(np.float32), basis.astype(np.float32)
 
 
 class PhotoRig:
@@ -149,15 +189,17 @@ class PhotoRig:
         # The crop box was found on the original photo; the stored photo may be smaller.
         scale = np.array([width / codes.image_size[0], height / codes.image_size[1]] * 2, np.float64)
         crop = np.asarray(codes.crop, np.float64) * scale
-        basis = np.asarray(target.expression_basis, np.float32)
-        self.face = torch.as_tensor(np.asarray(target.face, np.float32), device=device)
+        if not config.align_face:
+            target = replace(target, pose=None)
+        face, basis = target.in_model_frame(codes.cam_to_world)
+        self.face = torch.as_tensor(face, device=device)
         self.basis = torch.as_tensor(basis, device=device)
         self.photo_lips = project(self.face[None, LIPS], self.target.camera)[0][0].cpu().numpy()
         self.plan = make_plan(
             target.image, crop, render[0], opacity[0], config.composite, mouth=self.photo_lips
         )
         self.warp = SurfaceWarp(basis.shape[0], radius=config.surface_radius).to(device)
-        self.warp.set_shape(np.asarray(target.face, np.float32), basis, triangles)  # rest = the photo's face
+        self.warp.set_shape(face, basis, triangles)  # rest = the photo's face
 
     @property
     def size(self) -> tuple[int, int]:
@@ -192,5 +234,61 @@ class PhotoRig:
         mouths = excess_opening(
             project(lips, camera)[0].cpu().numpy(), self.photo_lips, self.config.mouth_fill
         )
-        maps = [replace(frame, mouth=mouth) for frame, mouth in zip(frame_maps(found), mouths)]
+        patches = self.patches(camera, expression, change, motion, (depth, opacity))
+        maps = [
+            replace(frame, mouth=mouth, patches=frame_patches)
+            for frame, mouth, frame_patches in zip(frame_maps(found), mouths, patches)
+        ]
         return [compose(self.plan, frame, render) for frame, render in zip(maps, renders)]
+
+    def patches(
+        self,
+        camera: Camera,
+        expression: np.ndarray,
+        change: torch.Tensor,
+        motion: torch.Tensor,
+        driven: tuple[np.ndarray, np.ndarray],
+    ) -> list[tuple[Patch, ...]]:
+        """Per frame, the finer correspondences over the driven eyes and mouth (:data:`DETAIL_REGIONS`): each
+        part's box from the driven face mesh seen by the driven camera, a grid of ``detail_cell`` cells over
+        it (at most ``detail_max_cells`` a side), mapped to the photo as the coarse grid is."""
+        config = self.config
+        batch = camera.batch_size
+        if config.detail_cell <= 0:
+            return [() for _ in range(batch)]
+        device = self.engine.device
+        posed = self.face[None] + motion
+        boxes, grids = [], []  # per frame and region
+        for region in DETAIL_REGIONS:
+            seen = project(posed[:, list(region)], camera)[0].cpu().numpy()  # (b, K, 2)
+            low, high = seen.min(axis=1), seen.max(axis=1)
+            half = np.maximum((high - low) * (0.5 + config.detail_margin), config.detail_min / 2.0)
+            centre = (low + high) / 2.0
+            box = np.concatenate([centre - half, centre + half], axis=1)  # (b, 4)
+            cells = np.clip(np.ceil(2.0 * half / config.detail_cell), 2, config.detail_max_cells).astype(int)
+            # One grid shape per region for the whole batch (the largest), so the batch maps in one call.
+            cols, rows = int(cells[:, 0].max()), int(cells[:, 1].max())
+            boxes.append(box)
+            grids.append(np.stack([patch_centres(b, rows, cols) for b in box]))  # (b, rows, cols, 2)
+        points = torch.as_tensor(
+            np.concatenate([g.reshape(batch, -1, 2) for g in grids], axis=1), device=device
+        )
+        found, _ = correspond_at(
+            self.engine.model,
+            self.target,
+            camera,
+            torch.as_tensor(np.asarray(expression, np.float32), device=device),
+            points,
+            (torch.as_tensor(driven[0], device=device), torch.as_tensor(driven[1], device=device)),
+            config.warp,
+            deform=lambda p: self.warp(p, change, motion=motion),
+        )
+        found = found.cpu().numpy()
+        result, start = [[] for _ in range(batch)], 0
+        for box, grid in zip(boxes, grids):
+            rows, cols = grid.shape[1:3]
+            coords = found[:, start : start + rows * cols].reshape(batch, rows, cols, 2)
+            start += rows * cols
+            for i in range(batch):
+                result[i].append(Patch(box=box[i], coords=coords[i]))
+        return [tuple(parts) for parts in result]

@@ -270,10 +270,10 @@ def fit_target(
 
 
 def with_photo(codes: Codes, target: Target) -> Codes:
-    """``codes`` carrying what the photo output needs of ``target`` (its photo, tracked face and tracked
-    expression code)."""
+    """``codes`` carrying what the photo output needs of ``target`` (its photo, tracked face, expression code
+    and pose)."""
     track = target.track
-    return codes.with_photo(target.image, target_landmarks(track, 0), track.expression[0])
+    return codes.with_photo(target.image, target_landmarks(track, 0), track.expression[0], track.pose[0])
 
 
 # ---------------------------------------------------------------------------------------- composing
@@ -308,9 +308,8 @@ def photo_rig(codes: Codes, engine: Engine, options: DriveOptions):  # noqa: ANN
         )
     mesh = _face_mesh()
     composite = CompositeConfig() if options.size is None else CompositeConfig(size=options.size)
-    # The face stays in the tracker's head frame: the model was trained on tracked poses, so its head lives
-    # there too (moving the face by fitted ∘ tracked⁻¹ to match the fitted camera measured worse).
-    target = PhotoTarget(codes.photo, codes.face, mesh.expression_basis)
+    pose = codes.tracked_pose if codes.tracked_pose.size else None
+    target = PhotoTarget(codes.photo, codes.face, mesh.expression_basis, pose)
     return PhotoRig(engine, codes, target, mesh.triangles, PhotoConfig(composite=composite))
 
 

@@ -203,3 +203,31 @@ def test_project_matches_generated_rays() -> None:
     uv, distance = project(points, camera)
     assert torch.allclose(uv[0], _centres(8).reshape(-1, 2), atol=1e-5)
     assert torch.allclose(distance, torch.full_like(distance, 3.0), atol=1e-5)
+
+
+def test_correspondence_at_points_equals_the_grid_at_its_cell_centres(sphere_model: HeadModel) -> None:
+    """``correspond_at`` (the fine patches over eyes and mouth) is the grid's correspondence, read anywhere:
+    at the grid's own cell centres both agree; between them it is the same mapping, not an interpolation."""
+    from model.photo_warp import correspond_at, grid_depth
+
+    sphere_model.field.warp = BumpWarp()
+    dim = sphere_model.config.field.expression_dim
+    beta_0, beta_j = torch.zeros(1, dim), torch.zeros(1, dim)
+    beta_j[0, 0] = 1.0
+    _, identity = _codes(sphere_model)
+    camera = _camera(orbit_cam_to_world(0.15, 0.05))
+    config = PhotoWarpConfig(size=16, iterations=8)
+    target = target_depth(sphere_model, camera, beta_0, identity, config)
+    _, depth, opacity = grid_depth(sphere_model, camera, beta_j, identity, 16)
+    depth, opacity = depth.reshape(1, 16, 16), opacity.reshape(1, 16, 16)
+    grid = correspond(sphere_model, target, camera, beta_j, config, driven=(depth, opacity))
+    centres = _centres(16).reshape(1, -1, 2)
+    at, visible = correspond_at(sphere_model, target, camera, beta_j, centres, (depth, opacity), config)
+    assert torch.allclose(at, grid.coords.reshape(1, -1, 2), atol=1e-4)
+    assert torch.equal(visible, grid.visible.reshape(1, -1))
+    # Halfway between cells: the mapping of that point (a ray through it), near its neighbours' mean.
+    between = (centres[:, :-1] + centres[:, 1:]) / 2
+    middle, _ = correspond_at(sphere_model, target, camera, beta_j, between, (depth, opacity), config)
+    neighbours = (grid.coords.reshape(1, -1, 2)[:, :-1] + grid.coords.reshape(1, -1, 2)[:, 1:]) / 2
+    inside = (grid.opacity.reshape(1, -1)[:, :-1] > 0.99) & (grid.opacity.reshape(1, -1)[:, 1:] > 0.99)
+    assert (middle - neighbours).norm(dim=-1)[inside].max() < 0.01

@@ -229,3 +229,32 @@ def test_a_mouth_opened_wider_than_the_photos_gets_a_dark_interior() -> None:
     assert out[centre_y, 270:290].mean() < 0.6 * photo[centre_y, 270:290].mean()
     closed = compose(plan, FrameMap(cell_centres(N), ones, ones, mouth=same), render)
     assert np.array_equal(closed, photo)
+
+
+def test_a_patch_carries_a_sharp_edge_the_coarse_map_blurs() -> None:
+    """A fine patch (the eyes, the mouth) replaces the coarse displacement inside its box and blends into it
+    at its edge; outside the box nothing changes. The patch holds a step the coarse grid cannot: a lid that
+    closes shifts the rows above a line and not those below it."""
+    from reenact.composite import Patch, apply_patch, patch_centres, window_grid
+
+    box = np.array([0.0, 0.0, 200.0, 200.0])
+    grid = window_grid(box, (0, 0, 200, 200))  # 200 × 200 pixel centres over the crop
+    coarse = np.zeros((200, 200, 2), np.float32)
+    patch_box = np.array([0.3, 0.4, 0.7, 0.6])
+    rows, cols = 40, 20
+    centres = patch_centres(patch_box, rows, cols)
+    coords = centres.copy()
+    coords[centres[..., 1] < 0.5, 1] -= 0.02  # above the line: sample 0.02 higher in the photo
+    shift = coarse.copy()
+    apply_patch(shift, grid, Patch(box=patch_box, coords=coords), feather=0.25)
+    outside = (grid[..., 0] < 0.3) | (grid[..., 0] > 0.7) | (grid[..., 1] < 0.4) | (grid[..., 1] > 0.6)
+    assert np.all(shift[outside] == 0.0)
+    column = shift[:, 100, 1]  # down the middle of the patch (u = 0.5025)
+    v = grid[:, 100, 1]
+    # Just above and below the line, at full weight (the middle half of the box), the step is sharp:
+    # −0.02 two pixels above it, 0 two pixels below, not a ramp over a coarse cell (1/48 of the crop).
+    assert column[(v > 0.46) & (v < 0.495)] == pytest.approx(-0.02, abs=1e-6)
+    assert np.all(column[(v > 0.505) & (v < 0.54)] == 0.0)
+    # In the feathered band the patch blends: weight 0 at the box's edge, rising inwards.
+    band = column[(v > 0.4) & (v < 0.45)]
+    assert np.all(np.diff(band) <= 1e-7) and band[0] > -0.005 and band[-1] < -0.015

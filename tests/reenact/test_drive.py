@@ -92,6 +92,7 @@ def test_drive_one_pair_keeps_frames_duration_and_audio(capsys, work):
     codes = Codes.load(identity)
     # The fit is saved with what drive --identity needs; the photo output skips renderer fine-tuning.
     assert codes.has_photo and not codes.renderer_state
+    assert codes.tracked_pose.shape == (4, 4) and abs(np.linalg.det(codes.tracked_pose[:3, :3]) - 1) < 1e-4
     canvas = cv2.resize(photo, (out_info.width, out_info.height), interpolation=cv2.INTER_AREA)
     assert _psnr(frames[0], canvas) > 35.0
     # And sharper than the plain render of the same frame (the --crop output), scaled to the same face size.

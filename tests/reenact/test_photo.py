@@ -29,3 +29,32 @@ def test_lips_and_lids_meet_instead_of_passing_through_each_other() -> None:
     assert torch.equal(fixed[0, others], motion[0, others])
     before = (face[None] + motion)[0, upper] + (face[None] + motion)[0, lower]
     assert torch.allclose(posed[0, upper] + posed[0, lower], before, atol=1e-6)
+
+
+def test_the_photos_face_is_moved_onto_the_fitted_model() -> None:
+    """The tracker sees the photo's face with its pose; the fitted model's head is seen by the fitted camera.
+    Moved into the model's frame, the face projects through the fitted camera exactly where the tracker put
+    it in the photo; the expression basis turns with it (a change moves the same vertices the same way, as
+    the fitted camera sees them). Without a tracked pose (older codes files) the face is left as it is."""
+    from model.camera import Camera, orbit_cam_to_world
+    from model.photo_warp import project
+    from reenact.photo import PhotoTarget
+
+    model = LandmarkModel.default()
+    face = model.shape().astype(np.float32)
+    basis = np.asarray(model.expression_basis, np.float32)
+    tracked = orbit_cam_to_world(0.1, -0.05).astype(np.float32)
+    fitted = orbit_cam_to_world(0.16, 0.02, 0.09).astype(np.float32)  # a few degrees off, with roll
+    fitted[:3, 3] += [0.03, -0.02, 0.05]
+    target = PhotoTarget(np.zeros((4, 4, 3), np.uint8), face, basis, tracked)
+    moved, turned = target.in_model_frame(fitted)
+
+    def seen(points: np.ndarray, pose: np.ndarray) -> np.ndarray:
+        return project(torch.as_tensor(points[None]), Camera.from_numpy(pose[None]))[0][0].numpy()
+
+    assert np.abs(seen(moved, fitted) - seen(face, tracked)).max() < 1e-5
+    assert np.abs(seen(face, fitted) - seen(face, tracked)).max() > 0.01  # the offset it removes
+    change = 3.0 * basis[0]
+    assert np.abs(seen(moved + 3.0 * turned[0], fitted) - seen(face + change, tracked)).max() < 1e-5
+    unmoved = PhotoTarget(target.image, face, basis).in_model_frame(fitted)
+    assert np.array_equal(unmoved[0], face) and np.array_equal(unmoved[1], basis)
