@@ -6,9 +6,19 @@ camera's frame by ``head_to_cam = inv(cam_to_world)``.
 
 relative (default)
     The source's change since its reference frame is applied to the target's own fitted pose and
-    expression: ``head_to_cam_t = (S_t · S_ref⁻¹) · T`` with S the source's head-to-camera transforms and
-    T the target's, and ``β_t = β_target + (β_source_t − β_source_ref)``. A target who looks left keeps
-    looking left, turned by the source's motion, and keeps their framing.
+    expression, about the target's head: with head-to-camera transforms S = [R_s | c_s] (source) and
+    T = [R_T | c_T] (target), ``R_t = (R_s,t · R_s,ref⁻¹) · R_T``, ``c_t = c_T + (z_T / z_s,ref) ·
+    (c_s,t − c_s,ref)`` (the head centre moves as the source's did, in proportion to its distance, so the
+    motion is the same fraction of the face on screen) and ``β_t = β_target + (β_source_t − β_source_ref)``.
+    A target who looks left keeps looking left, turned by the source's motion, and keeps their framing.
+    Turning about the camera instead (``(S_t · S_ref⁻¹) · T``) moves the target's head sideways by
+    (R − I)(c_T − c_s,ref) whenever the two heads are not at the same spot: a nod became a slide.
+
+    The tracker's poses are each in its own frame's aligned crop (``tracking/tracker.py``), which follows
+    the face: a head that moves across the frame hardly moves in its crop. With ``source_crops`` the
+    source's poses are first re-expressed in the reference frame's crop (:func:`in_reference_crop`), so that
+    the output moves on screen as the source did (the photo output); without them the head stays where
+    the target's crop puts it (the aligned head crop).
 absolute
     The source's pose and expression are used as they are (the expression measured from the source's own
     reference when the model was trained that way, see below).
@@ -50,14 +60,49 @@ def reference_frame(valid: np.ndarray) -> int:
     return int(hits[0]) if hits.size else 0
 
 
+def in_reference_crop(head_to_cam: np.ndarray, crops: np.ndarray, reference: int = 0) -> np.ndarray:
+    """(N,4,4) head-to-camera transforms, each in its own crop (N,4) x0,y0,x1,y1 → the same heads seen by
+    the camera of crop ``reference`` (N,4,4).
+
+    The crop cameras differ only in intrinsics (same centre, same axes: ``model/camera.py``). A head centre
+    (X, Y, Z) of crop i keeps its pixel position and its size on screen: Z' = Z · w_ref / w_i, and X', Y'
+    from the pixel through the reference crop's intrinsics. The rotation is kept (the few degrees between
+    the two viewing directions are below the tracker's noise)."""
+    from model.camera import Intrinsics
+
+    K = Intrinsics()
+    out = head_to_cam.astype(np.float64).copy()
+    crops = np.asarray(crops, np.float64)
+    width = crops[:, 2] - crops[:, 0]
+    centre = out[:, :3, 3]
+    u = crops[:, 0] + width * (K.fx * centre[:, 0] / centre[:, 2] + K.cx)
+    v = crops[:, 1] + width * (K.fy * centre[:, 1] / centre[:, 2] + K.cy)
+    ref = crops[reference]
+    ref_width = ref[2] - ref[0]
+    z = centre[:, 2] * ref_width / width
+    out[:, 0, 3] = z * ((u - ref[0]) / ref_width - K.cx) / K.fx
+    out[:, 1, 3] = z * ((v - ref[1]) / ref_width - K.cy) / K.fy
+    out[:, 2, 3] = z
+    return out
+
+
 def relative_poses(
-    source_cam_to_world: np.ndarray, target_cam_to_world: np.ndarray, reference: int = 0
+    source_cam_to_world: np.ndarray,
+    target_cam_to_world: np.ndarray,
+    reference: int = 0,
+    source_crops: np.ndarray | None = None,
 ) -> np.ndarray:
-    """(N,4,4) source poses + (4,4) target pose → (N,4,4) target poses moved as the source moved."""
-    source_head_to_cam = np.linalg.inv(source_cam_to_world.astype(np.float64))
-    motion = source_head_to_cam @ np.linalg.inv(source_head_to_cam[reference])
-    target_head_to_cam = np.linalg.inv(target_cam_to_world.astype(np.float64))
-    moved = motion @ target_head_to_cam
+    """(N,4,4) source poses + (4,4) target pose → (N,4,4) target poses moved as the source moved (the
+    module docstring's rule; ``source_crops`` (N,4) puts the source's motion on screen back in)."""
+    source = np.linalg.inv(source_cam_to_world.astype(np.float64))
+    if source_crops is not None:
+        source = in_reference_crop(source, source_crops, reference)
+    target = np.linalg.inv(target_cam_to_world.astype(np.float64))
+    turn = source[:, :3, :3] @ source[reference, :3, :3].T
+    moved = np.tile(np.eye(4), (len(source), 1, 1))
+    moved[:, :3, :3] = turn @ target[:3, :3]
+    scale = target[2, 3] / source[reference, 2, 3]
+    moved[:, :3, 3] = target[:3, 3] + scale * (source[:, :3, 3] - source[reference, :3, 3])
     return np.linalg.inv(moved).astype(np.float32)
 
 
@@ -76,11 +121,13 @@ def drive_parameters(
     target_expression: np.ndarray,
     mode: str = "relative",
     expression_reference: str = "none",
+    source_crops: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-frame (cam_to_world (N,4,4), expression (N,E)) for rendering the target.
 
     ``target_expression`` is already in the model's terms (a fitted code); ``expression_reference`` is the
-    model's (only the absolute mode needs it)."""
+    model's (only the absolute mode needs it); ``source_crops`` (N,4), relative mode only: keep the
+    source's motion across its frame (see the module docstring)."""
     pose = fill_invalid(source_pose, valid)
     expression = fill_invalid(source_expression, valid)
     if mode == "absolute":
@@ -88,7 +135,8 @@ def drive_parameters(
     if mode != "relative":
         raise ValueError(f"unknown motion mode {mode!r}")
     reference = reference_frame(valid)
-    return relative_poses(pose, target_pose, reference), relative_expressions(
+    crops = None if source_crops is None else fill_invalid(np.asarray(source_crops), valid)
+    return relative_poses(pose, target_pose, reference, crops), relative_expressions(
         expression, target_expression, reference
     )
 

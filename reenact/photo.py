@@ -84,16 +84,21 @@ def _mouth(points: np.ndarray) -> tuple[np.ndarray, ...]:
     return corners, upper, lower, normal, width
 
 
-def excess_opening(lips: np.ndarray, photo_lips: np.ndarray, fill: float = 1.0) -> np.ndarray:
+def excess_opening(
+    lips: np.ndarray, photo_lips: np.ndarray, down: np.ndarray, fill: float = 1.0
+) -> np.ndarray:
     """Where a driven mouth is open beyond the photo's: (b, 2 + 2K, 2) image points of ``LIPS`` of the driven
     frames and (2 + 2K, 2) of the photo → (b, 2 + 2K, 2) polygons (corner, upper edge, corner, lower edge
     reversed). At each of the K positions the gap is measured across the mouth, along the normal of the
-    corners' line pointing from the photo's upper lip to its lower one (lips pressed past each other have a
-    negative gap: closed), relative to the corners' distance (a head that comes closer does not open its
-    mouth); the driven gap keeps its midpoint and shrinks by the photo's gap there, so a gap no wider than
-    the photo's closes; ``fill`` scales what is left."""
+    corners' line on the side of ``down`` (2,), the photo's nose-to-chin direction in the image (lips pressed
+    past each other have a negative gap: closed), relative to the corners' distance (a head that comes
+    closer does not open its mouth); the driven gap keeps its midpoint and shrinks by the photo's gap there,
+    so a gap no wider than the photo's closes; ``fill`` scales what is left.
+
+    The side comes from the face, not from the photo's lips: a closed mouth's inner lips cross by a pixel as
+    often as not, and a normal taken from their order turned every later opening into a "closed" one."""
     _, photo_upper, photo_lower, photo_normal, photo_width = _mouth(photo_lips)
-    if ((photo_lower - photo_upper) @ photo_normal).sum() < 0:
+    if photo_normal @ np.asarray(down, np.float64) < 0:
         photo_normal = -photo_normal
     photo_gap = np.clip((photo_lower - photo_upper) @ photo_normal, 0.0, None) / max(float(photo_width), 1e-9)
     corners, upper, lower, normal, width = _mouth(lips)
@@ -195,6 +200,8 @@ class PhotoRig:
         self.face = torch.as_tensor(face, device=device)
         self.basis = torch.as_tensor(basis, device=device)
         self.photo_lips = project(self.face[None, LIPS], self.target.camera)[0][0].cpu().numpy()
+        nose, chin = project(self.face[None, [NOSE_TIP, CHIN]], self.target.camera)[0][0].cpu().numpy()
+        self.photo_down = chin - nose
         self.plan = make_plan(
             target.image, crop, render[0], opacity[0], config.composite, mouth=self.photo_lips
         )
@@ -232,7 +239,7 @@ class PhotoRig:
         # beyond the photo's own opening gets the mouth's interior.
         lips = self.face[None, LIPS] + motion[:, LIPS]
         mouths = excess_opening(
-            project(lips, camera)[0].cpu().numpy(), self.photo_lips, self.config.mouth_fill
+            project(lips, camera)[0].cpu().numpy(), self.photo_lips, self.photo_down, self.config.mouth_fill
         )
         patches = self.patches(camera, expression, change, motion, (depth, opacity))
         maps = [

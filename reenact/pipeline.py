@@ -333,6 +333,7 @@ def render_video(
         codes.expression,
         options.motion,
         engine.expression_reference,
+        source_crops=None if options.crop else track.crop,
     )
     identity = np.repeat(codes.identity[None], len(pose), axis=0)
     if options.crop:

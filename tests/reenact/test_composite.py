@@ -197,26 +197,33 @@ def test_a_tiny_model_drives_the_photo_sharper_than_its_render() -> None:
 def test_a_mouth_opened_wider_than_the_photos_gets_a_dark_interior() -> None:
     from reenact.photo import LIPS, excess_opening
 
+    DOWN = np.array([0.0, 1.0])  # the face's nose-to-chin direction in the image
     k = (len(LIPS) - 2) // 2
     x = np.linspace(0.4, 0.6, k + 2)[1:-1]
     photo_lips = np.concatenate(
         [[[0.4, 0.6], [0.6, 0.6]], np.stack([x, np.full(k, 0.595)], -1), np.stack([x, np.full(k, 0.605)], -1)]
     )
     # The photo's own (slightly parted) mouth: no excess; the same mouth 0.06 wider open: a 0.06 gap.
-    same = excess_opening(photo_lips[None], photo_lips)[0]
+    same = excess_opening(photo_lips[None], photo_lips, DOWN)[0]
     assert np.allclose(same[1 : 1 + k], same[2 + k :][::-1], atol=1e-6)  # upper and lower edges meet
     crossed = photo_lips.copy()  # lips pressed past each other (a source closing from an open first frame)
     crossed[2 : 2 + k, 1] += 0.03
-    pressed = excess_opening(crossed[None], photo_lips)[0]
+    pressed = excess_opening(crossed[None], photo_lips, DOWN)[0]
     assert np.allclose(
         pressed[1 : 1 + k], pressed[2 + k :][::-1], atol=1e-6
     )  # closed, not "open" upside down
     opened = photo_lips.copy()
     opened[2 : 2 + k, 1] -= 0.02
     opened[2 + k :, 1] += 0.04
-    polygon = excess_opening(opened[None], photo_lips)[0]
+    polygon = excess_opening(opened[None], photo_lips, DOWN)[0]
     gaps = polygon[2 + k :][::-1, 1] - polygon[1 : 1 + k, 1]
     assert np.allclose(gaps, 0.06, atol=1e-5)
+    # A closed photo mouth whose inner lips cross by a hair (the lower edge a little above the upper) opens
+    # just the same.
+    shut = photo_lips.copy()
+    shut[2 : 2 + k, 1], shut[2 + k :, 1] = 0.6005, 0.5995
+    crossing = excess_opening(opened[None], shut, DOWN)[0]
+    assert np.allclose(crossing[2 + k :][::-1, 1] - crossing[1 : 1 + k, 1], 0.07, atol=1e-5)
     # Composited: dark inside that polygon, the photo elsewhere.
     photo = _photo(300, 516, seed=5)
     photo[150:170, 250:310] = (180, 90, 90)  # lips-coloured around the mouth

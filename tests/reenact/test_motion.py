@@ -6,6 +6,7 @@ from model.camera import orbit_cam_to_world
 from reenact.motion import (
     drive_parameters,
     fill_invalid,
+    in_reference_crop,
     model_expressions,
     relative_expressions,
     relative_poses,
@@ -78,3 +79,45 @@ def test_absolute_mode_uses_the_model_expression_reference_and_relative_does_not
     _, plain = drive_parameters(pose, expression, valid, pose[0], np.array([0.5]), "relative", "none")
     _, centred = drive_parameters(pose, expression, valid, pose[0], np.array([0.5]), "relative", "clip_mean")
     np.testing.assert_allclose(plain, centred)
+
+
+def _head_to_cam(rotation: np.ndarray, centre) -> np.ndarray:
+    pose = np.eye(4)
+    pose[:3, :3] = rotation
+    pose[:3, 3] = centre
+    return pose
+
+
+def test_a_nod_turns_the_target_about_its_own_head_centre():
+    # The source nods about its head centre; the target sits elsewhere in its crop and further away.
+    nod = orbit_cam_to_world(0.0, 0.25)[:3, :3]
+    source = np.stack([_head_to_cam(np.eye(3), (0.1, -0.2, 5.0)), _head_to_cam(nod, (0.1, -0.2, 5.0))])
+    target = _head_to_cam(np.eye(3), (-0.3, 0.2, 6.0))
+    moved = np.linalg.inv(relative_poses(np.linalg.inv(source), np.linalg.inv(target)).astype(np.float64))
+    np.testing.assert_allclose(moved[1, :3, 3], target[:3, 3], atol=1e-5)  # turned, not slid
+    np.testing.assert_allclose(moved[1, :3, :3], nod, atol=1e-5)
+    # The source's slide is the same fraction of the head's distance for the target.
+    source[1, :3, 3] = (0.6, -0.2, 5.0)
+    moved = np.linalg.inv(relative_poses(np.linalg.inv(source), np.linalg.inv(target)).astype(np.float64))
+    np.testing.assert_allclose(moved[1, :3, 3], (-0.3 + 0.5 * 6.0 / 5.0, 0.2, 6.0), atol=1e-5)
+
+
+def _pixel(head_to_cam: np.ndarray, crop: np.ndarray) -> np.ndarray:
+    centre = head_to_cam[:3, 3]
+    uv = 2.0 * centre[:2] / centre[2] + 0.5  # model.camera's DEFAULT_FOCAL, centred principal point
+    return crop[:2] + (crop[2] - crop[0]) * uv
+
+
+def test_in_reference_crop_keeps_each_head_where_it_is_on_screen():
+    # The same still head, tracked in a crop that followed (shifted and grew): in the first frame's crop
+    # it has not moved. A head that moved across the frame keeps its pixel and its size on screen.
+    crops = np.array([[100.0, 50.0, 300.0, 250.0], [140.0, 40.0, 360.0, 260.0], [100.0, 50.0, 300.0, 250.0]])
+    still = _head_to_cam(np.eye(3), (0.05, -0.1, 5.2))
+    first_pixel = _pixel(still, crops[0])
+    depth = 5.2 * 220 / 200  # the crop grew by 220/200: the head looks as far as 5.2 did in the first
+    seen = _head_to_cam(np.eye(3), (*(depth * ((first_pixel - crops[1, :2]) / 220 - 0.5) / 2.0), depth))
+    np.testing.assert_allclose(_pixel(seen, crops[1]), first_pixel)
+    moved = _head_to_cam(np.eye(3), (0.4, 0.1, 5.0))
+    poses = in_reference_crop(np.stack([still, seen, moved]), crops)
+    np.testing.assert_allclose(poses[1], still, atol=1e-6)
+    np.testing.assert_allclose(_pixel(poses[2], crops[0]), _pixel(moved, crops[2]), atol=1e-6)
