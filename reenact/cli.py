@@ -22,7 +22,7 @@ import click
 
 from reenact import __version__
 from reenact.console import Reporter
-from reenact.defaults import DRIVE_SMOOTH
+from reenact.defaults import DRIVE_SMOOTH, DRIVE_SMOOTH_EXPRESSION
 from reenact.errors import (
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
@@ -157,7 +157,14 @@ def cli() -> None:
     type=click.FloatRange(min=0.0),
     default=DRIVE_SMOOTH,
     show_default=True,
-    help="Temporal smoothing strength of pose and expression (0 = off).",
+    help="Temporal smoothing strength of the head pose (0 = off).",
+)
+@click.option(
+    "--smooth-expression",
+    type=click.FloatRange(min=0.0),
+    default=DRIVE_SMOOTH_EXPRESSION,
+    show_default=True,
+    help="Temporal smoothing strength of the expression (0 = off: a smoothed mouth talks and blinks less).",
 )
 @click.option(
     "--size",

@@ -118,7 +118,6 @@ def drive_one(
     """One pair. ``tracker``: the run's tracker (a batch passes its one); None: one for this pair, used for
     both the target and the source."""
     from reenact import pipeline
-    from tracking.smoothing import smooth_track
     from tracking.types import Track
 
     config = tracker_config(crop_size=engine.render_size)
@@ -168,8 +167,7 @@ def drive_one(
             tracking_seconds = time.perf_counter() - track_started
             if preview is not None:
                 pipeline.write_track_preview(src.path, track, preview, config, reporter)
-            if options.smooth > 0:
-                track = smooth_track(track, options.smooth)
+            track = pipeline.smoothed(track, options)
             with engine.renderer_override(codes.renderer_state):
                 result = pipeline.render_video(src.path, track, codes, engine, options, output, reporter)
             audio = bool(options.audio and pipeline.has_audio(src.path))

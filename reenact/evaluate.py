@@ -226,7 +226,7 @@ def evaluate_self(
                 list(engine.render_batches(pose[rest], held, identity, batch_size))
             )
         if smooth > 0:
-            pose_s, expression_s = drive(smooth_track(track, smooth))
+            pose_s, expression_s = drive(smooth_track(track, smooth, DriveOptions.smooth_expression))
             methods["smoothed"] = np.concatenate(
                 list(engine.render_batches(pose_s[rest], expression_s[rest], identity, batch_size))
             )

@@ -23,6 +23,15 @@ absolute
     The source's pose and expression are used as they are (the expression measured from the source's own
     reference when the model was trained that way, see below).
 
+Which source frame stands for the photo: relative motion adds the source's change since that frame to the
+photo's own pose and expression, so at that frame the photo comes back unchanged. It is the frame whose
+mouth and eyes look most like the photo's (:func:`photo_like_frame`), not simply the first: a source that
+starts mid-word driving a closed-mouth photo made every later closed mouth "more closed than the photo",
+and lips cannot close past shut (``reenact/photo.py``: ``close_openings``), so the photo followed only the
+openings beyond the first frame's. A source's own first frame as the photo (self-reenactment) still picks
+that frame. On the 7 evaluation pairs the driven face mesh's lip gap followed the source's at r 0.99
+against 0.93 from the first frame (``docs/experiments.md``).
+
 Expression reference: a checkpoint trained with ``expression_reference="clip_mean"`` (``model/expression.py``)
 sees β measured from the mean code of its clip. :func:`model_expressions` applies the same rule to tracked
 codes: a video's codes minus their mean over valid frames, a single image's code minus itself (zeros).
@@ -86,6 +95,42 @@ def in_reference_crop(head_to_cam: np.ndarray, crops: np.ndarray, reference: int
     return out
 
 
+MOUTH_GAP = (13, 14)
+"""Inner-lip midpoints (upper, lower) of MediaPipe's mesh."""
+EYE_GAPS = ((159, 145), (386, 374))
+"""Lid midpoints (upper, lower) of each eye."""
+MOUTH_CORNERS = (78, 308)
+"""Inner-lip corners (a smile widens them)."""
+
+
+def openings(shapes: np.ndarray) -> np.ndarray:
+    """Face-mesh shapes (…, V, 3) → (…, 3): inner-lip gap, mean eye opening and inner-mouth width, each over
+    the inter-ocular distance (outer eye corners)."""
+    from tracking.landmarks import LEFT_EYE_OUTER, RIGHT_EYE_OUTER
+
+    shapes = np.asarray(shapes, np.float64)
+    iod = np.maximum(
+        np.linalg.norm(shapes[..., RIGHT_EYE_OUTER, :] - shapes[..., LEFT_EYE_OUTER, :], axis=-1), 1e-9
+    )
+
+    def span(a: int, b: int) -> np.ndarray:
+        return np.linalg.norm(shapes[..., a, :] - shapes[..., b, :], axis=-1) / iod
+
+    eyes = (span(*EYE_GAPS[0]) + span(*EYE_GAPS[1])) / 2.0
+    return np.stack([span(*MOUTH_GAP), eyes, span(*MOUTH_CORNERS)], axis=-1)
+
+
+def photo_like_frame(shapes: np.ndarray, valid: np.ndarray, photo_face: np.ndarray) -> int:
+    """The valid source frame whose face looks most like the photo's: the nearest :func:`openings` (L1), from
+    the source's landmark-model shapes (N, V, 3) and the photo's face mesh (V, 3). The first valid frame when
+    there is none."""
+    valid = np.asarray(valid, bool)
+    if not valid.any():
+        return 0
+    distance = np.abs(openings(shapes) - openings(photo_face)[None]).sum(-1)
+    return int(np.argmin(np.where(valid, distance, np.inf)))
+
+
 def relative_poses(
     source_cam_to_world: np.ndarray,
     target_cam_to_world: np.ndarray,
@@ -122,19 +167,21 @@ def drive_parameters(
     mode: str = "relative",
     expression_reference: str = "none",
     source_crops: np.ndarray | None = None,
+    reference: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-frame (cam_to_world (N,4,4), expression (N,E)) for rendering the target.
 
     ``target_expression`` is already in the model's terms (a fitted code); ``expression_reference`` is the
-    model's (only the absolute mode needs it); ``source_crops`` (N,4), relative mode only: keep the
-    source's motion across its frame (see the module docstring)."""
+    model's (only the absolute mode needs it); relative mode only: ``source_crops`` (N,4) keep the
+    source's motion across its frame, ``reference`` is the source frame that stands for the target (None:
+    the first valid one; see the module docstring)."""
     pose = fill_invalid(source_pose, valid)
     expression = fill_invalid(source_expression, valid)
     if mode == "absolute":
         return pose.astype(np.float32), model_expressions(expression, valid, expression_reference)
     if mode != "relative":
         raise ValueError(f"unknown motion mode {mode!r}")
-    reference = reference_frame(valid)
+    reference = reference_frame(valid) if reference is None else reference
     crops = None if source_crops is None else fill_invalid(np.asarray(source_crops), valid)
     return relative_poses(pose, target_pose, reference, crops), relative_expressions(
         expression, target_expression, reference
@@ -142,15 +189,21 @@ def drive_parameters(
 
 
 def face_changes(
-    source_expression: np.ndarray, valid: np.ndarray, target_expression: np.ndarray, mode: str = "relative"
+    source_expression: np.ndarray,
+    valid: np.ndarray,
+    target_expression: np.ndarray,
+    mode: str = "relative",
+    reference: int | None = None,
 ) -> np.ndarray:
     """How far each frame's face is from the target photo's, in the tracker's expression codes (N, E_t):
     what the surface warp moves the photo's face by (``reenact/photo.py``). ``source_expression`` (N, E_t)
     tracked, ``target_expression`` (E_t,) the tracker's code of the photo. relative: the source's change since
-    its reference frame; absolute: the source's code minus the photo's."""
+    its frame ``reference`` (None: the first valid one); absolute: the source's code minus the
+    photo's."""
     expression = fill_invalid(np.asarray(source_expression, np.float32), valid)
     if mode == "absolute":
         return (expression - np.asarray(target_expression, np.float32)[None]).astype(np.float32)
     if mode != "relative":
         raise ValueError(f"unknown motion mode {mode!r}")
-    return (expression - expression[reference_frame(valid)]).astype(np.float32)
+    reference = reference_frame(valid) if reference is None else reference
+    return (expression - expression[reference]).astype(np.float32)

@@ -22,16 +22,17 @@ from model.fit import FitConfig, FitResult
 from model.geometry import FaceMesh
 from reenact.codes import Codes
 from reenact.console import Reporter
-from reenact.defaults import DRIVE_SMOOTH
+from reenact.defaults import DRIVE_SMOOTH, DRIVE_SMOOTH_EXPRESSION
 from reenact.engine import Engine
 from reenact.errors import InputError
 from reenact.media.images import read_image
 from reenact.media.reading import VideoReader, open_video
 from reenact.media.writing import VideoWriter
-from reenact.motion import drive_parameters, face_changes, model_expressions
+from reenact.motion import drive_parameters, face_changes, model_expressions, photo_like_frame
 from tracking.errors import NoFaceError
 from tracking.landmark_model import LandmarkModel
 from tracking.media_files import is_image_path
+from tracking.smoothing import smooth_track
 from tracking.tracker import Tracker, TrackerConfig
 from tracking.types import Track
 
@@ -46,7 +47,9 @@ class DriveOptions:
     motion: str = "relative"
     """'relative' or 'absolute' (see reenact/motion.py)."""
     smooth: float = DRIVE_SMOOTH
-    """Smoothing strength of the source's pose and expression; 0 = off."""
+    """Smoothing strength of the source's head pose; 0 = off."""
+    smooth_expression: float = DRIVE_SMOOTH_EXPRESSION
+    """Smoothing strength of the source's expression; 0 = off."""
     size: int | None = None
     """Long side of the output (pixels): a cap on the photo's size (never enlarged; None = the composite's
     default, 1024), or the head crop's side with ``crop`` (None = the model's render size)."""
@@ -297,6 +300,13 @@ def side_by_side(source: np.ndarray, frame: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.concatenate([scaled, frame], axis=1))
 
 
+def smoothed(track: Track, options: DriveOptions) -> Track:
+    """The source's track as ``drive`` renders it: pose and expression smoothed by the options."""
+    if options.smooth <= 0 and options.smooth_expression <= 0:
+        return track
+    return smooth_track(track, options.smooth, options.smooth_expression)
+
+
 def photo_rig(codes: Codes, engine: Engine, options: DriveOptions):  # noqa: ANN201 - reenact.photo.PhotoRig
     """The photo output of one target (``reenact/photo.py``) at the options' size."""
     from reenact.composite import CompositeConfig
@@ -325,6 +335,10 @@ def render_video(
 ) -> dict:
     """Render the driven video and write it (atomically) to ``output``; returns the summary numbers. The
     target's photo animated (``reenact/photo.py``), or with ``options.crop`` the head crop alone."""
+    reference = None  # the source frame that stands for the photo (reenact/motion.py)
+    if codes.has_photo:
+        shapes = _face_mesh().shape(track.identity_shape, track.expression)
+        reference = photo_like_frame(shapes, track.valid, codes.face)
     pose, expression = drive_parameters(
         track.pose,
         track.expression,
@@ -334,6 +348,7 @@ def render_video(
         options.motion,
         engine.expression_reference,
         source_crops=None if options.crop else track.crop,
+        reference=reference,
     )
     identity = np.repeat(codes.identity[None], len(pose), axis=0)
     if options.crop:
@@ -342,7 +357,9 @@ def render_video(
         size = (side, side)
     else:
         rig = photo_rig(codes, engine, options)
-        changes = face_changes(track.expression, track.valid, codes.tracked_expression, options.motion)
+        changes = face_changes(
+            track.expression, track.valid, codes.tracked_expression, options.motion, reference
+        )
         size = rig.size
 
     def batches() -> Iterator[list[np.ndarray]]:

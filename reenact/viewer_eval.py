@@ -41,7 +41,7 @@ from reenact.engine import Engine, images_to_tensor
 from reenact.media.images import write_image
 from reenact.media.writing import VideoWriter
 from reenact.morph import morph_video
-from reenact.pipeline import DriveOptions, fit_target, load_target, render_video
+from reenact.pipeline import DriveOptions, fit_target, load_target, render_video, smoothed
 from reenact.viewer_metrics import (
     SIGNALS,
     SOURCE_ONLY_FIRST,
@@ -55,7 +55,6 @@ from reenact.viewer_metrics import (
     video_fps,
 )
 from tracking.errors import NoFaceError
-from tracking.smoothing import smooth_track
 from tracking.tracker import Tracker, TrackerConfig
 from tracking.types import Track
 
@@ -122,7 +121,7 @@ def drive_output(
 ) -> None:
     """``codes`` driven by ``clip`` (its raw ``track``, smoothed here as drive smooths it) into ``output``, as
     ``reenact drive`` writes it with ``options`` (the photo output; no audio, no side-by-side)."""
-    driven = smooth_track(track, options.smooth) if options.smooth > 0 else track
+    driven = smoothed(track, options)
     options = replace(options, audio=False, side_by_side=False, crop=False)
     with engine.renderer_override(codes.renderer_state):
         render_video(clip, driven, codes, engine, options, str(output), reporter or Reporter(quiet=True))

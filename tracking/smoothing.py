@@ -101,8 +101,9 @@ def smooth_crops(
     return np.concatenate([state[:, :2] - half, state[:, :2] + half], axis=1).astype(np.float32)
 
 
-def smooth_track(track: Track, strength: float) -> Track:
-    """A copy of ``track`` with pose and expression smoothed over its valid frames (0 = unchanged copy).
+def smooth_track(track: Track, strength: float, expression_strength: float | None = None) -> Track:
+    """A copy of ``track`` with pose and expression smoothed over its valid frames (0 = unchanged copy);
+    ``expression_strength`` smooths the expression differently (None: as the pose).
 
     The crop is *not* changed here: poses are defined relative to each frame's crop, so the tracker
     smooths crops (:func:`smooth_crops`) before fitting. Landmarks stay raw (they are measurements).
@@ -111,7 +112,12 @@ def smooth_track(track: Track, strength: float) -> Track:
     return replace(
         track,
         pose=smooth_poses(track.pose, strength, valid, track.fps).astype(np.float32),
-        expression=smooth_array(track.expression, strength, valid, track.fps).astype(np.float32),
+        expression=smooth_array(
+            track.expression,
+            strength if expression_strength is None else expression_strength,
+            valid,
+            track.fps,
+        ).astype(np.float32),
         extras=dict(track.extras),
     )
 

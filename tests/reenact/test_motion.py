@@ -121,3 +121,31 @@ def test_in_reference_crop_keeps_each_head_where_it_is_on_screen():
     poses = in_reference_crop(np.stack([still, seen, moved]), crops)
     np.testing.assert_allclose(poses[1], still, atol=1e-6)
     np.testing.assert_allclose(_pixel(poses[2], crops[0]), _pixel(moved, crops[2]), atol=1e-6)
+
+
+def test_the_frame_that_stands_for_the_photo_looks_like_it():
+    from reenact.motion import EYE_GAPS, MOUTH_GAP, photo_like_frame
+    from tracking.landmark_model import LandmarkModel
+
+    face = LandmarkModel.default().mean.astype(np.float64)
+    shapes = np.repeat(face[None], 4, axis=0)
+
+    def open_by(points: np.ndarray, pair: tuple[int, int], amount: float) -> None:
+        points[pair[1], 1] += amount  # the lower point moves down (+y)
+
+    open_by(shapes[0], MOUTH_GAP, 0.2)  # starts mid-word
+    open_by(shapes[1], MOUTH_GAP, 0.1)
+    for pair in EYE_GAPS:
+        open_by(shapes[3], pair, -0.05)  # closed mouth, half a blink
+    valid = np.ones(4, bool)
+    # A closed-mouth photo: frame 2 (closed, eyes as the photo's), not the first frame.
+    assert photo_like_frame(shapes, valid, face) == 2
+    # A photo with the mouth as open as frame 1's.
+    photo = face.copy()
+    open_by(photo, MOUTH_GAP, 0.1)
+    assert photo_like_frame(shapes, valid, photo) == 1
+    # The source's own first frame as the photo (self-reenactment) picks it.
+    assert photo_like_frame(shapes, valid, shapes[0]) == 0
+    valid[2] = False
+    assert photo_like_frame(shapes, valid, face) == 3
+    assert photo_like_frame(shapes, np.zeros(4, bool), face) == 0
