@@ -150,7 +150,8 @@ def cli() -> None:
     type=click.Choice(["relative", "absolute"]),
     default="relative",
     show_default=True,
-    help="relative: apply the source's change since its first frame to the target's own pose and expression.",
+    help="relative: apply the source's change since its frame most like the target (mouth and eyes) to the "
+    "target's own pose and expression.",
 )
 @click.option(
     "--smooth",
