@@ -276,6 +276,23 @@ def _map_points(
     return uv, visible | empty, gap, residual
 
 
+Surface = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+"""Crop points (B or 1, P, 2) → a surface's depth along their rays and its weight (B, P) (0: not covered):
+e.g. the driven face mesh's (``model/mesh_depth.py``)."""
+
+
+def on_surface(depth: torch.Tensor, surface: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """The field's depth (B, P) pulled onto a surface's where it covers the point: d + w · (d_s − d)."""
+    surface_depth, weight = surface
+    return torch.where(weight > 0, depth + weight * (surface_depth - depth), depth)
+
+
+def grid_points(n: int, device: torch.device | str | None = None) -> torch.Tensor:
+    """(1, n·n, 2) crop points of the n×n grid's cell centres, row-major."""
+    own = (torch.arange(n, device=device, dtype=torch.float32) + 0.5) / n
+    return torch.stack(torch.meshgrid(own, own, indexing="xy"), dim=-1).reshape(1, n * n, 2)
+
+
 @torch.no_grad()
 def correspond(
     model: HeadModel,
@@ -285,13 +302,15 @@ def correspond(
     config: PhotoWarpConfig = PhotoWarpConfig(),
     deform: Callable[[torch.Tensor], torch.Tensor] | None = None,
     driven: tuple[torch.Tensor, torch.Tensor] | None = None,
+    surface: Surface | None = None,
 ) -> Correspondence:
     """The correspondence of B driven frames (cameras P_j, β_j (B, E)) with the target's photo on the
     ``config.size`` grid. ``deform`` maps driven surface points (B, P, 3) straight to the target's posed head
     (e.g. the surface warp on the target's own face, ``model/surface_warp.py``); None: through the field's
     warp (to canonical under β_j, back under β_0). ``driven``: the frames' depth and opacity maps (B, m, m)
     when a render pass already has them (``RenderOutput.depth`` / ``.opacity``, any m, upsampled here);
-    None: the field is run on the grid's own rays."""
+    None: the field is run on the grid's own rays. ``surface``: a finer surface the depth is pulled onto
+    where it covers a point (:func:`on_surface`)."""
     n = config.size
     batch = camera.batch_size
     identity = target.identity.expand(batch, -1)
@@ -301,8 +320,9 @@ def correspond(
         rays = generate_rays(camera, n, n)
         depth, opacity = upsample_depth(driven[0], driven[1], n)
         depth, opacity = depth.reshape(batch, n * n), opacity.reshape(batch, n * n)
-    own = (torch.arange(n, device=depth.device, dtype=depth.dtype) + 0.5) / n
-    own = torch.stack(torch.meshgrid(own, own, indexing="xy"), dim=-1).reshape(1, n * n, 2)
+    own = grid_points(n, depth.device).to(depth.dtype)
+    if surface is not None:
+        depth = on_surface(depth, surface(own))
     uv, visible, gap, residual = _map_points(
         model, target, rays, depth, opacity, own, expression, config, deform
     )
@@ -325,6 +345,7 @@ def correspond_at(
     driven: tuple[torch.Tensor, torch.Tensor],
     config: PhotoWarpConfig = PhotoWarpConfig(),
     deform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    surface: Surface | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """:func:`correspond` at any crop points ``uv`` (B, P, 2) of the driven frames instead of a grid: their
     depth and opacity are read (bilinearly) off the frames' maps ``driven`` (B, m, m), upsampled to the
@@ -335,6 +356,8 @@ def correspond_at(
     weight = opacity.clamp(min=1e-4)
     sampled = _sample_maps(torch.stack([depth * weight, weight, opacity], dim=1), uv)
     point_depth, point_opacity = sampled[:, 0] / sampled[:, 1], sampled[:, 2]
+    if surface is not None:
+        point_depth = on_surface(point_depth, surface(uv))
     rays = rays_through(camera, uv)
     found, visible, _, _ = _map_points(
         model, target, rays, point_depth, point_opacity, uv, expression, config, deform

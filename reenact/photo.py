@@ -25,7 +25,17 @@ import numpy as np
 import torch
 
 from model.camera import Camera
-from model.photo_warp import PhotoWarpConfig, TargetDepth, correspond, correspond_at, project
+from model.mesh_depth import mesh_depth, rim_weights
+from model.photo_warp import (
+    PhotoWarpConfig,
+    Surface,
+    TargetDepth,
+    correspond,
+    correspond_at,
+    grid_points,
+    on_surface,
+    project,
+)
 from model.surface_warp import SurfaceWarp
 from reenact.codes import Codes
 from reenact.composite import CompositeConfig, Patch, compose, frame_maps, make_plan, patch_centres
@@ -125,6 +135,9 @@ class PhotoConfig:
     surface_radius: float = 0.1
     """Falloff radius of the surface warp (head units; the eyes are 0.7 apart): the skin within it moves
     with the face mesh, hair and ears beyond it stay."""
+    mesh_depth: bool = True
+    """Inside the face, map pixels through the face mesh's own depth (``model/mesh_depth.py``) instead of the
+    field's 16² depth alone, blended to it at the face's outline: the nose's relief and the lips' edges."""
     align_face: bool = True
     """Move the photo's face mesh into the fitted model's head frame (:meth:`PhotoTarget.in_model_frame`)."""
     detail_cell: float = 0.008
@@ -207,6 +220,22 @@ class PhotoRig:
         )
         self.warp = SurfaceWarp(basis.shape[0], radius=config.surface_radius).to(device)
         self.warp.set_shape(face, basis, triangles)  # rest = the photo's face
+        self.triangles = torch.as_tensor(np.asarray(triangles, np.int64), device=device)
+        self.rim = torch.as_tensor(rim_weights(triangles, face.shape[0]), device=device)
+        if config.mesh_depth:  # the photo's own depth on the same surface the driven frames use
+            n = config.warp.size
+            depth = on_surface(
+                self.target.depth.reshape(1, n * n),
+                self.surface(self.target.camera, self.face[None])(grid_points(n, device)),
+            )
+            self.target = replace(self.target, depth=depth.reshape(1, n, n))
+
+    def surface(self, camera: Camera, vertices: torch.Tensor) -> Surface | None:
+        """The face mesh ``vertices`` (B, V, 3) as the surface the correspondence pulls its depth onto
+        (None when ``mesh_depth`` is off)."""
+        if not self.config.mesh_depth:
+            return None
+        return lambda uv: mesh_depth(camera, vertices, self.triangles, self.rim, uv)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -234,6 +263,7 @@ class PhotoRig:
             self.config.warp,
             deform=lambda points: self.warp(points, change, motion=motion),
             driven=(torch.as_tensor(depth, device=device), torch.as_tensor(opacity, device=device)),
+            surface=self.surface(camera, self.face[None] + motion),
         )
         # The driven mouth: the photo's inner lips moved by the change, seen by the driven camera; what opens
         # beyond the photo's own opening gets the mouth's interior.
@@ -289,6 +319,7 @@ class PhotoRig:
             (torch.as_tensor(driven[0], device=device), torch.as_tensor(driven[1], device=device)),
             config.warp,
             deform=lambda p: self.warp(p, change, motion=motion),
+            surface=self.surface(camera, posed),
         )
         found = found.cpu().numpy()
         result, start = [[] for _ in range(batch)], 0
