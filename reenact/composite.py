@@ -247,15 +247,28 @@ def colour_transfer(render: np.ndarray, photo_crop: np.ndarray, weight: np.ndarr
     return ColourTransfer(gain=gain, offset=p.mean(0) - gain * r.mean(0))
 
 
+def nonzero_box(weight: np.ndarray) -> tuple[slice, slice] | None:
+    """(rows, cols) slices of the smallest box holding every weight > 0 of ``weight`` (H, W); None when
+    there is none."""
+    rows = np.flatnonzero((weight > 0).any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero((weight > 0).any(axis=0))
+    return slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1)
+
+
 def blend(under: np.ndarray, over: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    """``over`` on ``under`` (both (H, W, 3) uint8) with ``weight`` (H, W) in [0, 1]: uint8, and exactly
-    ``under`` where the weight is 0."""
+    """``over`` ((H, W, 3) uint8, or one (3,) colour) on ``under`` ((H, W, 3) uint8) with ``weight`` (H, W)
+    in [0, 1]: uint8, and exactly ``under`` where the weight is 0. Only the box of weights > 0 is computed."""
     out = under.copy()
-    pick = weight > 0
-    if pick.any():
-        w = weight[pick][:, None]
-        mixed = under[pick].astype(np.float32) * (1.0 - w) + over[pick].astype(np.float32) * w
-        out[pick] = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
+    box = nonzero_box(weight)
+    if box is None:
+        return out
+    w = weight[box][..., None].astype(np.float32)
+    base = under[box].astype(np.float32)
+    top = over[box] if over.ndim == 3 else np.asarray(over, np.float32)
+    base += w * (top - base)  # a convex combination of 0..255: no clipping needed
+    out[box] = (base + 0.5).astype(np.uint8)
     return out
 
 
@@ -310,12 +323,24 @@ def _canvas_points(box: np.ndarray, uv: np.ndarray) -> np.ndarray:
 
 def _fill_polygon(shape: tuple[int, int], points: np.ndarray, sigma: float, offset=(0.0, 0.0)) -> np.ndarray:
     """(h, w) float32 in [0, 1]: the polygon ``points`` (K, 2) (continuous pixel coordinates, minus
-    ``offset``) filled with sub-pixel precision, blurred by ``sigma`` pixels."""
+    ``offset``) filled with sub-pixel precision, blurred by ``sigma`` pixels. Only the polygon's box grown by
+    the blur's reach is drawn and blurred."""
+    height, width = shape
+    local = points - np.asarray(offset, np.float64)
+    reach = int(np.ceil(4.0 * sigma)) + 2
+    x0 = max(0, int(np.floor(local[:, 0].min())) - reach)
+    y0 = max(0, int(np.floor(local[:, 1].min())) - reach)
+    x1 = min(width, int(np.ceil(local[:, 0].max())) + reach)
+    y1 = min(height, int(np.ceil(local[:, 1].max())) + reach)
+    full = np.zeros(shape, np.float32)
+    if x1 <= x0 or y1 <= y0:
+        return full
     bits = 4
-    scaled = np.round((points - np.asarray(offset) - 0.5) * (1 << bits)).astype(np.int32)
-    mask = np.zeros(shape, np.uint8)
+    scaled = np.round((local - (x0, y0) - 0.5) * (1 << bits)).astype(np.int32)
+    mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
     cv2.fillPoly(mask, [scaled.reshape(-1, 1, 2)], 255, lineType=cv2.LINE_AA, shift=bits)
-    return _blur(mask.astype(np.float32) / 255.0, sigma)
+    full[y0:y1, x0:x1] = _blur(mask.astype(np.float32) / 255.0, sigma)
+    return full
 
 
 def displacement(frame: FrameMap, config: CompositeConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -362,9 +387,11 @@ def compose(plan: CompositePlan, frame: FrameMap, render: np.ndarray) -> np.ndar
     warped = sample_box(plan.photo, plan.box, mapped)
     side = float(plan.box[2] - plan.box[0])
     seen = _blur(np.clip(maps[..., 2], 0.0, 1.0), config.visible_feather * side)
-    if (seen < 1.0).any():
-        rendered = np.clip(plan.colour.apply(sample_map(render, plan.grid)) + 0.5, 0, 255).astype(np.uint8)
-        warped = blend(rendered, warped, seen)
+    hidden = 1.0 - seen
+    box = nonzero_box(hidden)
+    if box is not None:  # the colour-matched render where the photo does not show the point
+        coloured = np.clip(plan.colour.apply(render) + 0.5, 0, 255).astype(np.uint8)
+        warped[box] = blend(warped[box], sample_map(coloured, plan.grid[box]), hidden[box])
     if frame.mouth is not None and plan.interior is not None:
         polygon = _canvas_points(plan.box, np.asarray(frame.mouth, np.float64))
         x, y = polygon[:, 0], polygon[:, 1]
@@ -373,8 +400,7 @@ def compose(plan: CompositePlan, frame: FrameMap, render: np.ndarray) -> np.ndar
         # anti-aliased outline).
         if area >= 1.0:
             revealed = _fill_polygon((y1 - y0, x1 - x0), polygon, config.mouth_feather * side, (x0, y0))
-            interior = np.broadcast_to(plan.interior.astype(np.uint8), warped.shape)
-            warped = blend(warped, np.ascontiguousarray(interior), np.clip(revealed, 0.0, 1.0))
+            warped = blend(warped, plan.interior.astype(np.uint8), np.clip(revealed, 0.0, 1.0))
     out[y0:y1, x0:x1] = warped
     return out
 

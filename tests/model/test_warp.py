@@ -128,3 +128,35 @@ def test_gradient_flows_through_the_landmark_motion_only():
     expected = -torch.einsum("bpj,ejc->be", weights, basis)
     assert torch.allclose(grad, expected, rtol=1e-4, atol=1e-5)
     assert (out - points).abs().max() > 1e-3  # the points near the face did move
+
+
+def _dense_displacement(warp: ExpressionWarp, points: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
+    """The warp's formula over every landmark, no cutoff (float64)."""
+    motion = torch.einsum("be,ejc->bjc", beta.double(), warp.basis.double())
+    moved = warp.anchors.double() + motion
+    weights = torch.exp(-0.5 * torch.cdist(points.double(), moved).square() / warp.radius**2)
+    weights = weights / weights.sum(-1, keepdim=True).clamp_min(1.0)
+    return weights @ motion
+
+
+def test_the_cutoff_drops_only_points_too_far_to_move():
+    """Only points within the cutoff of a moved landmark are weighed: the result is the dense formula's on
+    points near the face, far from it, and with a motion larger than the distance grid's margin."""
+    from tracking.landmark_model import LandmarkModel
+
+    landmarks = LandmarkModel.default()
+    warp = ExpressionWarp(8, 0.1)
+    warp.set_shape(landmarks.mean, landmarks.expression_basis)
+    torch.manual_seed(0)
+    near = torch.tensor(landmarks.mean)[None] + 0.1 * torch.randn(2, NUM_LANDMARKS, 3)
+    points = torch.cat([near, 1.5 * torch.randn(2, 2000, 3)], dim=1)
+    for scale in (1.0, 40.0):  # 40: landmarks move farther than the grid's margin (no cutoff then)
+        beta = scale * torch.randn(2, 8)
+        found = warp.displacement(points, beta).double()
+        expected = _dense_displacement(warp, points, beta)
+        assert torch.allclose(found, expected, atol=1e-5)
+    assert (found.norm(dim=-1) > 1e-3).float().mean() > 0.1  # the comparison is not between zeros
+    # Points the grid drops did not move (exactly), and most far points are dropped.
+    beta = torch.randn(2, 8)
+    far = warp.displacement(points[:, NUM_LANDMARKS:], beta)
+    assert (far.abs().sum(-1) == 0).float().mean() > 0.3
