@@ -24,6 +24,9 @@ from typing import Any
 FORMAT_VERSION = 1
 """Version of the checkpoint/config layout; bump when a stored key changes meaning."""
 
+WARP_KINDS = ("gaussian", "surface")
+"""The expression warps a field can use (:attr:`FieldConfig.warp_kind`)."""
+
 
 @dataclass(frozen=True)
 class FieldConfig:
@@ -54,6 +57,11 @@ class FieldConfig:
     """Width (head units) of the landmark-driven expression warp (``model/warp.py``): β moves the sample
     points as the landmark model moves the face, before γ(x). 0 = off (the paper's field, β only as an MLP
     input). The mean landmark spacing is ~0.04, so ~0.06 averages a landmark's few neighbours."""
+    warp_kind: str = "gaussian"
+    """Which expression warp ``warp_radius`` switches on: ``"gaussian"`` (``model/warp.py``: a point moves by
+    the Gaussian-weighted mean motion of the landmarks around it, anchored on the mean face) or ``"surface"``
+    (``model/surface_warp.py``: by the motion of the nearest point of the face mesh, which leaves the mouth
+    and the eyes open, on each sample's own face at rest)."""
     identity_dim: int = 128
     """Size of the identity embedding z_id as the encoder gives it (dlib: 128, AdaFace: 512)."""
     identity_projection: int = 64
@@ -74,6 +82,8 @@ class FieldConfig:
             )
         if self.warp_radius < 0:
             raise ValueError(f"FieldConfig: warp_radius must be >= 0, got {self.warp_radius}")
+        if self.warp_kind not in WARP_KINDS:
+            raise ValueError(f"FieldConfig: warp_kind must be one of {WARP_KINDS}, got {self.warp_kind!r}")
         if self.skip >= self.depth:
             raise ValueError(f"FieldConfig: skip {self.skip} must be < depth {self.depth} (or -1)")
 
@@ -211,7 +221,7 @@ class ModelConfig:
 
 
 _ADDED_LATER: dict[str, dict[str, Any]] = {
-    "field": {"expression_components": 0, "warp_radius": 0.0},
+    "field": {"expression_components": 0, "warp_radius": 0.0, "warp_kind": "gaussian"},
     "loss": {"geometry_weight": 0.0, "geometry_landmarks": 64},
 }
 """Keys added after format version 1, with the value that reproduces how older checkpoints behave."""

@@ -9,8 +9,11 @@ Outputs
 
 Conventions
     * Points are divided by ``HEAD_RADIUS`` before γ, so the bounding sphere maps to the unit ball.
-    * With ``warp_radius`` > 0 the points are first moved by the expression warp (``model/warp.py``): σ then
-      depends on β also through where a point lands, still never on d.
+    * With ``warp_radius`` > 0 the points are first moved by the expression warp (``model/warp.py``, or
+      ``model/surface_warp.py`` with ``warp_kind="surface"``): σ then depends on β also through where a point
+      lands, still never on d. The surface warp takes each sample's face at rest, ``face`` (B, V, 3) in the
+      head frame (the face mesh at β = 0: the tracked face minus the motion of the β the field sees); None
+      stands for the mean face. The Gaussian warp ignores ``face``.
     * z_id first passes through a learned linear layer (``identity_projection`` wide) so any encoder size
       works; then γ(x) ⊕ β ⊕ proj(z_id) feeds a ReLU MLP with a NeRF-style skip. The first and skip layers
       are computed as W_x·γ(x) + W_c·(β ⊕ proj(z_id)) — identical to a linear layer on the concatenation,
@@ -30,6 +33,7 @@ from torch.nn import functional as F
 from model.camera import HEAD_RADIUS
 from model.config import FieldConfig
 from model.encoding import encoded_dim, positional_encoding
+from model.surface_warp import SurfaceWarp
 from model.warp import ExpressionWarp
 
 
@@ -72,9 +76,10 @@ class HeadField(nn.Module):
             persistent=False,
         )
         self.identity_projection = nn.Linear(config.identity_dim, config.identity_projection)
-        self.warp = (
-            ExpressionWarp(config.expression_dim, config.warp_radius) if config.warp_radius > 0 else None
-        )
+        self.warp: ExpressionWarp | SurfaceWarp | None = None
+        if config.warp_radius > 0:
+            kind = SurfaceWarp if config.warp_kind == "surface" else ExpressionWarp
+            self.warp = kind(config.expression_dim, config.warp_radius)
         layers = []
         for index in range(config.depth):
             if index == 0:
@@ -89,11 +94,28 @@ class HeadField(nn.Module):
         self.view_layer = nn.Linear(config.width + self.direction_dim, config.width // 2)
         self.feature_head = nn.Linear(config.width // 2, config.feature_dim)
 
-    def _trunk(self, points: torch.Tensor, expression: torch.Tensor, identity: torch.Tensor) -> torch.Tensor:
+    def rest_face(self, face: torch.Tensor, expression: torch.Tensor) -> torch.Tensor:
+        """The face at rest (B, V, 3) the surface warp takes, from a sample's tracked face ``face`` (B, V, 3)
+        and its β (B, E): the face minus the motion of the components the field sees (the others stay in
+        it)."""
+        if not isinstance(self.warp, SurfaceWarp):
+            return face
+        seen = (expression * self.expression_mask).float()
+        return face - torch.einsum("be,evc->bvc", seen, self.warp.basis.float())
+
+    def _trunk(
+        self,
+        points: torch.Tensor,
+        expression: torch.Tensor,
+        identity: torch.Tensor,
+        face: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         batch, rays, samples, _ = points.shape
         expression = expression * self.expression_mask
         points = points.reshape(batch, rays * samples, 3)
-        if self.warp is not None:
+        if isinstance(self.warp, SurfaceWarp):
+            points = self.warp(points, expression, rest=face)
+        elif self.warp is not None:
             points = self.warp(points, expression)
         encoded = positional_encoding(points / HEAD_RADIUS, self.config.pos_freqs)
         codes = torch.cat([expression, self.identity_projection(identity)], dim=-1)
@@ -112,17 +134,27 @@ class HeadField(nn.Module):
         return F.softplus(self.density_head(hidden)).reshape(*shape[:3], 1)
 
     def density_only(
-        self, points: torch.Tensor, expression: torch.Tensor, identity: torch.Tensor
+        self,
+        points: torch.Tensor,
+        expression: torch.Tensor,
+        identity: torch.Tensor,
+        face: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """σ (B, R, S, 1) at ``points`` (B, R, S, 3); the view direction is not an input."""
-        return self._density(self._trunk(points, expression, identity), points.shape)
+        return self._density(self._trunk(points, expression, identity, face), points.shape)
 
     def forward(
-        self, points: torch.Tensor, directions: torch.Tensor, expression: torch.Tensor, identity: torch.Tensor
+        self,
+        points: torch.Tensor,
+        directions: torch.Tensor,
+        expression: torch.Tensor,
+        identity: torch.Tensor,
+        face: torch.Tensor | None = None,
     ) -> FieldOutput:
-        """σ and F at ``points`` (B, R, S, 3) seen along ``directions`` (B, R, 3)."""
+        """σ and F at ``points`` (B, R, S, 3) seen along ``directions`` (B, R, 3); ``face``: see the module
+        docstring."""
         batch, rays, samples, _ = points.shape
-        hidden = self._trunk(points, expression, identity)
+        hidden = self._trunk(points, expression, identity, face)
         density = self._density(hidden, points.shape)
         encoded_dirs = positional_encoding(directions, self.config.dir_freqs)  # (B, R, Dd)
         encoded_dirs = (

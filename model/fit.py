@@ -177,10 +177,12 @@ def fit_codes(
     progress: Callable[[FitProgress], None] | None = None,
     landmarks: torch.Tensor | None = None,
     expression_basis: torch.Tensor | None = None,
+    face: torch.Tensor | None = None,
 ) -> FitResult:
     """Fit identity, expression and camera correction to ``image``; see the module docstring. ``landmarks``
     (L, 3), the target's tracked face (head frame), and the landmark model's ``expression_basis`` (E, L, 3)
-    are for the expression pseudo-views (``config.finetune_expression_views``; then required)."""
+    are for the expression pseudo-views (``config.finetune_expression_views``; then required). ``face``
+    (1, L, 3): the target's face at rest for a surface-warp field (``model/field.py``; None: mean face)."""
     if config.uses_expression_views and (landmarks is None or expression_basis is None):
         raise ValueError(
             "FitConfig.finetune_expression_views > 0 needs the target's landmarks and the expression basis"
@@ -219,7 +221,7 @@ def fit_codes(
 
     def render(renderer_model: HeadModel) -> tuple[torch.Tensor, torch.Tensor]:
         camera = Camera(corrected_camera(base_camera, omega, translation)[None])
-        output = renderer_model(camera, expression_code, identity_code, None, config.chunk_rays)
+        output = renderer_model(camera, expression_code, identity_code, None, config.chunk_rays, face)
         return output.image, output.opacity
 
     try:
@@ -286,6 +288,7 @@ def fit_codes(
                     identity_code.expand(views, -1),
                     None,
                     config.chunk_rays,
+                    None if face is None else face.expand(views, -1, -1),
                 )
             for iteration in range(1, config.finetune_iterations + 1):
                 rendered = final_model.renderer(

@@ -116,6 +116,7 @@ def landmark_depth_errors(
     expression: torch.Tensor,
     identity: torch.Tensor,
     triangles: torch.Tensor | np.ndarray,
+    face: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """At every landmark (B, L, 3) of each frame: the signed depth error (B, L) — where the field ends the ray
     from the camera through it, minus the landmark's distance (head units; + = the surface lies behind the
@@ -123,7 +124,7 @@ def landmark_depth_errors(
     (deterministic samples); training's :func:`geometry_loss` renders only a drawn subset of the rays."""
     visible = visible_landmarks(landmarks, camera, triangles)
     rays, target = landmark_rays(landmarks, camera)
-    depth, opacity = model.ray_depth(rays, expression, identity)
+    depth, opacity = model.ray_depth(rays, expression, identity, face=face)
     return (depth - target).squeeze(-1), visible, opacity.squeeze(-1)
 
 
@@ -136,12 +137,14 @@ def geometry_loss(
     triangles: torch.Tensor | np.ndarray,
     picks: torch.Tensor,
     generator: torch.Generator | None = None,
+    face: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Mean |ray end − landmark distance| (head units) over the visible ones of the landmarks ``picks`` (B, K)
-    of each frame; zero (with a graph) when none is visible."""
+    of each frame; zero (with a graph) when none is visible. ``face``: each frame's face at rest for a
+    surface-warp field (``model/field.py``)."""
     chosen = torch.gather(landmarks, 1, picks.unsqueeze(-1).expand(-1, -1, 3))
     visible = torch.gather(visible_landmarks(landmarks, camera, triangles), 1, picks)
     rays, target = landmark_rays(chosen, camera)
-    depth, _ = model.ray_depth(rays, expression, identity, generator)
+    depth, _ = model.ray_depth(rays, expression, identity, generator, face)
     error = (depth - target).abs().squeeze(-1)
     return (error * visible).sum() / visible.sum().clamp(min=1)

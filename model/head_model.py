@@ -57,14 +57,19 @@ class HeadModel(nn.Module):
         self.renderer = NeuralRenderer(config.renderer, config.field.feature_dim)
 
     def _ray_samples(
-        self, rays: Rays, expression: torch.Tensor, identity: torch.Tensor, generator: torch.Generator | None
+        self,
+        rays: Rays,
+        expression: torch.Tensor,
+        identity: torch.Tensor,
+        generator: torch.Generator | None,
+        face: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Merged sample distances t (B, R, S), their compositing weights (B, R, S) and features
         (B, R, S, C)."""
         sampler = self.config.sampler
         coarse_gen = generator if sampler.stratified else None
         t_coarse = stratified_samples(rays, sampler.coarse_samples, coarse_gen)
-        coarse = self.field(points_at(rays, t_coarse).points, rays.directions, expression, identity)
+        coarse = self.field(points_at(rays, t_coarse).points, rays.directions, expression, identity, face)
         if not sampler.importance or sampler.fine_samples == 0:
             t_all, density, features = t_coarse, coarse.density, coarse.features
         else:
@@ -74,7 +79,7 @@ class HeadModel(nn.Module):
             t_fine = importance_samples(
                 bin_edges(rays, sampler.coarse_samples), coarse_weights, sampler.fine_samples, generator
             )
-            fine = self.field(points_at(rays, t_fine).points, rays.directions, expression, identity)
+            fine = self.field(points_at(rays, t_fine).points, rays.directions, expression, identity, face)
             t_all, order = torch.sort(torch.cat([t_coarse, t_fine], dim=-1), dim=-1)
             density = torch.gather(torch.cat([coarse.density, fine.density], dim=2), 2, order.unsqueeze(-1))
             merged = torch.cat([coarse.features, fine.features], dim=2)
@@ -88,16 +93,22 @@ class HeadModel(nn.Module):
         expression: torch.Tensor,
         identity: torch.Tensor,
         generator: torch.Generator | None = None,
+        face: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Composited features (B, R, C) and opacity (B, R, 1) of ``rays``."""
-        features, opacity, _ = self._render_rays(rays, expression, identity, generator)
+        features, opacity, _ = self._render_rays(rays, expression, identity, generator, face)
         return features, opacity
 
     def _render_rays(
-        self, rays: Rays, expression: torch.Tensor, identity: torch.Tensor, generator: torch.Generator | None
+        self,
+        rays: Rays,
+        expression: torch.Tensor,
+        identity: torch.Tensor,
+        generator: torch.Generator | None,
+        face: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Features (B, R, C), opacity (B, R, 1) and opacity-normalised depth (B, R, 1) of one pass."""
-        t_all, sample_weights, features = self._ray_samples(rays, expression, identity, generator)
+        t_all, sample_weights, features = self._ray_samples(rays, expression, identity, generator, face)
         opacity = vr.accumulated_opacity(sample_weights)
         depth = vr.composite(sample_weights, t_all.unsqueeze(-1)) / opacity.clamp(min=1e-6)
         return vr.composite(sample_weights, features), opacity, depth
@@ -108,12 +119,13 @@ class HeadModel(nn.Module):
         expression: torch.Tensor,
         identity: torch.Tensor,
         generator: torch.Generator | None = None,
+        face: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Where ``rays`` end: the opacity-normalised mean distance Σ w t / Σ w (B, R, 1) and the opacity
         (B, R, 1).
 
         The field alone (no neural renderer): what the geometry prior supervises and its diagnostic reads."""
-        _, opacity, depth = self._render_rays(rays, expression, identity, generator)
+        _, opacity, depth = self._render_rays(rays, expression, identity, generator, face)
         return depth, opacity
 
     def _render_map(
@@ -124,11 +136,12 @@ class HeadModel(nn.Module):
         identity: torch.Tensor,
         generator: torch.Generator | None,
         chunk_rays: int,
+        face: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Feature map (B, C, n, n), opacity (B, 1, n, n) and depth (B, 1, n, n) of an n×n grid, n = size."""
         rays = generate_rays(camera, size, size)
         parts = [
-            self._render_rays(rays.chunk(start, start + chunk_rays), expression, identity, generator)
+            self._render_rays(rays.chunk(start, start + chunk_rays), expression, identity, generator, face)
             for start in range(0, rays.num_rays, chunk_rays)
         ]
         batch = camera.batch_size
@@ -144,11 +157,13 @@ class HeadModel(nn.Module):
         identity: torch.Tensor,
         generator: torch.Generator | None = None,
         chunk_rays: int = 4096,
+        face: torch.Tensor | None = None,
     ) -> RenderOutput:
         """Render B images; ``generator`` jitters the samples (training), ``None`` renders
-        deterministically."""
+        deterministically. ``face`` (B, V, 3): each image's face at rest, for a surface-warp field
+        (``model/field.py``; None: the mean face)."""
         feature_map, opacity, depth = self._render_map(
-            camera, self.config.renderer.feature_size, expression, identity, generator, chunk_rays
+            camera, self.config.renderer.feature_size, expression, identity, generator, chunk_rays, face
         )
         return RenderOutput(
             image=self.renderer(feature_map), feature_map=feature_map, opacity=opacity, depth=depth

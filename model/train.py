@@ -38,12 +38,13 @@ from torch import distributed as dist
 from model.camera import Camera
 from model.checkpoint import load_checkpoint, save_checkpoint
 from model.config import ModelConfig, TrainConfig  # noqa: F401 - TrainConfig is imported from here too
-from model.data import FrameDataset
+from model.data import FrameBatch, FrameDataset
 from model.errors import CheckpointError, DataError
 from model.geometry import FaceMesh, geometry_loss
 from model.head_model import HeadModel
 from model.image_io import write_png
 from model.losses import HeadLoss
+from model.surface_warp import SurfaceWarp
 
 
 @dataclass
@@ -111,9 +112,9 @@ def _architecture(config: dict, weights_only: bool = False) -> dict:
     return kept
 
 
-_WEIGHTLESS_FIELD_KEYS = ("expression_components", "warp_radius")
+_WEIGHTLESS_FIELD_KEYS = ("expression_components", "warp_radius", "warp_kind")
 """Field settings a run may change when it starts from another checkpoint's weights (``--init``)."""
-_WARP_BUFFERS = ("field.warp.anchors", "field.warp.basis")
+_WARP_BUFFERS = ("field.warp.anchors", "field.warp.basis", "field.warp.triangles", "field.warp.rings")
 
 
 def _with_config(model: HeadModel, config: ModelConfig) -> HeadModel:
@@ -130,6 +131,14 @@ def _with_config(model: HeadModel, config: ModelConfig) -> HeadModel:
     return rebuilt
 
 
+def rest_faces(model: HeadModel, batch: FrameBatch) -> torch.Tensor | None:
+    """Each frame's face at rest for a surface-warp field (its tracked face minus the motion of the β the
+    field sees, ``HeadField.rest_face``); None for other fields."""
+    if not isinstance(model.field.warp, SurfaceWarp) or batch.landmarks is None:
+        return None
+    return model.field.rest_face(batch.landmarks, batch.expression)
+
+
 def _preview(
     model: HeadModel, dataset: FrameDataset, indices: torch.Tensor, device: torch.device, chunk_rays: int
 ) -> np.ndarray:
@@ -137,7 +146,10 @@ def _preview(
     was_training = model.training
     model.eval()
     with torch.no_grad():
-        render = model(Camera(batch.cam_to_world), batch.expression, batch.identity, None, chunk_rays).image
+        face = rest_faces(model, batch)
+        render = model(
+            Camera(batch.cam_to_world), batch.expression, batch.identity, None, chunk_rays, face
+        ).image
     model.train(was_training)
     top = torch.cat(list(batch.image * batch.mask), dim=2)
     bottom = torch.cat(list(render.float()), dim=2)
@@ -216,6 +228,9 @@ def _train(
         raise CheckpointError(
             "loss.geometry_weight > 0 needs the landmark model with its triangles (face_mesh)"
         )
+    surface = model_config.field.warp_radius > 0 and model_config.field.warp_kind == "surface"
+    if surface and face_mesh is None:
+        raise CheckpointError("a surface warp needs the landmark model with its triangles (face_mesh)")
     triangles = torch.as_tensor(face_mesh.triangles, dtype=torch.long, device=device) if geometry else None
     dataset = FrameDataset(
         dataset_dir,
@@ -223,7 +238,7 @@ def _train(
         exclude_persons=cfg.exclude_persons,
         identity_key=cfg.identity_key,
         expression_reference=cfg.expression_reference,
-        face_mesh=face_mesh if geometry else None,
+        face_mesh=face_mesh if geometry or surface else None,
     )
     if (
         dataset.expression_dim != model_config.field.expression_dim
@@ -263,7 +278,10 @@ def _train(
             raise CheckpointError(
                 "field.warp_radius > 0 needs the landmark model's mean and expression basis (landmark_shape)"
             )
-        warp.set_shape(*landmark_shape)
+        if surface:
+            warp.set_shape(*landmark_shape, face_mesh.triangles)
+        else:
+            warp.set_shape(*landmark_shape)
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(params, lr=cfg.lr)
@@ -292,8 +310,9 @@ def _train(
         batch = dataset.batch(global_batch[mine], device)
         jitter = _step_generator(cfg.seed, step, 1 + rank, device)
         with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=use_amp):
+            face = rest_faces(model, batch)
             output = network(
-                Camera(batch.cam_to_world), batch.expression, batch.identity, jitter, cfg.chunk_rays
+                Camera(batch.cam_to_world), batch.expression, batch.identity, jitter, cfg.chunk_rays, face
             )
             terms = loss_fn(output.image.float(), batch.image, batch.mask, output.opacity.float())
             total = terms.total
@@ -316,6 +335,7 @@ def _train(
                     triangles,
                     picks.to(device),
                     jitter,
+                    face,
                 )
                 total = total + model_config.loss.geometry_weight * geometry_term.float()
         optimizer.zero_grad(set_to_none=True)

@@ -216,7 +216,7 @@ def render_command(options: RenderOptions, reporter: Reporter | None = None) -> 
     with engine.renderer_override(codes.renderer_state):
         if still:
             images = np.concatenate(
-                list(engine.render_batches(pose, expression, identity, options.batch_size))
+                list(engine.render_batches(pose, expression, identity, options.batch_size, codes.rest_face))
             )
             write_image(options.output, np.concatenate(list(images), axis=1))
         else:
@@ -225,7 +225,10 @@ def render_command(options: RenderOptions, reporter: Reporter | None = None) -> 
                 VideoWriter(options.output, fps=fps) as writer,
                 reporter.progress("rendering", len(pose)) as advance,
             ):
-                for batch in engine.render_batches(pose, expression, identity, options.batch_size):
+                batches = engine.render_batches(
+                    pose, expression, identity, options.batch_size, codes.rest_face
+                )
+                for batch in batches:
                     for image in batch:
                         writer.write(image)
                     advance(len(batch))
@@ -379,6 +382,7 @@ def train_command(options: TrainOptions, reporter: Reporter | None = None) -> Tr
             expression_dim=expression_dim,
             expression_components=options.expression_components,
             warp_radius=options.warp_radius,
+            warp_kind=options.warp_kind,
         )
     except ValueError as exc:
         raise InputError(
@@ -426,7 +430,8 @@ def train_command(options: TrainOptions, reporter: Reporter | None = None) -> Tr
 
             landmarks = LandmarkModel.default()
             shape = (landmarks.mean, landmarks.expression_basis) if options.warp_radius > 0 else None
-            mesh = landmarks.face_mesh() if options.geometry_weight > 0 else None
+            surface = options.warp_radius > 0 and options.warp_kind == "surface"
+            mesh = landmarks.face_mesh() if options.geometry_weight > 0 or surface else None
         result = train(
             model_config,
             train_config,

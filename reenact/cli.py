@@ -513,7 +513,15 @@ def render(reporter: Reporter, device: str, **options: Any) -> None:
     default=TrainOptions.warp_radius,
     show_default=True,
     help="Expression warp: β moves the field's sample points as the landmark model moves the face, "
-    "Gaussian-averaged over landmarks this far (head units, ~0.06-0.1); 0 = off.",
+    "over this distance (head units, ~0.06-0.1); 0 = off.",
+)
+@click.option(
+    "--warp-kind",
+    type=click.Choice(["gaussian", "surface"]),
+    default=TrainOptions.warp_kind,
+    show_default=True,
+    help="gaussian: a point moves by the mean motion of the landmarks around it; surface: by the motion of "
+    "the nearest point of the face mesh (lips and lids apart), on each frame's own tracked face.",
 )
 @click.option("--resume/--no-resume", default=TrainOptions.resume, show_default=True)
 @click.option(

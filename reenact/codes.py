@@ -69,6 +69,13 @@ class Codes:
     ``cam_to_world`` sees the model's head, which may sit elsewhere in its frame); empty in older files."""
 
     @property
+    def rest_face(self) -> np.ndarray | None:
+        """(L, 3) the face a surface-warp model's field rests on when rendering this target
+        (``Engine.render``): its tracked face, whose expression is the target's own reference (a single image
+        is its own clip mean); None when unknown (the mean face)."""
+        return self.face if self.face.size else None
+
+    @property
     def has_photo(self) -> bool:
         """Whether the file carries what the photo output needs."""
         parts = (self.photo, self.face, self.tracked_expression)

@@ -130,13 +130,38 @@ class Engine:
                 f"{identity.shape[-1]} vs the checkpoint's {self.expression_dim} / {self.identity_dim}"
             )
 
-    def render(self, cam_to_world: np.ndarray, expression: np.ndarray, identity: np.ndarray) -> np.ndarray:
-        """(B,4,4), (B,E), (B,D) → uint8 (B, S, S, 3) renders of the aligned crop."""
-        return self.render_maps(cam_to_world, expression, identity)[0]
+    def render(
+        self,
+        cam_to_world: np.ndarray,
+        expression: np.ndarray,
+        identity: np.ndarray,
+        face: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """(B,4,4), (B,E), (B,D) → uint8 (B, S, S, 3) renders of the aligned crop. ``face``: the target's
+        face at rest, (L, 3) or (B, L, 3) head frame (``Codes.rest_face``), for a surface-warp model; None:
+        the mean face (other models ignore it)."""
+        return self.render_maps(cam_to_world, expression, identity, face)[0]
+
+    def _face(self, face: np.ndarray | None, batch: int) -> torch.Tensor | None:
+        if face is None or not self.uses_face:
+            return None
+        tensor = torch.as_tensor(np.asarray(face, np.float32), device=self.device)
+        return tensor.expand(batch, -1, -1) if tensor.ndim == 2 else tensor
+
+    @property
+    def uses_face(self) -> bool:
+        """Whether the model's field warps on the target's own face (a surface warp)."""
+        return bool(
+            self.model.config.field.warp_radius > 0 and self.model.config.field.warp_kind == "surface"
+        )
 
     @torch.no_grad()
     def render_maps(
-        self, cam_to_world: np.ndarray, expression: np.ndarray, identity: np.ndarray
+        self,
+        cam_to_world: np.ndarray,
+        expression: np.ndarray,
+        identity: np.ndarray,
+        face: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """:meth:`render` with the same pass's geometry: uint8 (B, S, S, 3) renders, and float32 depth
         (B, n, n) (opacity-normalised ray depth, head units) and opacity (B, n, n) on the feature grid."""
@@ -145,17 +170,23 @@ class Engine:
         expr = torch.as_tensor(np.asarray(expression, np.float32), device=self.device)
         ident = torch.as_tensor(np.asarray(identity, np.float32), device=self.device)
         with self._autocast():
-            output = self.model(camera, expr, ident)
+            output = self.model(camera, expr, ident, face=self._face(face, len(expr)))
         maps = (output.depth[:, 0].float().cpu().numpy(), output.opacity[:, 0].float().cpu().numpy())
         return tensor_to_images(output.image.float()), *maps
 
     def render_batches(
-        self, cam_to_world: np.ndarray, expression: np.ndarray, identity: np.ndarray, batch_size: int
+        self,
+        cam_to_world: np.ndarray,
+        expression: np.ndarray,
+        identity: np.ndarray,
+        batch_size: int,
+        face: np.ndarray | None = None,
     ) -> Iterator[np.ndarray]:
-        """Render N frames in batches; yields uint8 (b, S, S, 3) arrays in order."""
+        """Render N frames in batches; yields uint8 (b, S, S, 3) arrays in order (``face``: one (L, 3) for
+        all)."""
         for start in range(0, len(cam_to_world), batch_size):
             stop = start + batch_size
-            yield self.render(cam_to_world[start:stop], expression[start:stop], identity[start:stop])
+            yield self.render(cam_to_world[start:stop], expression[start:stop], identity[start:stop], face)
 
     def fit(
         self,
@@ -168,10 +199,12 @@ class Engine:
         progress=None,
         landmarks: np.ndarray | None = None,
         expression_basis: np.ndarray | None = None,
+        face: np.ndarray | None = None,
     ) -> FitResult:
         """Fit codes and camera to one aligned crop (uint8 (S,S,3), mask (S,S) in [0,1]);
         ``landmarks`` (L, 3): the target's tracked face (``pipeline.target_landmarks``) and
-        ``expression_basis`` (E, L, 3): the landmark model's, for the fit's expression pseudo-views.
+        ``expression_basis`` (E, L, 3): the landmark model's, for the fit's expression pseudo-views; ``face``
+        (L, 3): the target's face at rest, for a surface-warp model (see :meth:`render`).
 
         ``progress`` is called with increments (one per iteration). Returns :func:`model.fit.fit_codes`'s
         result as it is (tensors on the CPU); :meth:`reenact.codes.Codes.from_fit` makes a target's codes of
@@ -194,6 +227,7 @@ class Engine:
             expression_basis=None
             if expression_basis is None
             else torch.as_tensor(np.asarray(expression_basis, np.float32)),
+            face=self._face(face, 1),
         )
         return result
 

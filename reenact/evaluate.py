@@ -52,7 +52,15 @@ from reenact.console import Reporter
 from reenact.engine import Engine, images_to_tensor
 from reenact.media.reading import open_video
 from reenact.motion import drive_parameters
-from reenact.pipeline import DriveOptions, build_fit_config, fit_frame, fit_target, load_target, using_tracker
+from reenact.pipeline import (
+    DriveOptions,
+    build_fit_config,
+    fit_frame,
+    fit_target,
+    load_target,
+    target_landmarks,
+    using_tracker,
+)
 from reenact.viewer_eval import ROWS, photo_self_rows, viewer_rows
 from reenact.viewer_metrics import FaceDescriber
 from tracking.errors import NoFaceError
@@ -212,23 +220,24 @@ def evaluate_self(
 
     pose, expression = drive(track)
     identity = np.repeat(codes.identity[None], len(rest), 0)
+    face = target_landmarks(track, first)  # the fitted frame's face (a surface-warp model rests on it)
     with engine.renderer_override(codes.renderer_state):  # the fit's fine-tuned renderer, when it made one
-        fitted = engine.render(codes.cam_to_world[None], codes.expression[None], codes.identity[None])
+        fitted = engine.render(codes.cam_to_world[None], codes.expression[None], codes.identity[None], face)
         methods = {
             "model": np.concatenate(
-                list(engine.render_batches(pose[rest], expression[rest], identity, batch_size))
+                list(engine.render_batches(pose[rest], expression[rest], identity, batch_size, face))
             )
         }
         if baselines:
             methods["static"] = np.repeat(fitted, len(rest), 0)
             held = np.repeat(codes.expression[None], len(rest), 0)
             methods["pose_only"] = np.concatenate(
-                list(engine.render_batches(pose[rest], held, identity, batch_size))
+                list(engine.render_batches(pose[rest], held, identity, batch_size, face))
             )
         if smooth > 0:
             pose_s, expression_s = drive(smooth_track(track, smooth, DriveOptions.smooth_expression))
             methods["smoothed"] = np.concatenate(
-                list(engine.render_batches(pose_s[rest], expression_s[rest], identity, batch_size))
+                list(engine.render_batches(pose_s[rest], expression_s[rest], identity, batch_size, face))
             )
     reals, real_masks = crops[rest], masks[rest]
     driving_pose, driving_expression = track.pose[rest], track.expression[rest]
@@ -267,8 +276,9 @@ def evaluate_cross(
         track.pose, track.expression, track.valid, codes.cam_to_world, codes.expression, "relative"
     )
     identity = np.repeat(codes.identity[None], len(pose), 0)
+    face = codes.rest_face if codes.rest_face is not None else target_landmarks(target_track, 0)
     with engine.renderer_override(codes.renderer_state):
-        renders = np.concatenate(list(engine.render_batches(pose, expression, identity, batch_size)))
+        renders = np.concatenate(list(engine.render_batches(pose, expression, identity, batch_size, face)))
     driving_pose, driving_expression = drive_parameters(
         track.pose,
         track.expression,

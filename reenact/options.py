@@ -260,6 +260,9 @@ class TrainOptions:
     """Weight of the geometry prior (0 = off)."""
     warp_radius: float = 0.0
     """Expression-warp radius in head units (0 = off)."""
+    warp_kind: str = "gaussian"
+    """Which expression warp: ``gaussian`` (landmarks' mean motion) or ``surface`` (the face mesh's nearest
+    point's motion, on each frame's own face)."""
     resume: bool = True
     """Continue from ``output/last.pt`` when it exists."""
     time_limit: float | None = None

@@ -194,7 +194,7 @@ class PhotoRig:
         self.engine, self.codes, self.config = engine, codes, config
         device = engine.device
         render, depth, opacity = engine.render_maps(
-            codes.cam_to_world[None], codes.expression[None], codes.identity[None]
+            codes.cam_to_world[None], codes.expression[None], codes.identity[None], codes.rest_face
         )
         self.target = TargetDepth(
             camera=Camera(torch.as_tensor(codes.cam_to_world[None], device=device)),
@@ -251,7 +251,9 @@ class PhotoRig:
         changes from the photo's (b, E_t)."""
         device = self.engine.device
         identity = np.repeat(self.codes.identity[None], len(cam_to_world), axis=0)
-        renders, depth, opacity = self.engine.render_maps(cam_to_world, expression, identity)
+        renders, depth, opacity = self.engine.render_maps(
+            cam_to_world, expression, identity, self.codes.rest_face
+        )
         camera = Camera(torch.as_tensor(np.asarray(cam_to_world, np.float32), device=device))
         change = torch.as_tensor(np.asarray(face_change, np.float32), device=device)
         motion = close_openings(self.face, torch.einsum("be,evc->bvc", change, self.basis))

@@ -251,6 +251,7 @@ def fit_frame(
         progress=progress,
         landmarks=landmarks,
         expression_basis=basis,
+        face=target_landmarks(track, index) if engine.uses_face else None,
     )
 
 
@@ -368,7 +369,7 @@ def render_video(
             if rig is None:
                 yield [
                     crop_frame(r, size[0])
-                    for r in engine.render(pose[part], expression[part], identity[part])
+                    for r in engine.render(pose[part], expression[part], identity[part], codes.rest_face)
                 ]
             else:
                 yield rig.frames(pose[part], expression[part], changes[part])
@@ -456,7 +457,9 @@ def write_fit_comparison(target: Target, codes: Codes, engine: Engine, output: P
     """PNG of [target crop | fitted render] for a person to look at."""
     from reenact.media.images import write_image
 
-    render = engine.render(codes.cam_to_world[None], codes.expression[None], codes.identity[None])[0]
+    render = engine.render(
+        codes.cam_to_world[None], codes.expression[None], codes.identity[None], codes.rest_face
+    )[0]
     crop = target.crop
     if crop.shape[0] != render.shape[0]:
         import cv2

@@ -55,7 +55,7 @@ class SphereField(nn.Module):
         self.feature_dim = feature_dim
         self.warp = warp
 
-    def forward(self, points, directions, expression, identity) -> BallOutput:  # noqa: ANN001 - HeadField's
+    def forward(self, points, directions, expression, identity, face=None) -> BallOutput:  # noqa: ANN001 - HeadField's
         batch, rays, samples, _ = points.shape
         flat = points.reshape(batch, -1, 3)
         if self.warp is not None:

@@ -178,3 +178,47 @@ def test_geometry_prior_is_reported_and_needs_the_face_mesh(tmp_path, cache_dir)
     assert result.loss_history[0] == pytest.approx(plain.loss_history[0] + reports[0].geometry, rel=1e-5)
     _, meta = load_checkpoint(tmp_path / "geo" / "last.pt")
     assert meta.config.loss.geometry_weight == 1.0
+
+
+def test_surface_warp_run_starts_from_a_gaussian_warp_checkpoint(tmp_path, cache_dir):
+    """``warp_kind="surface"``: a run warm-started from a Gaussian-warp checkpoint fills the mesh buffers,
+    trains on each frame's own face at rest, stores them, and the checkpoint renders with a given face."""
+    from model.camera import Camera
+    from model.surface_warp import SurfaceWarp
+    from tracking.landmark_model import LandmarkModel
+
+    landmarks = LandmarkModel.default()
+    shape = (landmarks.mean, landmarks.expression_basis)
+    gaussian = replace(preset("tiny"), field=replace(preset("tiny").field, warp_radius=0.08))
+    base = TrainConfig(
+        steps=1, batch_size=2, lr=1e-3, checkpoint_every=10, preview_every=0, out_dir=str(tmp_path / "a")
+    )
+    train(gaussian, base, cache_dir, landmark_shape=shape)
+    surface = replace(gaussian, field=replace(gaussian.field, warp_kind="surface"))
+    run = replace(base, out_dir=str(tmp_path / "b"), init_from=str(tmp_path / "a" / "last.pt"))
+    with pytest.raises(CheckpointError, match="triangles"):
+        train(surface, run, cache_dir, landmark_shape=shape)  # the mesh is needed
+    result = train(surface, run, cache_dir, landmark_shape=shape, face_mesh=landmarks.face_mesh())
+    assert result.step == 1 and np.isfinite(result.loss_history).all()
+    model, meta = load_checkpoint(tmp_path / "b" / "last.pt")
+    assert meta.config.field.warp_kind == "surface" and isinstance(model.field.warp, SurfaceWarp)
+    assert model.field.warp.is_set
+    assert torch.equal(
+        model.field.warp.triangles, torch.as_tensor(landmarks.face_mesh().triangles, dtype=torch.long)
+    )
+    # The face matters to a surface-warp render (the mean face vs a face with the mouth lowered).
+    model.eval()
+    camera = Camera(torch.as_tensor(np.eye(4, dtype=np.float32))[None])
+    camera.cam_to_world[0, 2, 3] = 3.0
+    camera.cam_to_world[0, :3, :3] = torch.diag(torch.tensor([1.0, -1.0, -1.0]))
+    expression = torch.zeros(1, 46)
+    expression[0, 0] = 3.0
+    identity = torch.zeros(1, 128)
+    face = torch.as_tensor(landmarks.mean)[None].clone()
+    with torch.no_grad():
+        mean_face = model(camera, expression, identity).feature_map
+        same = model(camera, expression, identity, face=face).feature_map
+        face[:, :, 1] += 0.05
+        moved = model(camera, expression, identity, face=face).feature_map
+    assert torch.allclose(mean_face, same, atol=1e-6)
+    assert not torch.allclose(mean_face, moved, atol=1e-4)
