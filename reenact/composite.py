@@ -69,6 +69,9 @@ class CompositeConfig:
     """Blur of the mouth opening's edge, fraction of the crop side."""
     mouth_darkness: float = 0.3
     """The mouth's interior colour: the lips' median colour times this."""
+    mouth_render: float = 0.0
+    """Share of the colour-matched neural render in the mouth's interior (0: the flat interior colour alone;
+    1: the render alone, which shows teeth where the model renders them)."""
     patch_feather: float = 0.25
     """Share of a finer patch's sides over which it blends into the coarse map (:func:`apply_patch`)."""
 
@@ -389,6 +392,7 @@ def compose(plan: CompositePlan, frame: FrameMap, render: np.ndarray) -> np.ndar
     seen = _blur(np.clip(maps[..., 2], 0.0, 1.0), config.visible_feather * side)
     hidden = 1.0 - seen
     box = nonzero_box(hidden)
+    coloured = None  # the colour-matched render, made when needed
     if box is not None:  # the colour-matched render where the photo does not show the point
         coloured = np.clip(plan.colour.apply(render) + 0.5, 0, 255).astype(np.uint8)
         warped[box] = blend(warped[box], sample_map(coloured, plan.grid[box]), hidden[box])
@@ -399,8 +403,19 @@ def compose(plan: CompositePlan, frame: FrameMap, render: np.ndarray) -> np.ndar
         # A mouth no wider open than the photo's is a degenerate polygon: nothing to fill (not even its
         # anti-aliased outline).
         if area >= 1.0:
-            revealed = _fill_polygon((y1 - y0, x1 - x0), polygon, config.mouth_feather * side, (x0, y0))
-            warped = blend(warped, plan.interior.astype(np.uint8), np.clip(revealed, 0.0, 1.0))
+            revealed = np.clip(
+                _fill_polygon((y1 - y0, x1 - x0), polygon, config.mouth_feather * side, (x0, y0)), 0.0, 1.0
+            )
+            box = nonzero_box(revealed)
+            if config.mouth_render > 0 and box is not None:
+                if coloured is None:
+                    coloured = np.clip(plan.colour.apply(render) + 0.5, 0, 255).astype(np.uint8)
+                inside = sample_map(coloured, plan.grid[box]).astype(np.float32)
+                share = float(np.clip(config.mouth_render, 0.0, 1.0))
+                fill = (1.0 - share) * plan.interior.astype(np.float32) + share * inside
+                warped[box] = blend(warped[box], (fill + 0.5).astype(np.uint8), revealed[box])
+            else:
+                warped = blend(warped, plan.interior.astype(np.uint8), revealed)
     out[y0:y1, x0:x1] = warped
     return out
 
