@@ -45,6 +45,41 @@ def boundary_loops(triangles: np.ndarray) -> list[np.ndarray]:
     return sorted((np.array(sorted(v)) for v in loops.values()), key=len, reverse=True)
 
 
+def ordered_loop(triangles: np.ndarray, loop: np.ndarray) -> np.ndarray:
+    """The vertices of one boundary loop (from :func:`boundary_loops`) in their order around it."""
+    triangles = np.asarray(triangles, np.int64)
+    members = set(int(v) for v in loop)
+    edges = np.concatenate([triangles[:, [0, 1]], triangles[:, [1, 2]], triangles[:, [2, 0]]])
+    keys, counts = np.unique(np.sort(edges, axis=1), axis=0, return_counts=True)
+    neighbours: dict[int, list[int]] = {v: [] for v in members}
+    for a, b in keys[counts == 1]:
+        if int(a) in members and int(b) in members:
+            neighbours[int(a)].append(int(b))
+            neighbours[int(b)].append(int(a))
+    order = [int(loop[0])]
+    previous = -1
+    while len(order) < len(members):
+        step = [v for v in neighbours[order[-1]] if v != previous and v not in order[1:]]
+        if not step:
+            break
+        previous = order[-1]
+        order.append(step[0])
+    return np.array(order, np.int64)
+
+
+def hole_caps(triangles: np.ndarray, holes: list[int]) -> np.ndarray:
+    """(K, 3) triangles closing the mesh's holes that contain the vertices ``holes`` (one vertex each, e.g.
+    an upper eyelid's): a fan over each hole's ordered rim. For depth only: a ray through a closed eye then
+    meets the lids' surface instead of passing through to the eyeball behind."""
+    caps = []
+    for loop in boundary_loops(triangles)[1:]:  # the largest loop is the outline, not a hole
+        if not set(int(v) for v in holes) & set(int(v) for v in loop):
+            continue
+        rim = ordered_loop(triangles, loop)
+        caps.extend((rim[0], rim[i], rim[i + 1]) for i in range(1, len(rim) - 1))
+    return np.asarray(caps, np.int64).reshape(-1, 3)
+
+
 def rim_weights(triangles: np.ndarray, count: int) -> np.ndarray:
     """(count,) float32 per-vertex weights: 0 on the mesh's outer boundary (its largest loop: the face's
     outline, not the mouth's or the eyes' rims), 1 elsewhere."""

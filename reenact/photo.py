@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from model.camera import Camera
-from model.mesh_depth import mesh_depth, rim_weights
+from model.mesh_depth import hole_caps, mesh_depth, rim_weights
 from model.photo_warp import (
     PhotoWarpConfig,
     Surface,
@@ -138,6 +138,12 @@ class PhotoConfig:
     mesh_depth: bool = True
     """Inside the face, map pixels through the face mesh's own depth (``model/mesh_depth.py``) instead of the
     field's 16² depth alone, blended to it at the face's outline: the nose's relief and the lips' edges."""
+    cap_eyes: bool = True
+    """For the mesh depth, close the face mesh's eye holes (a fan over each rim, ``hole_caps``): a ray
+    through an eye meets the lids' surface, so its point takes the lids' motion in full (through the hole it
+    met the field's eyeball behind, farther from the lids, and a blink closed the photo's eye by half)."""
+    cap_mouth: bool = False
+    """The same for the mouth's hole."""
     align_face: bool = True
     """Move the photo's face mesh into the fitted model's head frame (:meth:`PhotoTarget.in_model_frame`)."""
     detail_cell: float = 0.008
@@ -221,6 +227,10 @@ class PhotoRig:
         self.warp = SurfaceWarp(basis.shape[0], radius=config.surface_radius).to(device)
         self.warp.set_shape(face, basis, triangles)  # rest = the photo's face
         self.triangles = torch.as_tensor(np.asarray(triangles, np.int64), device=device)
+        holes = [UPPER_LIDS[_HALF // 2], UPPER_LIDS[_HALF + _HALF // 2]] if config.cap_eyes else []
+        holes += [UPPER_INNER_LIP[0]] if config.cap_mouth else []
+        closed = np.concatenate([np.asarray(triangles, np.int64), hole_caps(triangles, holes)])
+        self.depth_triangles = torch.as_tensor(closed, device=device)
         self.rim = torch.as_tensor(rim_weights(triangles, face.shape[0]), device=device)
         if config.mesh_depth:  # the photo's own depth on the same surface the driven frames use
             n = config.warp.size
@@ -235,7 +245,7 @@ class PhotoRig:
         (None when ``mesh_depth`` is off)."""
         if not self.config.mesh_depth:
             return None
-        return lambda uv: mesh_depth(camera, vertices, self.triangles, self.rim, uv)
+        return lambda uv: mesh_depth(camera, vertices, self.depth_triangles, self.rim, uv)
 
     @property
     def size(self) -> tuple[int, int]:

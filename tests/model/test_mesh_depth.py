@@ -76,3 +76,41 @@ def test_the_face_meshs_outer_rim_is_its_outline_not_its_mouth_or_eyes() -> None
     weights = rim_weights(triangles, LandmarkModel.default().mean.shape[0])
     assert weights[10] == 0 and weights[152] == 0  # forehead and chin on the outline
     assert weights[13] == 1 and weights[14] == 1 and weights[159] == 1  # lips and lids are not the rim
+
+
+def test_caps_close_only_the_holes_asked_for() -> None:
+    """The square's hole, and the face mesh's eyes: a capped hole is met at its rim's depth; the others stay
+    open."""
+    from model.mesh_depth import hole_caps, ordered_loop
+    from tracking.landmark_model import LandmarkModel, mesh_triangles
+
+    camera = Camera.from_numpy(frontal_cam_to_world()[None])
+    vertices, triangles = _square_with_hole(5.0)
+    caps = hole_caps(triangles.numpy(), [5])  # vertex 5 is on the hole's rim
+    assert caps.shape == (2, 3)
+    closed = torch.cat([triangles, torch.as_tensor(caps)])
+    depth, weight = mesh_depth(
+        camera, vertices[None], closed, torch.ones(len(vertices)), torch.tensor([[[0.5, 0.5]]])
+    )
+    assert weight[0, 0] == 1 and torch.isclose(depth[0, 0], torch.tensor(5.0), atol=1e-4)
+    # The face mesh: an eye's rim in order (each step along a boundary edge); its caps close the eyes only.
+    face_triangles = mesh_triangles()
+    loops = boundary_loops(face_triangles)
+    rim = ordered_loop(face_triangles, loops[2])
+    assert sorted(rim.tolist()) == sorted(loops[2].tolist())
+    edges = {
+        tuple(sorted(e)) for t in face_triangles.tolist() for e in ((t[0], t[1]), (t[1], t[2]), (t[2], t[0]))
+    }
+    assert all(tuple(sorted((a, b))) in edges for a, b in zip(rim, np.roll(rim, -1)))
+    eyes = hole_caps(face_triangles, [159, 386])
+    covered = set(eyes.ravel().tolist())
+    assert 159 in covered and 386 in covered and 13 not in covered and len(eyes) == 2 * (16 - 2)
+    face = torch.as_tensor(LandmarkModel.default().mean)[None]
+    camera = Camera.from_numpy(frontal_cam_to_world()[None])
+    centres = project(face[:, [159, 145, 13, 14]], camera)[0]
+    eye = (centres[:, 0] + centres[:, 1]) / 2
+    mouth = (centres[:, 2] + centres[:, 3]) / 2
+    points = torch.stack([eye, mouth], dim=1)
+    closed = torch.cat([torch.as_tensor(face_triangles), torch.as_tensor(eyes)])
+    _, hit = mesh_depth(camera, face, closed, torch.ones(face.shape[1]), points)
+    assert hit[0, 0] > 0 and hit[0, 1] == 0  # the eye is closed for depth, the mouth still open
