@@ -204,6 +204,7 @@ def photo_self_rows(
     for _ in range(first):
         next(reals)
     image = next(reals)
+    reals.close()  # the target frame only; the comparison below reads the clip from its start
     name = f"{Path(clip).stem}__self"
     photo = out_dir / f"{name}__target.png"
     write_image(photo, image)
