@@ -69,6 +69,9 @@ class CompositeConfig:
     """Blur of the mouth opening's edge, fraction of the crop side."""
     mouth_darkness: float = 0.3
     """The mouth's interior colour: the lips' median colour times this."""
+    teeth: float = 0.0
+    """Height of the upper teeth's visible edge under the upper lip, as a share of the mouth's width (at most
+    half the opening), drawn in a shaded interior (:func:`mouth_interior`); 0: the flat interior colour."""
     mouth_render: float = 0.0
     """Share of the colour-matched neural render in the mouth's interior (0: the flat interior colour alone;
     1: the render alone, which shows teeth where the model renders them)."""
@@ -139,6 +142,8 @@ class CompositePlan:
     config: CompositeConfig
     interior: np.ndarray | None = None
     """(3,) float32 the colour of a mouth's interior (from the photo's lips)."""
+    teeth: np.ndarray | None = None
+    """(3,) float32 the colour of the teeth in the mouth's shade (from the lips' brightness)."""
 
 
 def canvas_size(width: int, height: int, size: int) -> tuple[int, int]:
@@ -300,14 +305,19 @@ def make_plan(
     photo_crop = sample_box(canvas, box, crop_uv)
     weight = sample_map(np.asarray(target_opacity, np.float32), crop_uv) > config.colour_opacity
     colour = colour_transfer(target_render, photo_crop, weight.astype(np.float32))
-    interior = None
+    interior = teeth = None
     if mouth is not None:
         polygon = _canvas_points(box, np.asarray(mouth, np.float64))
         lips = canvas[
             np.clip(polygon[:, 1].astype(int), 0, height - 1),
             np.clip(polygon[:, 0].astype(int), 0, width - 1),
         ]
-        interior = (np.median(lips.astype(np.float32), axis=0) * config.mouth_darkness).astype(np.float32)
+        median = np.median(lips.astype(np.float32), axis=0)
+        interior = (median * config.mouth_darkness).astype(np.float32)
+        brightness = float(median @ np.array([0.299, 0.587, 0.114], np.float32))
+        teeth = (np.array([1.0, 0.96, 0.88], np.float32) * np.clip(1.6 * brightness, 140.0, 230.0)).astype(
+            np.float32
+        )
     return CompositePlan(
         photo=canvas,
         box=box,
@@ -316,6 +326,7 @@ def make_plan(
         colour=colour,
         config=config,
         interior=interior,
+        teeth=teeth if mouth is not None else None,
     )
 
 
@@ -344,6 +355,47 @@ def _fill_polygon(shape: tuple[int, int], points: np.ndarray, sigma: float, offs
     cv2.fillPoly(mask, [scaled.reshape(-1, 1, 2)], 255, lineType=cv2.LINE_AA, shift=bits)
     full[y0:y1, x0:x1] = _blur(mask.astype(np.float32) / 255.0, sigma)
     return full
+
+
+def mouth_interior(
+    polygon: np.ndarray, box: tuple[slice, slice], offset: tuple[int, int], plan: CompositePlan
+) -> np.ndarray:
+    """(h, w, 3) float32 the mouth's shaded interior over ``box`` (rows, cols of the window; the window at
+    canvas ``offset`` (x0, y0)) for the opening ``polygon`` (2 + 2K, 2) canvas points (corner, upper edge,
+    corner, lower edge reversed, as ``FrameMap.mouth``). In the mouth's own frame (s along the corners'
+    line, t from the upper edge (0) to the lower (1)): the interior colour, darker towards the middle of
+    the opening; under the upper edge the teeth's edge, ``plan.config.teeth`` × the width high (at most
+    half the opening), fading towards the corners and shaded at its lower rim."""
+    k = (len(polygon) - 2) // 2
+    c0, c1 = polygon[0], polygon[1 + k]
+    upper, lower = polygon[1 : 1 + k], polygon[2 + k :][::-1]
+    axis = c1 - c0
+    width = max(float(np.linalg.norm(axis)), 1e-6)
+    axis = axis / width
+    normal = np.array([-axis[1], axis[0]])
+    if float((lower - upper).mean(0) @ normal) < 0:
+        normal = -normal
+    rows, cols = box
+    ys, xs = np.mgrid[rows, cols]
+    q = np.stack([xs + offset[0] + 0.5, ys + offset[1] + 0.5], axis=-1) - c0
+    s = q @ axis / width
+    across = q @ normal
+    s_up, s_low = (upper - c0) @ axis / width, (lower - c0) @ axis / width
+    top = np.interp(s, np.r_[0.0, s_up, 1.0], np.r_[0.0, (upper - c0) @ normal, 0.0])
+    bottom = np.interp(s, np.r_[0.0, s_low, 1.0], np.r_[0.0, (lower - c0) @ normal, 0.0])
+    gap = np.maximum(bottom - top, 1e-6)
+    t = np.clip((across - top) / gap, 0.0, 1.0)
+    shade = 1.0 - 0.45 * np.sin(np.pi * t)  # the cavity darkest mid-way between the lips
+    colour = plan.interior[None, None] * shade[..., None]
+    if plan.config.teeth > 0 and plan.teeth is not None:
+        height = np.minimum(plan.config.teeth * width, 0.5 * gap)  # pixels below the upper edge
+        depth = (across - top) / np.maximum(height, 1e-6)  # 0 at the edge, 1 at the teeth's rim
+        side = np.clip((0.4 - np.abs(s - 0.5)) / 0.12, 0.0, 1.0)  # fading into the corners' shadow
+        band = np.clip((1.0 - depth) * 4.0, 0.0, 1.0) * (depth >= -0.5) * side
+        light = 0.75 + 0.25 * side - 0.2 * np.clip(depth, 0.0, 1.0)
+        teeth = plan.teeth[None, None] * light[..., None]
+        colour = colour + band[..., None] * (teeth - colour)
+    return colour.astype(np.float32)
 
 
 def displacement(frame: FrameMap, config: CompositeConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -407,7 +459,10 @@ def compose(plan: CompositePlan, frame: FrameMap, render: np.ndarray) -> np.ndar
                 _fill_polygon((y1 - y0, x1 - x0), polygon, config.mouth_feather * side, (x0, y0)), 0.0, 1.0
             )
             box = nonzero_box(revealed)
-            if config.mouth_render > 0 and box is not None:
+            if config.teeth > 0 and box is not None:
+                fill = mouth_interior(polygon, box, (x0, y0), plan)
+                warped[box] = blend(warped[box], (fill + 0.5).astype(np.uint8), revealed[box])
+            elif config.mouth_render > 0 and box is not None:
                 if coloured is None:
                     coloured = np.clip(plan.colour.apply(render) + 0.5, 0, 255).astype(np.uint8)
                 inside = sample_map(coloured, plan.grid[box]).astype(np.float32)
