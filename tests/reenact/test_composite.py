@@ -244,6 +244,14 @@ def test_a_mouth_opened_wider_than_the_photos_gets_a_dark_interior() -> None:
     shown = compose(plan, frame, render)
     expected = np.clip(plan.colour.apply(render[:1, :1]) + 0.5, 0, 255).astype(np.uint8)[0, 0]
     assert np.abs(shown[centre_y, 270:290].astype(int) - expected.astype(int)).max() <= 2
+    # With teeth: just under the upper edge (v = 0.58) the teeth's edge, brighter than the dark cavity in the
+    # middle of the opening; the lips' corners stay dark.
+    plan = replace(plan, config=replace(plan.config, mouth_render=0.0, teeth=0.12))
+    toothy = compose(plan, frame, render).astype(float)
+    upper_y = int(BOX[1] + 0.58 * 200)
+    assert toothy[upper_y + 2, 270:290].mean() > 2.0 * toothy[centre_y, 270:290].mean()
+    assert toothy[upper_y + 2, 270:290].mean() > 1.5 * out[upper_y + 2, 270:290].astype(float).mean()
+    assert toothy[upper_y + 2, 262:264].mean() < toothy[upper_y + 2, 275:285].mean()  # fading to the corner
 
 
 def test_a_patch_carries_a_sharp_edge_the_coarse_map_blurs() -> None:
