@@ -72,9 +72,6 @@ class CompositeConfig:
     teeth: float = 0.0
     """Height of the upper teeth's visible edge under the upper lip, as a share of the mouth's width (at most
     half the opening), drawn in a shaded interior (:func:`mouth_interior`); 0: the flat interior colour."""
-    mouth_render: float = 0.0
-    """Share of the colour-matched neural render in the mouth's interior (0: the flat interior colour alone;
-    1: the render alone, which shows teeth where the model renders them)."""
     patch_feather: float = 0.25
     """Share of a finer patch's sides over which it blends into the coarse map (:func:`apply_patch`)."""
 
@@ -444,7 +441,6 @@ def compose(plan: CompositePlan, frame: FrameMap, render: np.ndarray) -> np.ndar
     seen = _blur(np.clip(maps[..., 2], 0.0, 1.0), config.visible_feather * side)
     hidden = 1.0 - seen
     box = nonzero_box(hidden)
-    coloured = None  # the colour-matched render, made when needed
     if box is not None:  # the colour-matched render where the photo does not show the point
         coloured = np.clip(plan.colour.apply(render) + 0.5, 0, 255).astype(np.uint8)
         warped[box] = blend(warped[box], sample_map(coloured, plan.grid[box]), hidden[box])
@@ -461,13 +457,6 @@ def compose(plan: CompositePlan, frame: FrameMap, render: np.ndarray) -> np.ndar
             box = nonzero_box(revealed)
             if config.teeth > 0 and box is not None:
                 fill = mouth_interior(polygon, box, (x0, y0), plan)
-                warped[box] = blend(warped[box], (fill + 0.5).astype(np.uint8), revealed[box])
-            elif config.mouth_render > 0 and box is not None:
-                if coloured is None:
-                    coloured = np.clip(plan.colour.apply(render) + 0.5, 0, 255).astype(np.uint8)
-                inside = sample_map(coloured, plan.grid[box]).astype(np.float32)
-                share = float(np.clip(config.mouth_render, 0.0, 1.0))
-                fill = (1.0 - share) * plan.interior.astype(np.float32) + share * inside
                 warped[box] = blend(warped[box], (fill + 0.5).astype(np.uint8), revealed[box])
             else:
                 warped = blend(warped, plan.interior.astype(np.uint8), revealed)
