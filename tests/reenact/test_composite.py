@@ -194,7 +194,7 @@ def test_a_tiny_model_drives_the_photo_sharper_than_its_render() -> None:
     assert not np.array_equal(turned[inner], photo[inner])  # and it moved
 
 
-def test_a_mouth_opened_wider_than_the_photos_gets_a_dark_interior() -> None:
+def test_a_mouth_opened_wider_than_the_photos_gets_an_interior() -> None:
     from reenact.photo import LIPS, excess_opening
 
     DOWN = np.array([0.0, 1.0])  # the face's nose-to-chin direction in the image
@@ -240,11 +240,12 @@ def test_a_mouth_opened_wider_than_the_photos_gets_a_dark_interior() -> None:
 
     # With teeth: just under the upper edge (v = 0.58) the teeth's edge, brighter than the dark cavity in the
     # middle of the opening; the lips' corners stay dark.
-    plan = replace(plan, config=replace(plan.config, teeth=0.12))
-    toothy = compose(plan, frame, render).astype(float)
+    assert plan.config.teeth > 0  # the default
+    toothy = out.astype(float)
+    flat = compose(replace(plan, config=replace(plan.config, teeth=0.0)), frame, render).astype(float)
     upper_y = int(BOX[1] + 0.58 * 200)
     assert toothy[upper_y + 2, 270:290].mean() > 2.0 * toothy[centre_y, 270:290].mean()
-    assert toothy[upper_y + 2, 270:290].mean() > 1.5 * out[upper_y + 2, 270:290].astype(float).mean()
+    assert toothy[upper_y + 2, 270:290].mean() > 1.5 * flat[upper_y + 2, 270:290].mean()
     assert toothy[upper_y + 2, 262:264].mean() < toothy[upper_y + 2, 275:285].mean()  # fading to the corner
 
 
