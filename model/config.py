@@ -68,6 +68,11 @@ class FieldConfig:
     """Width of the learned linear layer that z_id passes through before joining the MLP input."""
 
     @property
+    def surface_warp(self) -> bool:
+        """Whether the field warps with the surface warp (which takes each sample's face at rest)."""
+        return self.warp_radius > 0 and self.warp_kind == "surface"
+
+    @property
     def seen_expression_components(self) -> int:
         """How many leading components of β the field sees: ``expression_components``, 0 meaning all."""
         return self.expression_components or self.expression_dim

@@ -78,7 +78,7 @@ class HeadField(nn.Module):
         self.identity_projection = nn.Linear(config.identity_dim, config.identity_projection)
         self.warp: ExpressionWarp | SurfaceWarp | None = None
         if config.warp_radius > 0:
-            kind = SurfaceWarp if config.warp_kind == "surface" else ExpressionWarp
+            kind = SurfaceWarp if config.surface_warp else ExpressionWarp
             self.warp = kind(config.expression_dim, config.warp_radius)
         layers = []
         for index in range(config.depth):

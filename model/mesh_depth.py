@@ -22,13 +22,17 @@ import torch
 from model.camera import Camera
 
 
-def boundary_loops(triangles: np.ndarray) -> list[np.ndarray]:
-    """The vertex sets of a triangle mesh's boundary loops (edges of one triangle only), largest first."""
+def _border_edges(triangles: np.ndarray) -> np.ndarray:
+    """(K, 2) the edges of a triangle mesh that belong to one triangle only (its boundary), each sorted."""
     triangles = np.asarray(triangles, np.int64)
     edges = np.concatenate([triangles[:, [0, 1]], triangles[:, [1, 2]], triangles[:, [2, 0]]])
-    edges = np.sort(edges, axis=1)
-    unique, counts = np.unique(edges, axis=0, return_counts=True)
-    border = unique[counts == 1]
+    unique, counts = np.unique(np.sort(edges, axis=1), axis=0, return_counts=True)
+    return unique[counts == 1]
+
+
+def boundary_loops(triangles: np.ndarray) -> list[np.ndarray]:
+    """The vertex sets of a triangle mesh's boundary loops (edges of one triangle only), largest first."""
+    border = _border_edges(triangles)
     parent: dict[int, int] = {}
 
     def root(v: int) -> int:
@@ -47,12 +51,9 @@ def boundary_loops(triangles: np.ndarray) -> list[np.ndarray]:
 
 def ordered_loop(triangles: np.ndarray, loop: np.ndarray) -> np.ndarray:
     """The vertices of one boundary loop (from :func:`boundary_loops`) in their order around it."""
-    triangles = np.asarray(triangles, np.int64)
     members = set(int(v) for v in loop)
-    edges = np.concatenate([triangles[:, [0, 1]], triangles[:, [1, 2]], triangles[:, [2, 0]]])
-    keys, counts = np.unique(np.sort(edges, axis=1), axis=0, return_counts=True)
     neighbours: dict[int, list[int]] = {v: [] for v in members}
-    for a, b in keys[counts == 1]:
+    for a, b in _border_edges(triangles):
         if int(a) in members and int(b) in members:
             neighbours[int(a)].append(int(b))
             neighbours[int(b)].append(int(a))

@@ -228,7 +228,7 @@ def _train(
         raise CheckpointError(
             "loss.geometry_weight > 0 needs the landmark model with its triangles (face_mesh)"
         )
-    surface = model_config.field.warp_radius > 0 and model_config.field.warp_kind == "surface"
+    surface = model_config.field.surface_warp
     if surface and face_mesh is None:
         raise CheckpointError("a surface warp needs the landmark model with its triangles (face_mesh)")
     triangles = torch.as_tensor(face_mesh.triangles, dtype=torch.long, device=device) if geometry else None

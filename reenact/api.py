@@ -430,7 +430,7 @@ def train_command(options: TrainOptions, reporter: Reporter | None = None) -> Tr
 
             landmarks = LandmarkModel.default()
             shape = (landmarks.mean, landmarks.expression_basis) if options.warp_radius > 0 else None
-            surface = options.warp_radius > 0 and options.warp_kind == "surface"
+            surface = model_config.field.surface_warp
             mesh = landmarks.face_mesh() if options.geometry_weight > 0 or surface else None
         result = train(
             model_config,

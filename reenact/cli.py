@@ -20,6 +20,7 @@ from typing import Any
 
 import click
 
+from model.config import WARP_KINDS
 from reenact import __version__
 from reenact.console import Reporter
 from reenact.defaults import DRIVE_SMOOTH, DRIVE_SMOOTH_EXPRESSION
@@ -517,7 +518,7 @@ def render(reporter: Reporter, device: str, **options: Any) -> None:
 )
 @click.option(
     "--warp-kind",
-    type=click.Choice(["gaussian", "surface"]),
+    type=click.Choice(list(WARP_KINDS)),
     default=TrainOptions.warp_kind,
     show_default=True,
     help="gaussian: a point moves by the mean motion of the landmarks around it; surface: by the motion of "

@@ -327,7 +327,7 @@ def make_plan(
         colour=colour,
         config=config,
         interior=interior,
-        teeth=teeth if mouth is not None else None,
+        teeth=teeth,
     )
 
 
@@ -388,7 +388,7 @@ def mouth_interior(
     t = np.clip((across - top) / gap, 0.0, 1.0)
     shade = 1.0 - 0.45 * np.sin(np.pi * t)  # the cavity darkest mid-way between the lips
     colour = plan.interior[None, None] * shade[..., None]
-    if plan.config.teeth > 0 and plan.teeth is not None:
+    if plan.teeth is not None:
         height = np.minimum(plan.config.teeth * width, 0.5 * gap)  # pixels below the upper edge
         depth = (across - top) / np.maximum(height, 1e-6)  # 0 at the edge, 1 at the teeth's rim
         side = np.clip((0.4 - np.abs(s - 0.5)) / 0.12, 0.0, 1.0)  # fading into the corners' shadow

@@ -151,9 +151,7 @@ class Engine:
     @property
     def uses_face(self) -> bool:
         """Whether the model's field warps on the target's own face (a surface warp)."""
-        return bool(
-            self.model.config.field.warp_radius > 0 and self.model.config.field.warp_kind == "surface"
-        )
+        return bool(self.model.config.field.surface_warp)
 
     @torch.no_grad()
     def render_maps(
