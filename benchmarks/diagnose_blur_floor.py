@@ -24,14 +24,8 @@ from scipy import ndimage
 from model.fit import FitConfig
 from reenact.codes import Codes
 from reenact.engine import Engine
-from reenact.evaluate import (
-    LEADING_EXPRESSION,
-    fit_first_frame,
-    image_metrics,
-    load_clip,
-    motion_metrics,
-    motion_start,
-)
+from reenact.evaluate import fit_first_frame, image_metrics, load_clip
+from reenact.tracked_measures import LEADING_EXPRESSION, motion_metrics, motion_start
 from tracking.tracker import Tracker, TrackerConfig
 
 SIGMAS = (0.0, 1.0, 1.5, 2.0, 3.0)

@@ -23,7 +23,8 @@ from scipy import ndimage
 from model.fit import FitConfig, corrected_camera
 from reenact.codes import Codes
 from reenact.engine import Engine
-from reenact.evaluate import LEADING_EXPRESSION, fit_first_frame, load_clip
+from reenact.evaluate import fit_first_frame, load_clip
+from reenact.tracked_measures import LEADING_EXPRESSION
 from tracking.tracker import Tracker, TrackerConfig
 
 ANGLES = (0.5, 1.0, 2.0, 4.0)

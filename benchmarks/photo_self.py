@@ -3,10 +3,12 @@ photo, driven by the clip as ``reenact drive`` drives it (its defaults), beside 
 frame (:func:`reenact.viewer_eval.photo_self_rows`, the third table of ``reenact eval``, without the 128²
 crop protocol that ``eval`` runs first and that takes most of its time).
 
-    python benchmarks/photo_self.py [CLIP ...] [--max-frames 40] [--fit-iterations 300] [--out-dir DIR]
+    python benchmarks/photo_self.py [CLIP ...] [--sample 1|2] [--max-frames 40] [--fit-iterations 300]
+                                    [--out-dir DIR]
 
-Without clips: sample 1 of ``docs/evaluation.md`` (7 held-out clips). Prints L1 / PSNR / SSIM inside the
-real frame's head box and the whole frame's PSNR, per clip and row, then the mean per row.
+Without clips: sample 1 of ``docs/evaluation.md`` (7 held-out clips), or sample 2 (6 more MEAD clips).
+Prints L1 / PSNR / SSIM inside the real frame's head box, the whole frame's PSNR, the expression change
+distance and the head-rotation error read by the tracker, per clip and row, then the mean per row.
 """
 
 from __future__ import annotations
@@ -34,19 +36,29 @@ SAMPLE_1 = (
     "mead/W009_front_surprised_level3_001.mp4",
     "mead/W011_front_angry_level3_001.mp4",
 )
+SAMPLE_2 = (
+    "mead/M030_front_angry_level3_001.mp4",
+    "mead/M030_front_sad_level3_001.mp4",
+    "mead/W009_front_happy_level3_001.mp4",
+    "mead/W009_front_angry_level3_001.mp4",
+    "mead/W011_front_happy_level3_001.mp4",
+    "mead/W011_front_surprised_level3_001.mp4",
+)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("clips", nargs="*", type=Path, help="clips (default: sample 1)")
+    parser.add_argument("clips", nargs="*", type=Path, help="clips (default: the --sample)")
+    parser.add_argument("--sample", type=int, choices=(1, 2), default=1, help="the clips when none is given")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data", help="the shared data")
     parser.add_argument("--max-frames", type=int, default=40)
     parser.add_argument("--fit-iterations", type=int, default=300)
     parser.add_argument("--out-dir", type=Path, default=None, help="keep the videos here")
     args = parser.parse_args()
-    clips = args.clips or [args.data / "videos" / clip for clip in SAMPLE_1]
+    sample = SAMPLE_1 if args.sample == 1 else SAMPLE_2
+    clips = args.clips or [args.data / "videos" / clip for clip in sample]
     engine = Engine.load(None)
     options = DriveOptions(fit_iterations=args.fit_iterations)
     config = TrackerConfig(crop_size=engine.render_size, smoothing=0.0)

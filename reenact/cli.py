@@ -634,7 +634,8 @@ def eval_table(result: dict[str, Any]):
     """The summary table of ``reenact eval``: one row per method, the mean of each metric."""
     from rich.table import Table
 
-    from reenact.evaluate import LEADING_EXPRESSION, METRIC_KEYS
+    from reenact.evaluate import METRIC_KEYS
+    from reenact.tracked_measures import LEADING_EXPRESSION
 
     clips = len(result["clips"])
     title = (

@@ -1,31 +1,30 @@
 """``reenact eval``: self- and cross-reenactment metrics of a checkpoint on clips of unseen people, with the
 static baseline (and optionally the landmark-identity ablation) measured in the same run.
 
-Self-reenactment, per clip: fit the codes on the clip's first tracked frame, render every later frame
-with that frame's tracked pose and expression (relative motion from the fitted frame), and compare with
-the real aligned crop *inside the head mask* (pixels outside the real frame's mask are zeroed in both
-images before PSNR/SSIM; L1 is averaged over mask pixels only). The renders are then tracked like any
-video: identity similarity is the cosine between the render's recognition embedding and the real clip's,
-expression distance the mean absolute difference (σ units) between the render's tracked code and the
-driving code, over all components and over the :data:`LEADING_EXPRESSION` leading ones (the basis's trailing
-components are landmark motion of ~1% of a head, mostly tracking jitter, and dominate the all-component mean
-even for a perfect render); pose distance the angle (degrees) between the render's tracked head rotation and
-the driving rotation. Expression *change* distance (leading components) compares motion instead of absolute
-codes: the render's tracked code minus that of the fitted first frame's render against the driving code
-minus the first real frame's, so a fixed offset between how the tracker reads our renders and the photos
-(blur, identity) cancels, and the static baseline scores exactly how far the driver's expression moves.
-The driving parameters are in the tracker's terms, whatever the model does inside: for
-self-reenactment the real frame's tracked pose and expression. The static baseline is the fitted first
-frame repeated. The pose-only baseline is the model driven by the head pose alone, its expression code held
-at the fitted frame's: model against pose-only is what transferring the expression adds (or costs) on top of
-the head motion, which the static baseline cannot tell apart. The ``smoothed`` row is the model as ``reenact
-drive`` runs it by default: the same fit driven by the track after ``tracking.smoothing.smooth_track``
-(drive's ``--smooth``), still scored against the raw frames and the raw tracked parameters. The first frame is
-fitted as a single image would be (``pipeline.initial_expression``). The ``real`` row puts the real crops
-themselves through the motion metrics (no image metrics: they would be perfect by definition): a perfect
-renderer's score, the floor the tracker's own noise sets — it reads a render-size crop differently from the
-full frame, and moves its reading by 0.1–0.3 σ for a half-pixel shift — so the motion columns are read against
-it, not against zero.
+Self-reenactment, per clip: fit the codes on the clip's first tracked frame, render every later frame with
+that frame's tracked pose and expression (relative motion from the fitted frame), and compare with the real
+aligned crop *inside the head mask* (pixels outside the real frame's mask are zeroed in both images before
+PSNR/SSIM; L1 is averaged over mask pixels only). The renders are then tracked like any video: identity
+similarity is the cosine between the render's recognition embedding and the real clip's, expression distance
+the mean absolute difference (σ units) between the render's tracked code and the driving code, over all
+components and over the leading ones (``reenact/tracked_measures.py``; the basis's trailing components are
+landmark motion of ~1% of a head, mostly tracking jitter, and dominate the all-component mean even for a
+perfect render); pose distance the angle (degrees) between the render's tracked head rotation and the driving
+rotation. Expression *change* distance (leading components) compares motion instead of absolute codes: the
+render's tracked code minus that of the fitted first frame's render against the driving code minus the first
+real frame's, so a fixed offset between how the tracker reads our renders and the photos (blur, identity)
+cancels, and the static baseline scores exactly how far the driver's expression moves. The driving parameters
+are in the tracker's terms, whatever the model does inside: for self-reenactment the real frame's tracked pose
+and expression. The static baseline is the fitted first frame repeated. The pose-only baseline is the model
+driven by the head pose alone, its expression code held at the fitted frame's: model against pose-only is what
+transferring the expression adds (or costs) on top of the head motion, which the static baseline cannot tell
+apart. The ``smoothed`` row is the model as ``reenact drive`` runs it by default: the same fit driven by the
+track after ``tracking.smoothing.smooth_track`` (drive's ``--smooth``), still scored against the raw frames
+and the raw tracked parameters. The first frame is fitted as a single image would be
+(``pipeline.initial_expression``). The ``real`` row puts the real crops themselves through the motion metrics
+(no image metrics: they would be perfect by definition): a perfect renderer's score, the floor the tracker's
+own noise sets — it reads a render-size crop differently from the full frame, and moves its reading by 0.1–0.3
+σ for a half-pixel shift — so the motion columns are read against it, not against zero.
 
 Cross-identity: a portrait is fitted and driven by the clip; identity similarity is to the portrait,
 expression/pose distances to the driving parameters: the portrait's tracked pose and expression moved by
@@ -44,7 +43,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from model.camera import axis_angle
 from model.fit import FitConfig, FitResult
 from model.metrics import masked_l1, psnr, ssim
 from reenact.codes import Codes
@@ -61,6 +59,7 @@ from reenact.pipeline import (
     target_landmarks,
     using_tracker,
 )
+from reenact.tracked_measures import motion_metrics, motion_start
 from reenact.viewer_eval import ROWS, photo_self_rows, viewer_rows
 from reenact.viewer_metrics import FaceDescriber
 from tracking.errors import NoFaceError
@@ -80,9 +79,6 @@ METRIC_KEYS = (
     "face_found",
 )
 
-LEADING_EXPRESSION = 10
-"""Components in ``expression_distance_leading``: 88% of the shipped basis's variance (20: 96%, 46: 100%)."""
-
 
 def image_metrics(renders: np.ndarray, reals: np.ndarray, masks: np.ndarray) -> dict[str, float]:
     """uint8 (N,S,S,3) renders and real crops, masks (N,S,S) in [0,1] → mean masked L1, PSNR, SSIM."""
@@ -94,66 +90,6 @@ def image_metrics(renders: np.ndarray, reals: np.ndarray, masks: np.ndarray) -> 
         "psnr": float(psnr(prediction * mask, target * mask).mean()),
         "ssim": float(ssim(prediction * mask, target * mask).mean()),
     }
-
-
-def cosine(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.dot(a, b) / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-12))
-
-
-def rotation_distance_deg(pose_a: np.ndarray, pose_b: np.ndarray) -> float:
-    """Angle between the rotation parts of two (4,4) poses, degrees."""
-    relative = pose_a[:3, :3].astype(np.float64).T @ pose_b[:3, :3].astype(np.float64)
-    return float(np.degrees(np.linalg.norm(axis_angle(relative))))
-
-
-def motion_metrics(
-    renders: np.ndarray,
-    driving_pose: np.ndarray,
-    driving_expression: np.ndarray,
-    reference_embedding: np.ndarray,
-    tracker: Tracker,
-    reference: tuple[np.ndarray, np.ndarray] | None = None,
-) -> dict[str, float]:
-    """Track each render; compare identity, expression and rotation with what was asked for. ``reference``:
-    (tracked code of the render the motion starts from, driving code it starts from) — adds the expression
-    change distance over the leading components (NaN without it)."""
-    similarities, expression_distances, leading_distances, pose_distances, found = [], [], [], [], 0
-    change_distances = []
-    for render, pose, expression in zip(renders, driving_pose, driving_expression):
-        try:
-            track = tracker.track_image(render)
-        except NoFaceError:
-            continue
-        found += 1
-        similarities.append(cosine(track.embedding, reference_embedding))
-        difference = np.abs(track.expression[0] - expression)
-        expression_distances.append(float(difference.mean()))
-        leading_distances.append(float(difference[:LEADING_EXPRESSION].mean()))
-        if reference is not None:
-            change = (track.expression[0] - reference[0]) - (expression - reference[1])
-            change_distances.append(float(np.abs(change[:LEADING_EXPRESSION]).mean()))
-        pose_distances.append(rotation_distance_deg(track.pose[0], pose))
-    nan = float("nan")
-    return {
-        "identity_similarity": float(np.mean(similarities)) if similarities else nan,
-        "expression_distance": float(np.mean(expression_distances)) if expression_distances else nan,
-        "expression_distance_leading": float(np.mean(leading_distances)) if leading_distances else nan,
-        "expression_change_distance": float(np.mean(change_distances)) if change_distances else nan,
-        "pose_distance_deg": float(np.mean(pose_distances)) if pose_distances else nan,
-        "face_found": found / max(len(renders), 1),
-    }
-
-
-def motion_start(
-    tracker: Tracker, image: np.ndarray, driving_code: np.ndarray
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """Where a change is measured from (``motion_metrics``' ``reference``): the image the motion starts from
-    as the tracker reads it, and the driving code it starts from; None when the tracker finds no face in
-    it."""
-    try:
-        return tracker.track_image(image).expression[0], driving_code
-    except NoFaceError:
-        return None
 
 
 def load_clip(

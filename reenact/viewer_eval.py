@@ -21,8 +21,11 @@ target photo, and the clip drives it; ``model`` (drive's defaults: fit, smoothin
 ``morph`` and ``still`` are compared frame by frame with the clip's real frames, every video scaled to
 the size drive writes (the photo's, long side capped at 1024), after H.264 like any drive output. Columns
 (:data:`SELF_COLUMNS`): L1, PSNR and SSIM inside the tracker's head box of the real frame (the region the
-head crop shows: face, hair, neck), and PSNR of the whole frame; over every tracked frame after the first
-(the first is the target itself).
+head crop shows: face, hair, neck), PSNR of the whole frame, and two read by the project's tracker
+(``reenact/tracked_measures.py``): the expression change distance (the output frame's tracked code minus the
+target photo's, against the real frame's minus the first frame's, leading components: the still frame
+scores how far the clip's expression moves) and the head-rotation error (degrees); over every tracked frame
+after the first (the first is the target itself).
 """
 
 from __future__ import annotations
@@ -41,7 +44,8 @@ from reenact.engine import Engine, images_to_tensor
 from reenact.media.images import write_image
 from reenact.media.writing import VideoWriter
 from reenact.morph import morph_video
-from reenact.pipeline import DriveOptions, fit_target, load_target, render_video, smoothed
+from reenact.pipeline import DriveOptions, fit_target, load_target, render_video, smoothed, using_tracker
+from reenact.tracked_measures import frame_measures, mean_measures, motion_start
 from reenact.viewer_metrics import (
     SIGNALS,
     SOURCE_ONLY_FIRST,
@@ -60,7 +64,9 @@ from tracking.types import Track
 
 COLUMNS = (*SIGNALS, "motion", "id_to_target", "id_to_source", "jitter", "detail", "faces")
 ROWS = ("model", "morph", "still")
-SELF_COLUMNS = ("l1", "psnr", "ssim", "psnr_frame")
+IMAGE_COLUMNS = ("l1", "psnr", "ssim", "psnr_frame")
+TRACKED_COLUMNS = ("expression_change_distance", "pose_distance_deg")
+SELF_COLUMNS = (*IMAGE_COLUMNS, *TRACKED_COLUMNS)
 
 
 def measures_row(measures: DriveMeasures) -> dict[str, float]:
@@ -208,26 +214,35 @@ def photo_self_rows(
     name = f"{Path(clip).stem}__self"
     photo = out_dir / f"{name}__target.png"
     write_image(photo, image)
-    target = load_target(photo, config, tracker)
-    codes = fit_target(target, engine, options.fit_config(), reporter, str(photo))
     outputs = {row: out_dir / f"{name}__{row}.mp4" for row in ROWS}
-    drive_output(engine, clip, track, codes, options, outputs["model"], reporter)
-    morph_video(image, clip, outputs["morph"], frames)
-    write_still(image, frames, video_fps(clip), outputs["still"])
-    streams = {row: read_video(path, frames) for row, path in outputs.items()}
-    size = None
-    per_row: dict[str, list[dict[str, float]]] = {row: [] for row in ROWS}
-    for index, real in enumerate(read_video(clip, frames)):
-        videos = {row: next(stream) for row, stream in streams.items()}
-        size = size or (videos["model"].shape[1], videos["model"].shape[0])
-        if index not in rest:
-            continue
-        scale = size[0] / real.shape[1]
-        box = track.crop[index] * scale
-        real = scaled(real, size)
-        for row, frame in videos.items():
-            per_row[row].append(frame_errors(scaled(frame, size), real, box))
-    return {
-        row: {column: float(np.mean([e[column] for e in errors])) for column in SELF_COLUMNS}
-        for row, errors in per_row.items()
-    }
+    with using_tracker(config, tracker) as tracker:
+        target = load_target(photo, config, tracker)
+        codes = fit_target(target, engine, options.fit_config(), reporter, str(photo))
+        drive_output(engine, clip, track, codes, options, outputs["model"], reporter)
+        morph_video(image, clip, outputs["morph"], frames)
+        write_still(image, frames, video_fps(clip), outputs["still"])
+        # Every row starts from the target photo: changes are measured from the tracker's reading of it.
+        start = motion_start(tracker, image, track.expression[first])
+        streams = {row: read_video(path, frames) for row, path in outputs.items()}
+        size = None
+        errors: dict[str, list[dict[str, float]]] = {row: [] for row in ROWS}
+        tracked: dict[str, list[dict[str, float] | None]] = {row: [] for row in ROWS}
+        for index, real in enumerate(read_video(clip, frames)):
+            videos = {row: next(stream) for row, stream in streams.items()}
+            size = size or (videos["model"].shape[1], videos["model"].shape[0])
+            if index not in rest:
+                continue
+            scale = size[0] / real.shape[1]
+            box = track.crop[index] * scale
+            real = scaled(real, size)
+            for row, frame in videos.items():
+                frame = scaled(frame, size)
+                errors[row].append(frame_errors(frame, real, box))
+                tracked[row].append(
+                    frame_measures(tracker, frame, track.pose[index], track.expression[index], start=start)
+                )
+    result = {}
+    for row in ROWS:
+        means = {column: float(np.mean([e[column] for e in errors[row]])) for column in IMAGE_COLUMNS}
+        result[row] = {**means, **{key: mean_measures(tracked[row])[key] for key in TRACKED_COLUMNS}}
+    return result

@@ -7,8 +7,8 @@ import numpy as np
 from model.fit import FitConfig
 from reenact.console import Reporter
 from reenact.engine import ABLATION_CHECKPOINT, DEFAULT_CHECKPOINT, Engine
-from reenact.evaluate import cosine
 from reenact.pipeline import fit_target, load_target
+from reenact.tracked_measures import cosine
 from tracking.tracker import Tracker, TrackerConfig
 
 

@@ -10,8 +10,9 @@ import pytest
 import torch
 
 from reenact.cli import main
-from reenact.evaluate import image_metrics, rotation_distance_deg
+from reenact.evaluate import image_metrics
 from reenact.media.reading import VideoReader
+from reenact.tracked_measures import rotation_distance_deg
 
 
 def run(capsys, *argv):
@@ -267,6 +268,11 @@ def test_eval_on_a_short_clip(capsys, trained, short_clip, shared_data):
     # The morph follows the moving head, so it is nearer the real frames than the still first frame (a
     # comparison off by a frame, or against the wrong frames, would not show this).
     assert photo["morph"]["psnr"] > photo["still"]["psnr"] and photo["morph"]["ssim"] > photo["still"]["ssim"]
+    # Read by the tracker: the still frame's change distance is how far the clip's expression moves (> 0), and
+    # the morph, which turns with the head, is nearer the real head rotation than the still frame.
+    assert photo["still"]["expression_change_distance"] > 0.0
+    assert all(np.isfinite(row["expression_change_distance"]) for row in photo.values())
+    assert photo["morph"]["pose_distance_deg"] < photo["still"]["pose_distance_deg"], photo
     assert "self-reenactment at the photo output's size" in err
     # The real crops through the motion metrics only: every one has a face, and there is no image row to fake.
     real = result["summary"]["real"]
@@ -328,7 +334,7 @@ def test_motion_metrics_hand_values():
     from types import SimpleNamespace
 
     from model.camera import orbit_cam_to_world
-    from reenact.evaluate import LEADING_EXPRESSION, motion_metrics
+    from reenact.tracked_measures import LEADING_EXPRESSION, motion_metrics
 
     seen = np.zeros((1, 46), np.float32)
     seen[0, :LEADING_EXPRESSION] = 1.0  # off by 1 on the leading components, exact on the rest
