@@ -144,7 +144,8 @@ class CompositePlan:
     interior: np.ndarray | None = None
     """(3,) float32 the colour of a mouth's interior (from the photo's lips)."""
     teeth: np.ndarray | None = None
-    """(3,) float32 the colour of the teeth in the mouth's shade (from the lips' brightness)."""
+    """(3,) float32 the colour of the teeth in the mouth's shade (from the lips' brightness); None: none drawn
+    (the interior is still shaded when ``config.teeth`` > 0)."""
 
 
 def canvas_size(width: int, height: int, size: int) -> tuple[int, int]:
@@ -288,11 +289,14 @@ def make_plan(
     target_opacity: np.ndarray,
     config: CompositeConfig = CompositeConfig(),
     mouth: np.ndarray | None = None,
+    teeth: bool = True,
 ) -> CompositePlan:
     """The per-target plan. ``photo`` (H0, W0, 3) uint8 the target's whole photo; ``crop_box`` (4,) its crop
     box in photo pixels; ``target_render`` (S, S, 3) uint8 the neural render of the target as fitted and
     ``target_opacity`` (n, n) its opacity (both over the crop box); ``mouth`` (K, 2) the photo's inner-lip
-    contour, crop-normalised, whose colours give the mouth's interior colour (None: no mouth fill)."""
+    contour, crop-normalised, whose colours give the mouth's interior colour (None: no mouth fill);
+    ``teeth``: whether an opening gets the upper teeth's edge (False where the photo's mouth is open: its own
+    teeth and cavity are stretched over the opening, and drawn ones would sit in the middle of it)."""
     height0, width0 = photo.shape[:2]
     width, height = canvas_size(width0, height0, config.size)
     canvas = (
@@ -306,7 +310,7 @@ def make_plan(
     photo_crop = sample_box(canvas, box, crop_uv)
     weight = sample_map(np.asarray(target_opacity, np.float32), crop_uv) > config.colour_opacity
     colour = colour_transfer(target_render, photo_crop, weight.astype(np.float32))
-    interior = teeth = None
+    interior = teeth_colour = None
     if mouth is not None:
         polygon = _canvas_points(box, np.asarray(mouth, np.float64))
         lips = canvas[
@@ -316,9 +320,9 @@ def make_plan(
         median = np.median(lips.astype(np.float32), axis=0)
         interior = (median * config.mouth_darkness).astype(np.float32)
         brightness = float(median @ np.array([0.299, 0.587, 0.114], np.float32))
-        teeth = (np.array([1.0, 0.96, 0.88], np.float32) * np.clip(1.6 * brightness, 140.0, 230.0)).astype(
-            np.float32
-        )
+        if teeth:
+            shade = np.clip(1.6 * brightness, 140.0, 230.0)
+            teeth_colour = (np.array([1.0, 0.96, 0.88], np.float32) * shade).astype(np.float32)
     return CompositePlan(
         photo=canvas,
         box=box,
@@ -327,7 +331,7 @@ def make_plan(
         colour=colour,
         config=config,
         interior=interior,
-        teeth=teeth,
+        teeth=teeth_colour,
     )
 
 

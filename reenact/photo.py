@@ -94,6 +94,16 @@ def _mouth(points: np.ndarray) -> tuple[np.ndarray, ...]:
     return corners, upper, lower, normal, width
 
 
+def photo_opening(photo_lips: np.ndarray, down: np.ndarray) -> np.ndarray:
+    """The photo's own mouth opening: (2 + 2K, 2) image points of ``LIPS`` → (K,) gap between the inner lips
+    across the mouth (along the corners' normal on the side of ``down``, the nose-to-chin direction; lips
+    pressed past each other count as 0), relative to the corners' distance."""
+    _, upper, lower, normal, width = _mouth(photo_lips)
+    if normal @ np.asarray(down, np.float64) < 0:
+        normal = -normal
+    return np.clip((lower - upper) @ normal, 0.0, None) / max(float(width), 1e-9)
+
+
 def excess_opening(
     lips: np.ndarray, photo_lips: np.ndarray, down: np.ndarray, fill: float = 1.0
 ) -> np.ndarray:
@@ -107,10 +117,10 @@ def excess_opening(
 
     The side comes from the face, not from the photo's lips: a closed mouth's inner lips cross by a pixel as
     often as not, and a normal taken from their order turned every later opening into a "closed" one."""
-    _, photo_upper, photo_lower, photo_normal, photo_width = _mouth(photo_lips)
+    photo_gap = photo_opening(photo_lips, down)
+    photo_normal = _mouth(photo_lips)[3]
     if photo_normal @ np.asarray(down, np.float64) < 0:
         photo_normal = -photo_normal
-    photo_gap = np.clip((photo_lower - photo_upper) @ photo_normal, 0.0, None) / max(float(photo_width), 1e-9)
     corners, upper, lower, normal, width = _mouth(lips)
     normal = normal * np.where(normal @ photo_normal < 0, -1.0, 1.0)[:, None]  # a mouth does not flip
     gap = ((lower - upper) * normal[:, None]).sum(-1)  # (b, K), signed
@@ -142,6 +152,11 @@ class PhotoConfig:
     """For the mesh depth, close the face mesh's eye holes (a fan over each rim, ``hole_caps``): a ray
     through an eye meets the lids' surface, so its point takes the lids' motion in full (through the hole it
     met the field's eyeball behind, farther from the lids, and a blink closed the photo's eye by half)."""
+    teeth_opening: float = 0.03
+    """The drawn teeth (``CompositeConfig.teeth``) only where the photo's mouth is closed: its mean
+    :func:`photo_opening` at most this share of the mouth's width (closed mouths measure under 0.01, parted
+    lips 0.06 and up). An open photo's own teeth and cavity stretch over the opening; drawn ones sat in the
+    middle of it as a second row and made the mouth read less open (``docs/experiments.md``)."""
     cap_mouth: bool = False
     """The same for the mouth's hole."""
     align_face: bool = True
@@ -221,8 +236,15 @@ class PhotoRig:
         self.photo_lips = project(self.face[None, LIPS], self.target.camera)[0][0].cpu().numpy()
         nose, chin = project(self.face[None, [NOSE_TIP, CHIN]], self.target.camera)[0][0].cpu().numpy()
         self.photo_down = chin - nose
+        mouth_closed = float(photo_opening(self.photo_lips, self.photo_down).mean()) <= config.teeth_opening
         self.plan = make_plan(
-            target.image, crop, render[0], opacity[0], config.composite, mouth=self.photo_lips
+            target.image,
+            crop,
+            render[0],
+            opacity[0],
+            config.composite,
+            mouth=self.photo_lips,
+            teeth=mouth_closed,
         )
         self.warp = SurfaceWarp(basis.shape[0], radius=config.surface_radius).to(device)
         self.warp.set_shape(face, basis, triangles)  # rest = the photo's face

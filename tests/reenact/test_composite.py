@@ -247,6 +247,32 @@ def test_a_mouth_opened_wider_than_the_photos_gets_an_interior() -> None:
     assert toothy[upper_y + 2, 270:290].mean() > 2.0 * toothy[centre_y, 270:290].mean()
     assert toothy[upper_y + 2, 270:290].mean() > 1.5 * flat[upper_y + 2, 270:290].mean()
     assert toothy[upper_y + 2, 262:264].mean() < toothy[upper_y + 2, 275:285].mean()  # fading to the corner
+    # A photo whose mouth is open shows its own teeth: none drawn, the cavity still dark and shaded.
+    open_plan = make_plan(
+        photo, BOX, render, np.ones((N, N), np.float32), CompositeConfig(), mouth=photo_lips, teeth=False
+    )
+    assert open_plan.teeth is None
+    plain = compose(open_plan, frame, render).astype(float)
+    assert plain[upper_y + 2, 270:290].mean() < 0.6 * toothy[upper_y + 2, 270:290].mean()
+    assert plain[centre_y, 270:290].mean() < 0.6 * photo[centre_y, 270:290].mean()
+
+
+def test_the_photos_own_opening_is_measured_across_the_mouth() -> None:
+    from reenact.photo import LIPS, photo_opening
+
+    down = np.array([0.0, 1.0])
+    k = (len(LIPS) - 2) // 2
+    x = np.linspace(0.4, 0.6, k + 2)[1:-1]
+    corners = [[0.4, 0.6], [0.6, 0.6]]
+
+    def lips(upper: float, lower: float) -> np.ndarray:
+        return np.concatenate(
+            [corners, np.stack([x, np.full(k, upper)], -1), np.stack([x, np.full(k, lower)], -1)]
+        )
+
+    assert np.allclose(photo_opening(lips(0.59, 0.61), down), 0.1)  # 0.02 apart over a 0.2-wide mouth
+    assert np.allclose(photo_opening(lips(0.6005, 0.5995), down), 0.0)  # lips crossed by a hair: closed
+    assert np.allclose(photo_opening(lips(0.59, 0.61), -down), 0.0)  # the side comes from the face
 
 
 def test_a_patch_carries_a_sharp_edge_the_coarse_map_blurs() -> None:
