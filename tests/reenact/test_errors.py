@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import os
 import pickle
+import random
 from pathlib import Path
 
 import pytest
@@ -116,7 +117,9 @@ def _not_checkpoints(folder: Path) -> dict[str, Path]:
     files["class"] = folder / "class.pt"
     torch.save({"x": _SomeClass()}, files["class"])
     files["random"] = folder / "random.pt"
-    files["random"].write_bytes(os.urandom(4096))
+    # Seeded: about one random file in ten parses far enough as an old-style torch file to fail otherwise
+    # ("corrupt or truncated", also one line: test_any_garbage_is_one_checkpoint_error).
+    files["random"].write_bytes(random.Random(0).randbytes(4096))
     files["keys"] = folder / "keys.pt"
     torch.save({"weights": torch.zeros(3)}, files["keys"])
     return files
@@ -146,6 +149,20 @@ def test_not_a_checkpoint_is_one_line_exit_5(capsys, tmp_path, kind, command):
     assert code == 5, captured.err
     assert captured.err.strip() == f"reenact: error: {path} is not a reenact checkpoint"
     assert "weights_only" not in captured.err and captured.out == ""
+
+
+def test_any_garbage_is_one_checkpoint_error(tmp_path):
+    from model.checkpoint import CheckpointError, read_checkpoint
+
+    path = tmp_path / "garbage.pt"
+    for seed in range(60):
+        path.write_bytes(random.Random(seed).randbytes(4096))
+        with pytest.raises(CheckpointError) as caught:
+            read_checkpoint(path)
+        message = str(caught.value)
+        assert "\n" not in message and (
+            "is not a reenact checkpoint" in message or "corrupt or truncated" in message
+        )
 
 
 def test_truncated_checkpoint_is_one_line_exit_5(capsys, tmp_path):
