@@ -96,6 +96,10 @@ class FrameMap:
     patches: tuple[Patch, ...] = ()
     """Finer correspondences over small parts of the crop (the eyes, the mouth), used there instead of the
     n×n map's."""
+    lips: np.ndarray | None = None
+    """(2 + 2K, 2) crop-normalised driven inner lips (two corners, the upper edge, the lower edge, as
+    ``reenact.photo.LIPS``): with ``CompositePlan.lips``, the inside of the driven mouth shows the photo's
+    own opening stretched between them (:func:`mouth_membrane`); None: the correspondence's."""
 
 
 @dataclass(frozen=True)
@@ -146,6 +150,11 @@ class CompositePlan:
     teeth: np.ndarray | None = None
     """(3,) float32 the colour of the teeth in the mouth's shade (from the lips' brightness); None: none drawn
     (the interior is still shaded when ``config.teeth`` > 0)."""
+    lips: np.ndarray | None = None
+    """(2 + 2K, 2) crop-normalised inner lips of the photo when its mouth is open (its own teeth and cavity
+    to stretch over a driven opening, :func:`mouth_membrane`); None: a closed photo mouth."""
+    down: np.ndarray | None = None
+    """(2,) the photo's nose-to-chin direction (crop-normalised): which side of the mouth is the lower lip."""
 
 
 def canvas_size(width: int, height: int, size: int) -> tuple[int, int]:
@@ -290,13 +299,15 @@ def make_plan(
     config: CompositeConfig = CompositeConfig(),
     mouth: np.ndarray | None = None,
     teeth: bool = True,
+    down: np.ndarray | None = None,
 ) -> CompositePlan:
     """The per-target plan. ``photo`` (H0, W0, 3) uint8 the target's whole photo; ``crop_box`` (4,) its crop
     box in photo pixels; ``target_render`` (S, S, 3) uint8 the neural render of the target as fitted and
     ``target_opacity`` (n, n) its opacity (both over the crop box); ``mouth`` (K, 2) the photo's inner-lip
     contour, crop-normalised, whose colours give the mouth's interior colour (None: no mouth fill);
-    ``teeth``: whether an opening gets the upper teeth's edge (False where the photo's mouth is open: its own
-    teeth and cavity are stretched over the opening, and drawn ones would sit in the middle of it)."""
+    ``teeth``: whether the photo's mouth is closed — an opening then gets the upper teeth's edge; where it is
+    open (False), no teeth are drawn and, given ``down`` (2,) the face's nose-to-chin direction, the photo's
+    own opening is stretched over a driven one (``CompositePlan.lips``, :func:`mouth_membrane`)."""
     height0, width0 = photo.shape[:2]
     width, height = canvas_size(width0, height0, config.size)
     canvas = (
@@ -332,6 +343,8 @@ def make_plan(
         config=config,
         interior=interior,
         teeth=teeth_colour,
+        lips=None if teeth or mouth is None or down is None else np.asarray(mouth, np.float32),
+        down=None if down is None else np.asarray(down, np.float32),
     )
 
 
@@ -360,6 +373,59 @@ def _fill_polygon(shape: tuple[int, int], points: np.ndarray, sigma: float, offs
     cv2.fillPoly(mask, [scaled.reshape(-1, 1, 2)], 255, lineType=cv2.LINE_AA, shift=bits)
     full[y0:y1, x0:x1] = _blur(mask.astype(np.float32) / 255.0, sigma)
     return full
+
+
+def _mouth_frame(lips: np.ndarray, down: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Inner lips (2 + 2K, 2) → the first corner, the unit axis to the second, the unit normal towards
+    ``down``, the corners' distance, and the upper and lower edges' (s, across) coordinates ((K,), (K,)
+    each) with s in [0, 1] along the corners' line."""
+    k = (len(lips) - 2) // 2
+    c0, c1 = lips[0].astype(np.float64), lips[1].astype(np.float64)
+    axis = c1 - c0
+    width = max(float(np.linalg.norm(axis)), 1e-9)
+    axis = axis / width
+    normal = np.array([-axis[1], axis[0]])
+    if normal @ np.asarray(down, np.float64) < 0:
+        normal = -normal
+    upper, lower = lips[2 : 2 + k].astype(np.float64) - c0, lips[2 + k :].astype(np.float64) - c0
+    return (
+        c0,
+        axis,
+        normal,
+        width,
+        (upper @ axis / width, upper @ normal),
+        (lower @ axis / width, lower @ normal),
+    )
+
+
+def _edge(s: np.ndarray, edge: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """The edge's across-coordinate at s (0 at both corners, piecewise linear between its points)."""
+    order = np.argsort(edge[0])
+    return np.interp(s, np.r_[0.0, edge[0][order], 1.0], np.r_[0.0, edge[1][order], 0.0])
+
+
+def mouth_membrane(
+    uv: np.ndarray, lips: np.ndarray, photo_lips: np.ndarray, down: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where in the photo each point ``uv`` (…, 2) inside a driven mouth looks: the driven opening
+    (``lips``, 2 + 2K points) and the photo's (``photo_lips``) are each parametrised by s along the corners'
+    line and t from the upper edge (0) to the lower (1), and a point takes the photo's point at the same
+    (s, t) — the photo's upper teeth stay under the upper lip, its lower teeth above the lower lip, the
+    cavity between stretches. Returns the photo's (u, v) (…, 2) and a mask (…) of the points inside the
+    driven opening. ``down`` (2,): the face's nose-to-chin direction (the lower lip's side)."""
+    c0, axis, normal, width, upper, lower = _mouth_frame(lips, down)
+    q = uv.astype(np.float64) - c0
+    s = q @ axis / width
+    across = q @ normal
+    top, bottom = _edge(s, upper), _edge(s, lower)
+    gap = bottom - top
+    t = (across - top) / np.maximum(gap, 1e-9)
+    inside = (s > 0.0) & (s < 1.0) & (t >= 0.0) & (t <= 1.0) & (gap > 1e-6)
+    p0, p_axis, p_normal, p_width, p_upper, p_lower = _mouth_frame(photo_lips, down)
+    p_top, p_bottom = _edge(s, p_upper), _edge(s, p_lower)
+    across_photo = p_top + np.clip(t, 0.0, 1.0) * (p_bottom - p_top)
+    found = p0 + (np.clip(s, 0.0, 1.0) * p_width)[..., None] * p_axis + across_photo[..., None] * p_normal
+    return found.astype(np.float32), inside
 
 
 def mouth_interior(
@@ -444,6 +510,16 @@ def compose(plan: CompositePlan, frame: FrameMap, render: np.ndarray) -> np.ndar
     for patch in frame.patches:
         apply_patch(maps[..., :2], plan.grid, patch, config.patch_feather)
     mapped = plan.grid + maps[..., :2]
+    if frame.lips is not None and plan.lips is not None and plan.down is not None:
+        # Inside the driven mouth, the photo's own opening stretched between the lips (seen, not filled).
+        points = _canvas_points(plan.box, np.asarray(frame.lips, np.float64)) - (x0, y0)
+        low = np.clip(np.floor(points.min(axis=0)).astype(int), 0, None)
+        high = np.minimum(np.ceil(points.max(axis=0)).astype(int) + 1, (x1 - x0, y1 - y0))
+        if (high > low).all():
+            lips_box = (slice(low[1], high[1]), slice(low[0], high[0]))
+            found, inside = mouth_membrane(plan.grid[lips_box], frame.lips, plan.lips, plan.down)
+            mapped[lips_box][inside] = found[inside]
+            maps[lips_box][inside, 2] = 1.0
     warped = sample_box(plan.photo, plan.box, mapped)
     side = float(plan.box[2] - plan.box[0])
     seen = _blur(np.clip(maps[..., 2], 0.0, 1.0), config.visible_feather * side)

@@ -245,6 +245,7 @@ class PhotoRig:
             config.composite,
             mouth=self.photo_lips,
             teeth=mouth_closed,
+            down=self.photo_down,
         )
         self.warp = SurfaceWarp(basis.shape[0], radius=config.surface_radius).to(device)
         self.warp.set_shape(face, basis, triangles)  # rest = the photo's face
@@ -301,14 +302,12 @@ class PhotoRig:
         )
         # The driven mouth: the photo's inner lips moved by the change, seen by the driven camera; what opens
         # beyond the photo's own opening gets the mouth's interior.
-        lips = self.face[None, LIPS] + motion[:, LIPS]
-        mouths = excess_opening(
-            project(lips, camera)[0].cpu().numpy(), self.photo_lips, self.photo_down, self.config.mouth_fill
-        )
+        lips = project(self.face[None, LIPS] + motion[:, LIPS], camera)[0].cpu().numpy()
+        mouths = excess_opening(lips, self.photo_lips, self.photo_down, self.config.mouth_fill)
         patches = self.patches(camera, expression, change, motion, (depth, opacity))
         maps = [
-            replace(frame, mouth=mouth, patches=frame_patches)
-            for frame, mouth, frame_patches in zip(frame_maps(found), mouths, patches)
+            replace(frame, mouth=mouth, patches=frame_patches, lips=frame_lips)
+            for frame, mouth, frame_patches, frame_lips in zip(frame_maps(found), mouths, patches, lips)
         ]
         return [compose(self.plan, frame, render) for frame, render in zip(maps, renders)]
 

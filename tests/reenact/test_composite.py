@@ -302,3 +302,52 @@ def test_a_patch_carries_a_sharp_edge_the_coarse_map_blurs() -> None:
     # In the feathered band the patch blends: weight 0 at the box's edge, rising inwards.
     band = column[(v > 0.4) & (v < 0.45)]
     assert np.all(np.diff(band) <= 1e-7) and band[0] > -0.005 and band[-1] < -0.015
+
+
+def _lips(upper: float, lower: float, x0: float = 0.4, x1: float = 0.6) -> np.ndarray:
+    """Inner lips as ``reenact.photo.LIPS`` orders them: corners at v = 0.6, flat upper and lower edges."""
+    from reenact.photo import LIPS
+
+    k = (len(LIPS) - 2) // 2
+    x = np.linspace(x0, x1, k + 2)[1:-1]
+    corners = [[x0, 0.6], [x1, 0.6]]
+    return np.concatenate(
+        [corners, np.stack([x, np.full(k, upper)], -1), np.stack([x, np.full(k, lower)], -1)]
+    )
+
+
+def test_the_mouth_membrane_stretches_the_photos_opening_between_the_driven_lips() -> None:
+    from dataclasses import replace
+
+    from reenact.composite import mouth_membrane
+
+    down = np.array([0.0, 1.0])
+    photo, driven = _lips(0.55, 0.65), _lips(0.52, 0.70)  # the driven mouth 1.8 times as open
+    points = np.array([[0.5, 0.52], [0.5, 0.61], [0.5, 0.70], [0.45, 0.6], [0.5, 0.72], [0.35, 0.6]])
+    found, inside = mouth_membrane(points, driven, photo, down)
+    # The lips' edges land on the photo's, the middle of the opening on the middle of the photo's.
+    assert np.allclose(found[0], [0.5, 0.55], atol=1e-5) and np.allclose(found[2], [0.5, 0.65], atol=1e-5)
+    assert np.allclose(found[1], [0.5, 0.60], atol=1e-5) and abs(found[3][0] - 0.45) < 1e-5
+    assert inside[:4].all() and not inside[4] and not inside[5]  # below the lower lip, beside the corner
+
+    # Composited: under the driven upper lip the photo's own upper teeth (a white band just under its upper
+    # lip), the cavity stretched below; without the membrane (a closed photo mouth) the correspondence's.
+    image = _photo(300, 516, seed=5)
+    image[BOX_ROW(0.55) : BOX_ROW(0.57), 250:310] = 250  # the photo's teeth, under its upper inner lip
+    image[BOX_ROW(0.57) : BOX_ROW(0.65), 250:310] = 20  # its dark cavity
+    render = np.full((RENDER, RENDER, 3), 120, np.uint8)
+    ones = np.ones((N, N), np.float32)
+    plan = make_plan(image, BOX, render, ones, CompositeConfig(), mouth=photo, teeth=False, down=down)
+    assert plan.teeth is None and plan.lips is not None
+    frame = FrameMap(coords=cell_centres(N), visible=ones, opacity=ones, lips=driven)
+    out = compose(plan, frame, render).astype(float)
+    # The teeth: the photo's first 20 % of its opening → the driven first 20 %, v 0.52 … 0.556.
+    assert out[BOX_ROW(0.535), 270:290].mean() > 200
+    assert out[BOX_ROW(0.64), 270:290].mean() < 60  # the cavity stretched over the rest
+    plain = compose(replace(plan, lips=None), frame, render).astype(float)
+    assert plain[BOX_ROW(0.535), 270:290].mean() < 200  # the identity map shows the photo above its lips
+
+
+def BOX_ROW(v: float) -> int:  # noqa: N802 - a constant-like helper
+    """The photo row at crop-normalised height ``v`` of ``BOX`` (the photo is the canvas: no scaling)."""
+    return int(BOX[1] + v * (BOX[3] - BOX[1]))
