@@ -407,24 +407,31 @@ def _edge(s: np.ndarray, edge: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
 def mouth_membrane(
     uv: np.ndarray, lips: np.ndarray, photo_lips: np.ndarray, down: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Where in the photo each point ``uv`` (…, 2) inside a driven mouth looks: the driven opening
-    (``lips``, 2 + 2K points) and the photo's (``photo_lips``) are each parametrised by s along the corners'
-    line and t from the upper edge (0) to the lower (1), and a point takes the photo's point at the same
-    (s, t) — the photo's upper teeth stay under the upper lip, its lower teeth above the lower lip, the
-    cavity between stretches. Returns the photo's (u, v) (…, 2) and a mask (…) of the points inside the
+    """Where in the photo each point ``uv`` (…, 2) inside a driven mouth looks, for a photo whose own mouth
+    is open. Both openings (``lips`` driven, ``photo_lips`` the photo's; 2 + 2K points each) are measured in
+    the mouth's frame: s along the corners' line, the depth below the upper lip and the gap, relative to
+    the corners' distance. At the same s, the band under the upper lip follows the upper lip unstretched
+    (the upper teeth), the band above the lower lip the lower lip (the lower teeth), each as deep as half
+    the smaller of the two gaps; a wider driven gap repeats the photo's middle row between them (where the
+    drawn interior goes, :func:`excess_opening`), a narrower one leaves the photo's middle out (the jaw
+    closing over the cavity). Returns the photo's (u, v) (…, 2) and a mask (…) of the points inside the
     driven opening. ``down`` (2,): the face's nose-to-chin direction (the lower lip's side)."""
     c0, axis, normal, width, upper, lower = _mouth_frame(lips, down)
     q = uv.astype(np.float64) - c0
     s = q @ axis / width
-    across = q @ normal
     top, bottom = _edge(s, upper), _edge(s, lower)
-    gap = bottom - top
-    t = (across - top) / np.maximum(gap, 1e-9)
-    inside = (s > 0.0) & (s < 1.0) & (t >= 0.0) & (t <= 1.0) & (gap > 1e-6)
+    depth = (q @ normal - top) / width  # below the driven upper lip
+    gap = (bottom - top) / width
+    inside = (s > 0.0) & (s < 1.0) & (depth >= 0.0) & (depth <= gap) & (gap > 1e-6)
     p0, p_axis, p_normal, p_width, p_upper, p_lower = _mouth_frame(photo_lips, down)
     p_top, p_bottom = _edge(s, p_upper), _edge(s, p_lower)
-    across_photo = p_top + np.clip(t, 0.0, 1.0) * (p_bottom - p_top)
-    found = p0 + (np.clip(s, 0.0, 1.0) * p_width)[..., None] * p_axis + across_photo[..., None] * p_normal
+    p_gap = np.maximum((p_bottom - p_top) / p_width, 0.0)
+    band = 0.5 * np.minimum(gap, p_gap)
+    photo_depth = np.where(
+        depth <= band, depth, np.where(depth >= gap - band, p_gap - (gap - depth), 0.5 * p_gap)
+    )
+    across = p_top + np.clip(photo_depth, 0.0, p_gap) * p_width
+    found = p0 + (np.clip(s, 0.0, 1.0) * p_width)[..., None] * p_axis + across[..., None] * p_normal
     return found.astype(np.float32), inside
 
 

@@ -329,6 +329,11 @@ def test_the_mouth_membrane_stretches_the_photos_opening_between_the_driven_lips
     assert np.allclose(found[0], [0.5, 0.55], atol=1e-5) and np.allclose(found[2], [0.5, 0.65], atol=1e-5)
     assert np.allclose(found[1], [0.5, 0.60], atol=1e-5) and abs(found[3][0] - 0.45) < 1e-5
     assert inside[:4].all() and not inside[4] and not inside[5]  # below the lower lip, beside the corner
+    # A mouth closing from the photo's: the upper teeth keep their size under the upper lip (v 0.59, 0.05 of
+    # the width below it, shows the photo's 0.56), the lower lip brings the photo's bottom band (v 0.615 shows
+    # 0.645), and the photo's middle is left out.
+    found, inside = mouth_membrane(np.array([[0.5, 0.59], [0.5, 0.615]]), _lips(0.58, 0.62), photo, down)
+    assert inside.all() and np.allclose(found[:, 1], [0.56, 0.645], atol=1e-5)
 
     # Composited: under the driven upper lip the photo's own upper teeth (a white band just under its upper
     # lip), the cavity stretched below; without the membrane (a closed photo mouth) the correspondence's.
