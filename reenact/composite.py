@@ -445,22 +445,15 @@ def mouth_interior(
     the opening; under the upper edge the teeth's edge, ``plan.config.teeth`` × the width high (at most
     half the opening), fading towards the corners and shaded at its lower rim."""
     k = (len(polygon) - 2) // 2
-    c0, c1 = polygon[0], polygon[1 + k]
     upper, lower = polygon[1 : 1 + k], polygon[2 + k :][::-1]
-    axis = c1 - c0
-    width = max(float(np.linalg.norm(axis)), 1e-6)
-    axis = axis / width
-    normal = np.array([-axis[1], axis[0]])
-    if float((lower - upper).mean(0) @ normal) < 0:
-        normal = -normal
+    lips = np.concatenate([polygon[:1], polygon[1 + k : 2 + k], upper, lower])  # as ``LIPS`` orders them
+    c0, axis, normal, width, upper_edge, lower_edge = _mouth_frame(lips, (lower - upper).mean(0))
     rows, cols = box
     ys, xs = np.mgrid[rows, cols]
     q = np.stack([xs + offset[0] + 0.5, ys + offset[1] + 0.5], axis=-1) - c0
     s = q @ axis / width
     across = q @ normal
-    s_up, s_low = (upper - c0) @ axis / width, (lower - c0) @ axis / width
-    top = np.interp(s, np.r_[0.0, s_up, 1.0], np.r_[0.0, (upper - c0) @ normal, 0.0])
-    bottom = np.interp(s, np.r_[0.0, s_low, 1.0], np.r_[0.0, (lower - c0) @ normal, 0.0])
+    top, bottom = _edge(s, upper_edge), _edge(s, lower_edge)
     gap = np.maximum(bottom - top, 1e-6)
     t = np.clip((across - top) / gap, 0.0, 1.0)
     shade = 1.0 - 0.45 * np.sin(np.pi * t)  # the cavity darkest mid-way between the lips

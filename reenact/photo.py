@@ -94,14 +94,19 @@ def _mouth(points: np.ndarray) -> tuple[np.ndarray, ...]:
     return corners, upper, lower, normal, width
 
 
+def _opening(photo_lips: np.ndarray, down: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`photo_opening` and the corners' unit normal on the side of ``down`` it is measured along."""
+    _, upper, lower, normal, width = _mouth(photo_lips)
+    if normal @ np.asarray(down, np.float64) < 0:
+        normal = -normal
+    return np.clip((lower - upper) @ normal, 0.0, None) / max(float(width), 1e-9), normal
+
+
 def photo_opening(photo_lips: np.ndarray, down: np.ndarray) -> np.ndarray:
     """The photo's own mouth opening: (2 + 2K, 2) image points of ``LIPS`` → (K,) gap between the inner lips
     across the mouth (along the corners' normal on the side of ``down``, the nose-to-chin direction; lips
     pressed past each other count as 0), relative to the corners' distance."""
-    _, upper, lower, normal, width = _mouth(photo_lips)
-    if normal @ np.asarray(down, np.float64) < 0:
-        normal = -normal
-    return np.clip((lower - upper) @ normal, 0.0, None) / max(float(width), 1e-9)
+    return _opening(photo_lips, down)[0]
 
 
 def excess_opening(
@@ -117,10 +122,7 @@ def excess_opening(
 
     The side comes from the face, not from the photo's lips: a closed mouth's inner lips cross by a pixel as
     often as not, and a normal taken from their order turned every later opening into a "closed" one."""
-    photo_gap = photo_opening(photo_lips, down)
-    photo_normal = _mouth(photo_lips)[3]
-    if photo_normal @ np.asarray(down, np.float64) < 0:
-        photo_normal = -photo_normal
+    photo_gap, photo_normal = _opening(photo_lips, down)
     corners, upper, lower, normal, width = _mouth(lips)
     normal = normal * np.where(normal @ photo_normal < 0, -1.0, 1.0)[:, None]  # a mouth does not flip
     gap = ((lower - upper) * normal[:, None]).sum(-1)  # (b, K), signed

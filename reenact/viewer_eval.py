@@ -244,5 +244,6 @@ def photo_self_rows(
     result = {}
     for row in ROWS:
         means = {column: float(np.mean([e[column] for e in errors[row]])) for column in IMAGE_COLUMNS}
-        result[row] = {**means, **{key: mean_measures(tracked[row])[key] for key in TRACKED_COLUMNS}}
+        read = mean_measures(tracked[row])
+        result[row] = {**means, **{key: read[key] for key in TRACKED_COLUMNS}}
     return result
